@@ -1,0 +1,70 @@
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Flag names, shared by the flag definitions and contextToConfig.
+const (
+	flagApp             = "app"
+	flagBroker          = "broker"
+	flagQueues          = "queues"
+	flagAutoscale       = "autoscale"
+	flagKeepalive       = "keepalive"
+	flagConcurrency     = "concurrency"
+	flagPool            = "pool"
+	flagCeleryCmd       = "celery-cmd"
+	flagWorkerName      = "worker-name"
+	flagPollInterval    = "poll-interval"
+	flagShutdownTimeout = "shutdown-timeout"
+	flagHTTPAddr        = "http-addr"
+	flagLogFormat       = "log-format"
+	flagLogLevel        = "log-level"
+	flagKeyPrefix       = "key-prefix"
+	flagPrioritySteps   = "priority-steps"
+	flagSentinelMaster  = "sentinel-master"
+)
+
+// flags are every command-line flag; each can also come from the
+// environment variables listed in EnvVars (the first set one wins).
+func flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagApp, Aliases: []string{"A"}, EnvVars: []string{"CELERY_APP"},
+			Usage: "Celery app passed to each worker as -A (empty: the workers find it themselves)"},
+		&cli.StringFlag{Name: flagBroker, Aliases: []string{"b"}, EnvVars: []string{"CELERY_BROKER_URL"},
+			Value: "redis://localhost:6379/0",
+			Usage: "Celery broker URL: redis://, rediss://, unix://, redis+socket:// or sentinel://; passed to workers in their environment, never argv"},
+		&cli.StringFlag{Name: flagQueues, Aliases: []string{"Q"}, EnvVars: []string{"REVRX_QUEUES"}, Value: "celery",
+			Usage: "comma-separated queues the workers consume and the supervisor measures"},
+		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"}, Required: true,
+			Usage: "MAX[,MIN] workers, as Celery's --autoscale: the larger number is MAX, a missing MIN is 0"},
+		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
+			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE)"},
+		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
+			Usage: "pool processes (or threads) per worker, passed as --concurrency; also the tasks each worker is sized for"},
+		&cli.StringFlag{Name: flagPool, Aliases: []string{"P"}, EnvVars: []string{"REVRX_POOL"}, Value: "prefork",
+			Usage: "Celery pool per worker: prefork, threads, solo, eventlet, gevent (solo workers are stopped only when idle)"},
+		&cli.StringFlag{Name: flagCeleryCmd, EnvVars: []string{"REVRX_CELERY_CMD"}, Value: "celery",
+			Usage: "command prefix that runs Celery, split on spaces, e.g. '/usr/bin/python3 -m celery'"},
+		&cli.StringFlag{Name: flagWorkerName, EnvVars: []string{"REVRX_WORKER_NAME"}, Value: "worker{n}@%h",
+			Usage: "worker node name template: {n} is the slot number, %h the hostname, %n its first label, %d its domain"},
+		&cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: time.Second,
+			Usage: "how often the queues are read and the policy applied"},
+		&cli.DurationFlag{Name: flagShutdownTimeout, EnvVars: []string{"REVRX_SHUTDOWN_TIMEOUT"}, Value: 25 * time.Second,
+			Usage: "how long a warm-stopped worker may finish its tasks before its process group is killed"},
+		&cli.StringFlag{Name: flagHTTPAddr, EnvVars: []string{"REVRX_HTTP_ADDR"}, Value: ":9829",
+			Usage: "address for /metrics, /livez, /readyz and /status (empty: no HTTP server)"},
+		&cli.StringFlag{Name: flagLogFormat, EnvVars: []string{"REVRX_LOG_FORMAT"}, Value: "text",
+			Usage: "log format: text or json"},
+		&cli.StringFlag{Name: flagLogLevel, EnvVars: []string{"REVRX_LOG_LEVEL"}, Value: "info",
+			Usage: "log level: debug, info, warn or error"},
+		&cli.StringFlag{Name: flagKeyPrefix, EnvVars: []string{"REVRX_KEY_PREFIX"},
+			Usage: "kombu global_keyprefix of the broker keys (broker_transport_options), e.g. 'pfx:'"},
+		&cli.StringFlag{Name: flagPrioritySteps, EnvVars: []string{"REVRX_PRIORITY_STEPS"}, Value: "0,3,6,9",
+			Usage: "kombu priority_steps: a queue's depth sums its list and one sub-list per non-zero step"},
+		&cli.StringFlag{Name: flagSentinelMaster, EnvVars: []string{"REVRX_SENTINEL_MASTER"},
+			Usage: "Redis Sentinel master name for sentinel:// broker URLs (kombu's master_name transport option)"},
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor"
+)
+
+// run starts the pool, the control loop and the HTTP server, and returns the
+// exit code once a signal has stopped them (see the package doc).
+func run(cfg config, log *slog.Logger) int {
+	var ln net.Listener
+	if cfg.HTTPAddr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			log.Error("cannot serve HTTP; choose another --http-addr", "addr", cfg.HTTPAddr, "err", err)
+			return 1
+		}
+	}
+	bcfg := cfg.Broker
+	bcfg.Logger = log
+	rds, err := broker.New(bcfg)
+	if err != nil {
+		log.Error("broker", "err", err)
+		return 1
+	}
+	defer rds.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var sup *supervisor.Supervisor
+	pcfg := cfg.Pool
+	pcfg.Logger = log
+	pcfg.Reap = os.Getpid() == 1
+	pcfg.OnRestart = func(name, reason string) { sup.OnRestart(name, reason) }
+	wp, err := pool.New(pcfg)
+	if err != nil {
+		log.Error("pool", "err", err)
+		return 1
+	}
+	scfg := cfg.Supervisor
+	scfg.Logger = log
+	scfg.Scrub = scrubber(cfg.Secrets)
+	if sup, err = supervisor.New(scfg, rds, rds, wp, reg); err != nil {
+		log.Error("supervisor", "err", err)
+		return 1
+	}
+
+	p := cfg.Supervisor.Policy
+	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
+		"min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
+		"http", cfg.HTTPAddr, "pid1", pcfg.Reap)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	forced, stopWatch := watchSignals(cancel, sup, wp, log)
+	defer stopWatch()
+
+	var wg sync.WaitGroup
+	var poolErr error
+	wg.Go(func() { poolErr = wp.Run(ctx) })
+	wg.Go(func() { _ = sup.Run(ctx) })
+	srvDone := serveHTTP(ln, sup.Handler(reg), log)
+	wg.Wait()
+	srvDone()
+
+	switch {
+	case forced.Load() != 0:
+		sig := syscall.Signal(forced.Load())
+		log.Warn("stopped by a second signal; workers were killed", "signal", sig.String())
+		return 128 + int(sig)
+	case errors.Is(poolErr, pool.ErrKilled):
+		log.Error("stopped; some workers had to be killed", "err", poolErr)
+		return 1
+	case poolErr != nil:
+		log.Error("stopped", "err", poolErr)
+		return 1
+	}
+	log.Info("stopped; every worker exited cleanly")
+	return 0
+}
+
+// watchSignals turns the first SIGTERM/SIGINT into a warm shutdown (cancel)
+// and a second one into an immediate kill of every worker. forced holds the
+// signal that forced the stop, 0 if none did; stop ends the watch.
+func watchSignals(cancel context.CancelFunc, sup *supervisor.Supervisor, wp *pool.Pool, log *slog.Logger) (forced *atomic.Int32, stop func()) {
+	forced = new(atomic.Int32)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		for n := 1; ; n++ {
+			var sig os.Signal
+			select {
+			case <-done:
+				return
+			case sig = <-sigs:
+			}
+			if n == 1 {
+				log.Info("signal received; warm-stopping every worker (send it again to kill them)", "signal", sig.String())
+				sup.ShuttingDown()
+				cancel()
+				continue
+			}
+			forced.Store(int32(sig.(syscall.Signal)))
+			log.Warn("second signal received; killing every worker now", "signal", sig.String())
+			wp.Kill()
+			return
+		}
+	}()
+	return forced, func() {
+		signal.Stop(sigs)
+		close(done)
+		<-exited
+	}
+}
+
+// serveHTTP serves h on ln (if any) and returns a function that shuts the
+// server down, waiting at most two seconds for requests in flight.
+func serveHTTP(ln net.Listener, h http.Handler, log *slog.Logger) func() {
+	if ln == nil {
+		return func() {}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}
+}

@@ -1,0 +1,88 @@
+package supervisor
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the supervisor's Prometheus series. Every name is part of the
+// product's interface (README "Metrics"); change them only with the README.
+type metrics struct {
+	queueMessages   *prometheus.GaugeVec
+	workers         *prometheus.GaugeVec
+	desired         prometheus.Gauge
+	min, max        prometheus.Gauge
+	tasksPerWorker  prometheus.Gauge
+	unmet           prometheus.Gauge
+	scalingEvents   *prometheus.CounterVec
+	restarts        *prometheus.CounterVec
+	brokerUp        prometheus.Gauge
+	brokerErrors    prometheus.Counter
+	eventsUp        prometheus.Gauge
+	tasksCompleted  *prometheus.CounterVec
+	taskRuntime     prometheus.Histogram
+	lastDecisionAge prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	m := &metrics{
+		queueMessages: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "revrx_queue_messages",
+			Help: "Messages waiting in the broker per queue, priority sub-lists and key prefix included (last good reading).",
+		}, []string{"queue"}),
+		workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "revrx_workers",
+			Help: "Supervised Celery worker processes by state (starting, idle, busy, stopping, backoff).",
+		}, []string{"state"}),
+		desired:        gauge("revrx_workers_desired", "Workers the policy wants, within the autoscale bounds."),
+		min:            gauge("revrx_workers_min", "Lower autoscale bound (MIN)."),
+		max:            gauge("revrx_workers_max", "Upper autoscale bound (MAX)."),
+		tasksPerWorker: gauge("revrx_tasks_per_worker", "Target demand (waiting + reserved + running tasks) per worker."),
+		unmet: gauge("revrx_unmet_demand_workers",
+			"Workers the demand asks for above MAX on this host: the signal for an outer HPA/KEDA to add hosts."),
+		scalingEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revrx_scaling_events_total",
+			Help: "Workers started (direction=up) or warm-stopped (direction=down) by the policy, by reason.",
+		}, []string{"direction", "reason"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revrx_worker_restarts_total",
+			Help: "Unexpected worker exits scheduled for restart, by reason (crashed, exited, failed_start).",
+		}, []string{"reason"}),
+		brokerUp:     gauge("revrx_broker_up", "1 if the last queue depth read from the broker succeeded, else 0."),
+		brokerErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "revrx_broker_errors_total", Help: "Failed queue depth reads from the broker."}),
+		eventsUp:     gauge("revrx_events_up", "1 while subscribed to the workers' task events, else 0 (events may have been missed)."),
+		tasksCompleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revrx_tasks_completed_total",
+			Help: "Tasks finished on supervised workers, from their task events, by outcome (succeeded, failed, revoked, rejected, retried).",
+		}, []string{"outcome"}),
+		taskRuntime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "revrx_task_runtime_seconds",
+			Help:    "Runtime of tasks finished on supervised workers, from their task events.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+		}),
+		lastDecisionAge: gauge("revrx_last_decision_timestamp_seconds", "Unix time of the last policy decision (liveness of the loop)."),
+	}
+	for _, c := range []prometheus.Collector{
+		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
+		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp,
+		m.tasksCompleted, m.taskRuntime, m.lastDecisionAge,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	for _, ph := range Phases {
+		m.workers.WithLabelValues(string(ph))
+	}
+	for _, r := range []string{"crashed", "exited", "failed_start"} {
+		m.restarts.WithLabelValues(r)
+	}
+	for _, o := range []string{"succeeded", "failed"} {
+		m.tasksCompleted.WithLabelValues(o)
+	}
+	return m, nil
+}

@@ -1,0 +1,160 @@
+package supervisor
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func idle(name string, slot int, since time.Duration) WorkerView {
+	return WorkerView{Name: name, Slot: slot, Phase: PhaseIdle, IdleSince: t0.Add(-since)}
+}
+
+func busy(name string, slot, running, received int) WorkerView {
+	return WorkerView{Name: name, Slot: slot, Phase: PhaseBusy, Running: running, Received: received}
+}
+
+func TestDecide(t *testing.T) {
+	p := Policy{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+	tests := []struct {
+		name        string
+		obs         Observation
+		policy      Policy
+		wantDesired int
+		wantStart   int
+		wantStop    []string
+		wantReason  string
+	}{
+		{
+			name:        "empty pool starts min",
+			obs:         Observation{BrokerOK: true},
+			wantDesired: 3, wantStart: 3, wantReason: "(min)",
+		},
+		{
+			name: "backlog grows at once",
+			obs: Observation{Waiting: 5, BrokerOK: true, Workers: []WorkerView{
+				busy("w1", 1, 1, 1), busy("w2", 2, 1, 0), idle("w3", 3, time.Second)}},
+			wantDesired: 8, wantStart: 5, wantReason: "5 waiting, 1 reserved, 2 running -> 8",
+		},
+		{
+			name:        "never above max",
+			obs:         Observation{Waiting: 40, BrokerOK: true, Workers: []WorkerView{busy("w1", 1, 1, 0)}},
+			wantDesired: 10, wantStart: 9, wantReason: "(max)",
+		},
+		{
+			name: "stale broker reading may still scale up",
+			obs: Observation{Waiting: 4, BrokerOK: false, Workers: []WorkerView{
+				idle("w1", 1, time.Hour), idle("w2", 2, time.Hour), idle("w3", 3, time.Hour)}},
+			wantDesired: 4, wantStart: 1,
+		},
+		{
+			name: "stale broker reading never scales down",
+			obs: Observation{BrokerOK: false, Workers: []WorkerView{
+				idle("w1", 1, time.Hour), idle("w2", 2, time.Hour), idle("w3", 3, time.Hour), idle("w4", 4, time.Hour)}},
+			wantDesired: 3, wantReason: "broker reading is stale",
+		},
+		{
+			name: "only workers idle for the keepalive are stopped",
+			obs: Observation{BrokerOK: true, Workers: []WorkerView{
+				idle("w1", 1, time.Minute), idle("w2", 2, 29*time.Second), idle("w3", 3, time.Minute),
+				idle("w4", 4, 31*time.Second), idle("w5", 5, 10*time.Second)}},
+			wantDesired: 3, wantStop: []string{"w3", "w1"},
+		},
+		{
+			name: "busy workers are never stopped, even above desired",
+			obs: Observation{BrokerOK: true, Workers: []WorkerView{
+				busy("w1", 1, 1, 0), busy("w2", 2, 0, 1), busy("w3", 3, 1, 0), busy("w4", 4, 1, 0), idle("w5", 5, time.Hour)}},
+			wantDesired: 4, wantStop: []string{"w5"},
+		},
+		{
+			name: "longest idle first, highest slot on a tie",
+			obs: Observation{BrokerOK: true, Workers: []WorkerView{
+				idle("w1", 1, time.Minute), idle("w2", 2, time.Minute), idle("w3", 3, 2*time.Minute),
+				idle("w4", 4, time.Minute), idle("w5", 5, time.Minute)}},
+			wantDesired: 3, wantStop: []string{"w3", "w5"},
+		},
+		{
+			name: "starting workers count and are never stopped",
+			obs: Observation{BrokerOK: true, Workers: []WorkerView{
+				{Name: "w1", Slot: 1, Phase: PhaseStarting}, {Name: "w2", Slot: 2, Phase: PhaseStarting},
+				{Name: "w3", Slot: 3, Phase: PhaseStarting}, {Name: "w4", Slot: 4, Phase: PhaseStarting}}},
+			wantDesired: 3,
+		},
+		{
+			name: "stopping workers do not count towards desired",
+			obs: Observation{Waiting: 3, BrokerOK: true, Workers: []WorkerView{
+				{Name: "w1", Slot: 1, Phase: PhaseStopping}, idle("w2", 2, 0), idle("w3", 3, 0)}},
+			wantDesired: 3, wantStart: 1,
+		},
+		{
+			name: "backoff workers count: no extra spawn for a crash loop",
+			obs: Observation{BrokerOK: true, Workers: []WorkerView{
+				{Name: "w1", Slot: 1, Phase: PhaseBackoff}, {Name: "w2", Slot: 2, Phase: PhaseBackoff},
+				{Name: "w3", Slot: 3, Phase: PhaseBackoff}}},
+			wantDesired: 3,
+		},
+		{
+			name:   "tasks per worker divides demand, rounding up",
+			policy: Policy{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
+			obs:    Observation{Waiting: 9, BrokerOK: true},
+			// ceil(9/4) = 3
+			wantDesired: 3, wantStart: 3,
+		},
+		{
+			name:        "min 0 and no demand stops every idle worker",
+			policy:      Policy{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
+			obs:         Observation{BrokerOK: true, Workers: []WorkerView{idle("w1", 1, time.Minute), idle("w2", 2, 2*time.Second)}},
+			wantDesired: 0, wantStop: []string{"w1", "w2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pol := p
+			if tt.policy != (Policy{}) {
+				pol = tt.policy
+			}
+			got := Decide(tt.obs, t0, pol)
+			if got.Desired != tt.wantDesired || got.Start != tt.wantStart || !slices.Equal(got.Stop, tt.wantStop) {
+				t.Errorf("Decide() = desired %d start %d stop %v, want desired %d start %d stop %v (reason %q)",
+					got.Desired, got.Start, got.Stop, tt.wantDesired, tt.wantStart, tt.wantStop, got.Reason)
+			}
+			if !strings.Contains(got.Reason, tt.wantReason) {
+				t.Errorf("Decide().Reason = %q, want it to contain %q", got.Reason, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestDecideUnmet(t *testing.T) {
+	p := Policy{Min: 1, Max: 4, TasksPerWorker: 2, Keepalive: time.Second}
+	for _, tc := range []struct {
+		waiting int64
+		want    int
+	}{{0, 0}, {8, 0}, {9, 1}, {20, 6}} {
+		d := Decide(Observation{Waiting: tc.waiting, BrokerOK: true}, t0, p)
+		if got := d.Unmet(p); got != tc.want {
+			t.Errorf("Decide(waiting %d).Unmet() = %d, want %d", tc.waiting, got, tc.want)
+		}
+	}
+}
+
+func TestPolicyValidate(t *testing.T) {
+	for _, tc := range []struct {
+		p    Policy
+		want string
+	}{
+		{Policy{Min: 0, Max: 1, TasksPerWorker: 1, Keepalive: time.Second}, ""},
+		{Policy{Min: 0, Max: 0, TasksPerWorker: 1, Keepalive: time.Second}, "max workers"},
+		{Policy{Min: 4, Max: 3, TasksPerWorker: 1, Keepalive: time.Second}, "min workers"},
+		{Policy{Min: 0, Max: 3, TasksPerWorker: 0, Keepalive: time.Second}, "tasks per worker"},
+		{Policy{Min: 0, Max: 3, TasksPerWorker: 1}, "keepalive"},
+	} {
+		err := tc.p.Validate()
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%+v.Validate() = %v, want error containing %q", tc.p, err, tc.want)
+		}
+	}
+}

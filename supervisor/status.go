@@ -1,0 +1,112 @@
+package supervisor
+
+import (
+	"maps"
+	"time"
+
+	"github.com/revrx/revrx-supervise/pool"
+)
+
+// Status is the supervisor's state as /status shows it. It holds no secrets:
+// the broker URL is the redacted form.
+type Status struct {
+	Time         time.Time        `json:"time"`
+	Broker       BrokerStatus     `json:"broker"`
+	Queues       map[string]int64 `json:"queues"`
+	Policy       PolicyStatus     `json:"policy"`
+	Workers      []WorkerStatus   `json:"workers"`
+	LastDecision DecisionStatus   `json:"last_decision"`
+	ShuttingDown bool             `json:"shutting_down"`
+}
+
+// BrokerStatus tells whether the broker and its events can be read.
+type BrokerStatus struct {
+	URL      string    `json:"url"`
+	Up       bool      `json:"up"`
+	EventsUp bool      `json:"events_up"`
+	LastGood time.Time `json:"last_good_read,omitzero"`
+}
+
+// PolicyStatus is the policy configuration in force.
+type PolicyStatus struct {
+	Min            int     `json:"min"`
+	Max            int     `json:"max"`
+	TasksPerWorker int     `json:"tasks_per_worker"`
+	KeepaliveSecs  float64 `json:"keepalive_seconds"`
+}
+
+// WorkerStatus is one supervised worker.
+type WorkerStatus struct {
+	Name         string    `json:"name"`
+	Slot         int       `json:"slot"`
+	PID          int       `json:"pid,omitempty"`
+	State        Phase     `json:"state"`
+	Received     int       `json:"received"`
+	Running      int       `json:"running"`
+	IdleSeconds  float64   `json:"idle_seconds,omitempty"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	Restarts     int       `json:"restarts"`
+	FailedStarts int       `json:"failed_starts,omitempty"`
+	LastOutput   []string  `json:"last_output,omitempty"`
+}
+
+// DecisionStatus is the last decision of the policy.
+type DecisionStatus struct {
+	Demand  int64  `json:"demand"`
+	Desired int    `json:"desired"`
+	Unmet   int    `json:"unmet"`
+	Reason  string `json:"reason"`
+}
+
+// record publishes one tick's outcome to the metrics and the status snapshot.
+func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worker, now time.Time) {
+	p := s.cfg.Policy
+	s.lastDesired = d.Desired
+	s.m.desired.Set(float64(d.Desired))
+	s.m.unmet.Set(float64(d.Unmet(p)))
+	s.m.lastDecisionAge.Set(float64(now.UnixNano()) / 1e9)
+	counts := map[Phase]int{}
+	for _, v := range views {
+		counts[v.Phase]++
+	}
+	for _, ph := range Phases {
+		s.m.workers.WithLabelValues(string(ph)).Set(float64(counts[ph]))
+	}
+
+	st := Status{
+		Time:         now,
+		Broker:       BrokerStatus{URL: s.cfg.BrokerURL, Up: s.brokerOK, EventsUp: s.eventsUp.Load(), LastGood: s.lastGoodAt},
+		Queues:       maps.Clone(s.lastDepths),
+		Policy:       PolicyStatus{Min: p.Min, Max: p.Max, TasksPerWorker: p.TasksPerWorker, KeepaliveSecs: p.Keepalive.Seconds()},
+		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
+		ShuttingDown: s.shuttingDown.Load(),
+	}
+	for i, v := range views {
+		w := workers[i]
+		ws := WorkerStatus{
+			Name: v.Name, Slot: v.Slot, PID: w.PID, State: v.Phase, Received: v.Received, Running: v.Running,
+			StartedAt: w.StartedAt, Restarts: w.Restarts, FailedStarts: w.FailedStarts,
+		}
+		if v.Phase == PhaseIdle && !v.IdleSince.IsZero() {
+			ws.IdleSeconds = now.Sub(v.IdleSince).Seconds()
+		}
+		if w.FailedStarts > 0 {
+			for _, line := range w.LastOutput {
+				ws.LastOutput = append(ws.LastOutput, s.cfg.Scrub(line))
+			}
+		}
+		st.Workers = append(st.Workers, ws)
+	}
+	s.mu.Lock()
+	s.status = st
+	s.mu.Unlock()
+}
+
+// Snapshot returns the last recorded status.
+func (s *Supervisor) Snapshot() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.ShuttingDown = s.shuttingDown.Load()
+	return st
+}

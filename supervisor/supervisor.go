@@ -1,0 +1,337 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+)
+
+// Queue reads the backlog of the consumed queues.
+type Queue interface {
+	// QueueDepths returns the number of waiting messages per queue, in one round trip.
+	QueueDepths(ctx context.Context, queues []string) (map[string]int64, error)
+}
+
+// Events delivers the workers' Celery events.
+type Events interface {
+	// SubscribeEvents calls handle for every event until ctx is done, and
+	// onState when the subscription is lost (false) or (re)established (true).
+	SubscribeEvents(ctx context.Context, handle func(broker.Event), onState func(up bool)) error
+}
+
+// Pool is the set of worker processes the supervisor scales.
+type Pool interface {
+	Add() (pool.Worker, error)
+	Stop(name string) error
+	Workers() []pool.Worker
+	Changed() <-chan struct{}
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultPollInterval = time.Second
+	DefaultStaleAfter   = 30 * time.Second
+)
+
+// Config is the supervisor's configuration. Zero durations take the defaults.
+type Config struct {
+	Policy       Policy
+	Queues       []string
+	PollInterval time.Duration // how often the broker is read and the policy applied
+	// StaleAfter bounds how long the last good queue reading keeps counting
+	// while the broker cannot be read. Nothing is stopped meanwhile either way.
+	StaleAfter time.Duration
+	BrokerURL  string // redacted, for /status only
+	// Scrub removes secrets from text the workers printed before /status
+	// shows it; nil means identity.
+	Scrub  func(string) string
+	Logger     *slog.Logger
+	Now        func() time.Time // nil means time.Now
+}
+
+func (c Config) withDefaults() Config {
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = DefaultStaleAfter
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Scrub == nil {
+		c.Scrub = func(s string) string { return s }
+	}
+	return c
+}
+
+// Validate reports the first field that is wrong.
+func (c Config) Validate() error {
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
+	if len(c.Queues) == 0 {
+		return errors.New("config: queues: at least one queue is required")
+	}
+	return nil
+}
+
+// Supervisor runs the control loop: it reads the backlog and the workers'
+// events, asks Decide what to do, and starts or warm-stops workers.
+type Supervisor struct {
+	cfg     Config
+	queue   Queue
+	events  Events
+	pool    Pool
+	tracker *broker.Tracker
+	m       *metrics
+	log     *slog.Logger
+
+	lastTick     atomic.Int64 // unix nanos of the last completed tick, for /livez
+	eventsUp     atomic.Bool
+	shuttingDown atomic.Bool
+
+	// Loop-owned state (only Run's goroutine touches it).
+	lastDepths  map[string]int64
+	lastGoodAt  time.Time
+	brokerOK    bool
+	lastDesired int
+	knownPIDs   map[string]int
+
+	mu     sync.Mutex
+	status Status // the last snapshot, for /status and /readyz
+}
+
+// New returns a supervisor; it registers its metrics on reg.
+func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Supervisor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.min.Set(float64(cfg.Policy.Min))
+	m.max.Set(float64(cfg.Policy.Max))
+	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
+	return &Supervisor{
+		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
+		lastDesired: -1, knownPIDs: map[string]int{}, lastDepths: map[string]int64{},
+	}, nil
+}
+
+// OnRestart records an unexpected worker exit that the pool will restart.
+// It is safe to call from any goroutine (the pool's hook).
+func (s *Supervisor) OnRestart(name, reason string) {
+	s.m.restarts.WithLabelValues(reason).Inc()
+}
+
+// Run subscribes to the workers' events and runs the control loop until ctx
+// is done. It returns nil on cancellation; it does not stop the workers
+// (the pool does that when its own context ends).
+func (s *Supervisor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		err := s.events.SubscribeEvents(ctx, s.handleEvent, s.onEventsState)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("task events subscription ended", "err", err)
+		}
+	})
+
+	ticker := time.NewTicker(s.cfg.PollInterval)
+	defer ticker.Stop()
+	s.tick(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			s.shuttingDown.Store(true)
+			return nil
+		case <-ticker.C:
+		case <-s.pool.Changed():
+		}
+		s.tick(ctx)
+	}
+}
+
+// ShuttingDown marks the supervisor as stopping: /readyz fails from now on.
+func (s *Supervisor) ShuttingDown() { s.shuttingDown.Store(true) }
+
+func (s *Supervisor) handleEvent(ev broker.Event) {
+	c, done := s.tracker.Observe(ev, s.cfg.Now())
+	if !done {
+		return
+	}
+	s.m.tasksCompleted.WithLabelValues(c.Outcome).Inc()
+	if c.Runtime > 0 {
+		s.m.taskRuntime.Observe(c.Runtime)
+	}
+}
+
+func (s *Supervisor) onEventsState(up bool) {
+	if s.eventsUp.Swap(up) != up {
+		if up {
+			s.log.Info("task events subscribed")
+		} else {
+			s.log.Warn("task events subscription lost; reconnecting")
+		}
+	}
+	s.m.eventsUp.Set(boolFloat(up))
+}
+
+// tick reads the world, decides, and acts once.
+func (s *Supervisor) tick(ctx context.Context) {
+	now := s.cfg.Now()
+	s.readQueues(ctx, now)
+	workers := s.pool.Workers()
+	s.forgetReplaced(workers)
+	views := s.views(workers, now)
+
+	waiting := int64(0)
+	if now.Sub(s.lastGoodAt) <= s.cfg.StaleAfter {
+		for _, n := range s.lastDepths {
+			waiting += n
+		}
+	}
+	d := Decide(Observation{Waiting: waiting, BrokerOK: s.brokerOK, Workers: views}, now, s.cfg.Policy)
+	s.act(d)
+	s.record(d, views, workers, now)
+	s.lastTick.Store(now.UnixNano())
+}
+
+// readQueues refreshes the last good reading, or keeps it on failure.
+func (s *Supervisor) readQueues(ctx context.Context, now time.Time) {
+	rctx, cancel := context.WithTimeout(ctx, max(s.cfg.PollInterval, 2*time.Second))
+	defer cancel()
+	depths, err := s.queue.QueueDepths(rctx, s.cfg.Queues)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		s.m.brokerErrors.Inc()
+		s.m.brokerUp.Set(0)
+		if s.brokerOK || s.lastGoodAt.IsZero() {
+			s.log.Error("broker read failed; holding the pool, no scale-down until it recovers", "err", err)
+		}
+		s.brokerOK = false
+		return
+	}
+	if !s.brokerOK && !s.lastGoodAt.IsZero() {
+		s.log.Info("broker read recovered")
+	}
+	s.brokerOK = true
+	s.lastGoodAt = now
+	s.lastDepths = depths
+	s.m.brokerUp.Set(1)
+	for q, n := range depths {
+		s.m.queueMessages.WithLabelValues(q).Set(float64(n))
+	}
+}
+
+// forgetReplaced drops the task state of workers whose process is gone, so a
+// restarted worker with the same name starts clean.
+func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
+	alive := make(map[string]int, len(workers))
+	for _, w := range workers {
+		alive[w.Name] = w.PID
+	}
+	for name, pid := range s.knownPIDs {
+		if now, ok := alive[name]; !ok || now != pid {
+			s.tracker.Forget(name)
+			delete(s.knownPIDs, name)
+		}
+	}
+	for name, pid := range alive {
+		if pid != 0 {
+			s.knownPIDs[name] = pid
+		}
+	}
+}
+
+// views joins the pool's processes with what their events say.
+func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
+	acts := s.tracker.Snapshot(now)
+	views := make([]WorkerView, 0, len(workers))
+	for _, w := range workers {
+		v := WorkerView{Name: w.Name, Slot: w.Slot}
+		a := acts[w.Name]
+		switch {
+		case w.State == pool.Stopping:
+			v.Phase = PhaseStopping
+		case w.State == pool.Backoff:
+			v.Phase = PhaseBackoff
+		case !a.Online:
+			v.Phase = PhaseStarting
+		case a.Received+a.Running > 0:
+			v.Phase = PhaseBusy
+		default:
+			v.Phase = PhaseIdle
+			v.IdleSince = a.IdleSince
+		}
+		if v.Phase != PhaseBackoff {
+			v.Received, v.Running = a.Received, a.Running
+		}
+		views = append(views, v)
+	}
+	return views
+}
+
+// act carries out a decision: start workers, warm-stop idle ones.
+func (s *Supervisor) act(d Decision) {
+	if d.Start == 0 && len(d.Stop) == 0 {
+		if d.Desired != s.lastDesired {
+			s.log.Info("desired workers changed", "desired", d.Desired, "current", d.Current, "reason", d.Reason)
+		}
+		return
+	}
+	reason := "demand"
+	if d.Wanted < s.cfg.Policy.Min {
+		reason = "min"
+	}
+	for range d.Start {
+		w, err := s.pool.Add()
+		if err != nil {
+			if !errors.Is(err, pool.ErrShuttingDown) {
+				s.log.Error("start worker", "err", err)
+			}
+			break
+		}
+		s.m.scalingEvents.WithLabelValues("up", reason).Inc()
+		s.log.Debug("worker started", "worker", w.Name, "pid", w.PID)
+	}
+	for _, name := range d.Stop {
+		if err := s.pool.Stop(name); err != nil {
+			s.log.Error("stop worker", "worker", name, "err", err)
+			continue
+		}
+		s.m.scalingEvents.WithLabelValues("down", "idle").Inc()
+	}
+	if d.Start > 0 {
+		s.log.Info(fmt.Sprintf("scaling up by %d", d.Start), "desired", d.Desired, "reason", d.Reason)
+	} else {
+		s.log.Info(fmt.Sprintf("scaling down by %d", len(d.Stop)), "desired", d.Desired, "workers", d.Stop, "reason", d.Reason)
+	}
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,321 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+)
+
+// fakeQueue answers QueueDepths from a func field.
+type fakeQueue struct {
+	depths func(queues []string) (map[string]int64, error)
+}
+
+func (q *fakeQueue) QueueDepths(_ context.Context, queues []string) (map[string]int64, error) {
+	return q.depths(queues)
+}
+
+// fakeEvents blocks until ctx is done; tests feed events with handleEvent.
+type fakeEvents struct{}
+
+func (fakeEvents) SubscribeEvents(ctx context.Context, _ func(broker.Event), onState func(bool)) error {
+	onState(true)
+	<-ctx.Done()
+	return nil
+}
+
+// fakePool keeps workers in memory; Stop marks them stopping.
+type fakePool struct {
+	mu      sync.Mutex
+	workers []pool.Worker
+	pid     int
+	changed chan struct{}
+}
+
+func (p *fakePool) Add() (pool.Worker, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	used := map[int]bool{}
+	for _, w := range p.workers {
+		used[w.Slot] = true
+	}
+	slot := 1
+	for used[slot] {
+		slot++
+	}
+	p.pid++
+	w := pool.Worker{Name: workerName(slot), Slot: slot, PID: 1000 + p.pid, State: pool.Running}
+	p.workers = append(p.workers, w)
+	return w, nil
+}
+
+func (p *fakePool) Stop(name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.workers {
+		if p.workers[i].Name == name {
+			p.workers[i].State = pool.Stopping
+			return nil
+		}
+	}
+	return pool.ErrUnknownWorker
+}
+
+func (p *fakePool) Workers() []pool.Worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]pool.Worker(nil), p.workers...)
+}
+
+func (p *fakePool) Changed() <-chan struct{} { return p.changed }
+
+// exitStopped removes the workers that were told to stop, as if they exited.
+func (p *fakePool) exitStopped() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := p.workers[:0]
+	for _, w := range p.workers {
+		if w.State != pool.Stopping {
+			kept = append(kept, w)
+		}
+	}
+	p.workers = kept
+}
+
+func workerName(slot int) string { return "worker" + string(rune('0'+slot)) + "@h" }
+
+// harness is a supervisor on fakes with a hand-moved clock.
+type harness struct {
+	t     *testing.T
+	now   time.Time
+	sup   *Supervisor
+	pool  *fakePool
+	reg   *prometheus.Registry
+	depth int64
+	err   error
+}
+
+func newHarness(t *testing.T, p Policy) *harness {
+	h := &harness{t: t, now: t0, pool: &fakePool{changed: make(chan struct{})}, reg: prometheus.NewRegistry()}
+	q := &fakeQueue{depths: func([]string) (map[string]int64, error) {
+		if h.err != nil {
+			return nil, h.err
+		}
+		return map[string]int64{"reports": h.depth}, nil
+	}}
+	sup, err := New(Config{Policy: p, Queues: []string{"reports"}, Now: func() time.Time { return h.now }},
+		q, fakeEvents{}, h.pool, h.reg)
+	if err != nil {
+		t.Fatalf("New() = %v", err)
+	}
+	h.sup = sup
+	return h
+}
+
+func (h *harness) tick(advance time.Duration) {
+	h.now = h.now.Add(advance)
+	h.sup.tick(context.Background())
+}
+
+// event feeds one Celery event from a worker at the current instant.
+func (h *harness) event(typ, worker, uuid string) {
+	h.sup.handleEvent(broker.Event{Type: typ, Hostname: worker, UUID: uuid, Freq: 2})
+}
+
+func (h *harness) onlineAll() {
+	for _, w := range h.pool.Workers() {
+		h.event("worker-online", w.Name, "")
+	}
+}
+
+func (h *harness) metric(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
+
+func (h *harness) running() int {
+	n := 0
+	for _, w := range h.pool.Workers() {
+		if w.State == pool.Running {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSupervisorScalesUpAndIdleDown(t *testing.T) {
+	h := newHarness(t, Policy{Min: 2, Max: 5, TasksPerWorker: 1, Keepalive: 30 * time.Second})
+	h.tick(0)
+	if got := h.running(); got != 2 {
+		t.Fatalf("after the first tick %d workers, want MIN 2", got)
+	}
+	h.onlineAll()
+
+	h.depth = 10
+	h.tick(time.Second)
+	if got := h.running(); got != 5 {
+		t.Fatalf("with 10 waiting: %d workers, want MAX 5", got)
+	}
+	if got := h.metric(h.sup.m.unmet); got != 5 {
+		t.Errorf("revrx_unmet_demand_workers = %v, want 5", got)
+	}
+	h.onlineAll()
+	// Workers 1 and 2 take long tasks; the backlog drains.
+	h.event("task-received", workerName(1), "a")
+	h.event("task-started", workerName(1), "a")
+	h.event("task-received", workerName(2), "b")
+	h.event("task-started", workerName(2), "b")
+	h.depth = 0
+	h.tick(10 * time.Second)
+	if got := len(h.pool.Workers()); got != 5 {
+		t.Fatalf("before the keepalive: %d workers, want 5 (none idle long enough)", got)
+	}
+	h.tick(25 * time.Second)
+	// Demand 2 (running) -> desired 2, but both running workers are busy:
+	// only the three idle ones go.
+	var stopped []string
+	for _, w := range h.pool.Workers() {
+		if w.State == pool.Stopping {
+			stopped = append(stopped, w.Name)
+		}
+	}
+	want := []string{workerName(3), workerName(4), workerName(5)}
+	if strings.Join(stopped, ",") != strings.Join(want, ",") {
+		t.Fatalf("stopped %v, want the idle %v", stopped, want)
+	}
+	if got := h.metric(h.sup.m.scalingEvents.WithLabelValues("down", "idle")); got != 3 {
+		t.Errorf("scaling_events_total{down,idle} = %v, want 3", got)
+	}
+	h.pool.exitStopped()
+	h.event("task-succeeded", workerName(1), "a")
+	h.tick(time.Second)
+	if got := h.metric(h.sup.m.tasksCompleted.WithLabelValues("succeeded")); got != 1 {
+		t.Errorf("tasks_completed_total{succeeded} = %v, want 1", got)
+	}
+	if got := len(h.pool.Workers()); got != 2 {
+		t.Errorf("after the tasks: %d workers, want MIN 2", got)
+	}
+}
+
+func TestSupervisorHoldsWhileBrokerDown(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second})
+	h.depth = 4
+	h.tick(0)
+	h.onlineAll()
+	if got := h.running(); got != 4 {
+		t.Fatalf("%d workers, want 4", got)
+	}
+	h.err = errors.New("dial tcp: connection refused")
+	for range 5 {
+		h.tick(10 * time.Second)
+	}
+	if got := h.running(); got != 4 {
+		t.Errorf("broker down: %d workers running, want all 4 kept", got)
+	}
+	if got := h.metric(h.sup.m.brokerUp); got != 0 {
+		t.Errorf("revrx_broker_up = %v while down, want 0", got)
+	}
+	if got := h.metric(h.sup.m.brokerErrors); got != 5 {
+		t.Errorf("revrx_broker_errors_total = %v, want 5", got)
+	}
+	if err := h.sup.Ready(); err == nil {
+		t.Errorf("Ready() = nil while the broker is down, want an error")
+	}
+	if err := h.sup.Live(h.now); err != nil {
+		t.Errorf("Live() = %v while the broker is down, want nil (liveness never depends on Redis)", err)
+	}
+	h.err, h.depth = nil, 0
+	h.tick(time.Second)
+	if got := h.metric(h.sup.m.brokerUp); got != 1 {
+		t.Errorf("revrx_broker_up = %v after recovery, want 1", got)
+	}
+	if got := h.running(); got != 1 {
+		t.Errorf("after recovery with no backlog: %d workers running, want MIN 1", got)
+	}
+}
+
+func TestSupervisorForgetsRestartedWorker(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 1, TasksPerWorker: 1, Keepalive: time.Second})
+	h.tick(0)
+	h.onlineAll()
+	h.event("task-received", workerName(1), "a")
+	h.event("task-started", workerName(1), "a")
+	h.tick(time.Second)
+	// The process dies and is replaced under the same name.
+	h.pool.mu.Lock()
+	h.pool.workers[0].PID = 4242
+	h.pool.mu.Unlock()
+	h.tick(time.Second)
+	st := h.sup.Snapshot()
+	if w := st.Workers[0]; w.Running != 0 || w.State != PhaseStarting {
+		t.Errorf("replaced worker = %+v, want no running task and state starting", w)
+	}
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
+	h.sup.cfg.BrokerURL = "redis://:****@redis:6379/0"
+	srv := httptest.NewServer(h.sup.Handler(h.reg))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/livez"); code != http.StatusServiceUnavailable {
+		t.Errorf("/livez before the first tick = %d, want 503", code)
+	}
+	h.tick(0)
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "0 of min 1") {
+		t.Errorf("/readyz with the worker still starting = %d %q, want 503 naming the count", code, body)
+	}
+	h.onlineAll()
+	h.tick(time.Second)
+	for _, path := range []string{"/livez", "/readyz"} {
+		if code, body := get(path); code != http.StatusOK {
+			t.Errorf("GET %s = %d %q, want 200", path, code, body)
+		}
+	}
+	code, body := get("/status")
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("/status = %d %v", code, err)
+	}
+	if len(st.Workers) != 1 || st.Workers[0].State != PhaseIdle || st.Broker.URL != "redis://:****@redis:6379/0" {
+		t.Errorf("/status = %+v", st)
+	}
+	_, metrics := get("/metrics")
+	for _, name := range []string{
+		"revrx_queue_messages{queue=\"reports\"}", "revrx_workers{state=\"idle\"} 1", "revrx_workers_desired 1",
+		"revrx_workers_min 1", "revrx_workers_max 3", "revrx_tasks_per_worker 1", "revrx_unmet_demand_workers 0",
+		"revrx_scaling_events_total{direction=\"up\",reason=\"min\"} 1", "revrx_worker_restarts_total{reason=\"crashed\"} 0",
+		"revrx_broker_up 1", "revrx_broker_errors_total 0", "revrx_tasks_completed_total{outcome=\"succeeded\"} 0",
+		"revrx_task_runtime_seconds_bucket",
+	} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	problems, err := testutil.GatherAndLint(h.reg)
+	if err != nil || len(problems) > 0 {
+		t.Errorf("promlint: %v %v", err, problems)
+	}
+	h.sup.ShuttingDown()
+	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while shutting down = %d, want 503", code)
+	}
+}
