@@ -305,15 +305,13 @@ func (s *Supervisor) act(d Decision) {
 		reason = "min"
 	}
 	for range d.Start {
-		w, err := s.pool.Add()
-		if err != nil {
+		if _, err := s.pool.Add(); err != nil {
 			if !errors.Is(err, pool.ErrShuttingDown) {
 				s.log.Error("start worker", "err", err)
 			}
 			break
 		}
 		s.m.scalingEvents.WithLabelValues("up", reason).Inc()
-		s.log.Debug("worker started", "worker", w.Name, "pid", w.PID)
 	}
 	for _, name := range d.Stop {
 		if err := s.pool.Stop(name); err != nil {
