@@ -55,8 +55,8 @@ type Config struct {
 	// Scrub removes secrets from text the workers printed before /status
 	// shows it; nil means identity.
 	Scrub  func(string) string
-	Logger     *slog.Logger
-	Now        func() time.Time // nil means time.Now
+	Logger *slog.Logger
+	Now    func() time.Time // nil means time.Now
 }
 
 func (c Config) withDefaults() Config {

@@ -49,7 +49,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 				return nil
 			},
 		}},
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() && !slices.Contains(args, "--") {
