@@ -1,0 +1,209 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/revrx/revrx-supervise/internal/testredis"
+)
+
+// python is Debian's interpreter, which has python3-celery (see CELERY.md).
+const python = "/usr/bin/python3"
+
+// requireCelery skips the test unless python can import celery.
+func requireCelery(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import celery, kombu").Run(); err != nil {
+		t.Skipf("%s cannot import celery: %v", python, err)
+	}
+}
+
+// runPython runs a python snippet with a timeout and returns its stdout.
+func runPython(t *testing.T, dir, code string, env []string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, append([]string{"-c", code}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+const kombuCountScript = `
+import sys
+from celery import Celery
+url, prefix = sys.argv[1], sys.argv[2]
+app = Celery('cmp', broker=url)
+if prefix:
+    app.conf.broker_transport_options = {'global_keyprefix': prefix}
+for p in [0, 0, 1, 3, 5, 5, 6, 8, 9, 9, 9]:
+    app.send_task('x', queue='reports', priority=p)
+with app.connection() as conn:
+    print(conn.default_channel._size('reports'))
+`
+
+// TestQueueDepthsMatchesKombu publishes with priorities through kombu and
+// compares QueueDepths with kombu's own count.
+func TestQueueDepthsMatchesKombu(t *testing.T) {
+	requireCelery(t)
+	srv := testredis.Start(t)
+	for _, prefix := range []string{"", "pfx:"} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			db := 1
+			if prefix != "" {
+				db = 2
+			}
+			url := srv.URL(db)
+			out := runPython(t, t.TempDir(), kombuCountScript, nil, url, prefix)
+			want, err := strconv.ParseInt(out, 10, 64)
+			if err != nil || want != 11 {
+				t.Fatalf("kombu _size = %q, want 11", out)
+			}
+			// kombu really used the sub-lists: priorities 9,9,9 -> step 9.
+			if got := srv.Do(t, "-n", strconv.Itoa(db), "LLEN", prefix+"reports\x06\x169"); got != "3" {
+				t.Fatalf("LLEN %sreports<sep>9 = %s, want 3", prefix, got)
+			}
+			r := newTestRedis(t, Config{URL: url, KeyPrefix: prefix})
+			got, err := r.QueueDepths(context.Background(), []string{"reports"})
+			if err != nil {
+				t.Fatalf("QueueDepths() error: %v", err)
+			}
+			if got["reports"] != want {
+				t.Errorf("QueueDepths()[reports] = %d, want kombu's %d", got["reports"], want)
+			}
+			if prefix != "" {
+				noPrefix := newTestRedis(t, Config{URL: url})
+				if got, _ := noPrefix.QueueDepths(context.Background(), []string{"reports"}); got["reports"] != 0 {
+					t.Errorf("without KeyPrefix, QueueDepths() = %d, want 0", got["reports"])
+				}
+			}
+		})
+	}
+}
+
+const tinyApp = `
+import time
+from celery import Celery
+app = Celery('tinyapp')
+@app.task(name='tiny.sleep')
+def sleep(s):
+    time.sleep(s)
+    return s
+`
+
+// startWorker runs one real Celery worker and stops it (SIGTERM, then
+// SIGKILL of its group) at cleanup.
+func startWorker(t *testing.T, dir, brokerURL string) {
+	t.Helper()
+	cmd := exec.Command(python, "-m", "celery", "-A", "tinyapp", "worker", "-E", "-P", "prefork", "-c", "1",
+		"--without-mingle", "--without-gossip", "-n", "w1@%h", "-Q", "q1", "--loglevel=WARNING")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CELERY_BROKER_URL="+brokerURL, "PATH=/usr/bin:/bin")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start celery worker: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Logf("celery worker exit: %v\n%s", err, out.String())
+			}
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			t.Errorf("celery worker ignored SIGTERM for 20s; killed\n%s", out.String())
+		}
+	})
+}
+
+// TestSubscribeEventsCelery runs a real worker and checks that the Tracker
+// follows one task through received, started and succeeded.
+func TestSubscribeEventsCelery(t *testing.T) {
+	requireCelery(t)
+	srv := testredis.Start(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tinyapp.py"), []byte(tinyApp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL(0)
+	r := newTestRedis(t, Config{URL: url})
+	s := subscribe(t, r)
+	s.waitState(t, true)
+	startWorker(t, dir, url)
+
+	tr := NewTracker()
+	observe := func(ev Event) (Completion, bool) { return tr.Observe(ev, time.Now()) }
+	online := s.waitEvent(t, "worker-online", func(ev Event) bool { observe(ev); return ev.Type == EventWorkerOnline })
+	host := online.Hostname
+	if !strings.HasPrefix(host, "w1@") || online.PID == 0 {
+		t.Fatalf("worker-online = %+v, want w1@... with a pid", online)
+	}
+	if a := tr.Snapshot(time.Now())[host]; !a.Online || a.Running != 0 || a.IdleSince.IsZero() {
+		t.Fatalf("after online: %+v, want online and idle", a)
+	}
+
+	runPython(t, dir, "import tinyapp; tinyapp.app.send_task('tiny.sleep', args=[0.5], queue='q1')",
+		[]string{"CELERY_BROKER_URL=" + url})
+
+	var uuid string
+	seen := map[string]bool{}
+	var completion Completion
+	s.waitEvent(t, "task-succeeded", func(ev Event) bool {
+		c, ended := observe(ev)
+		if !strings.HasPrefix(ev.Type, "task-") {
+			return false
+		}
+		if ev.Hostname != host {
+			t.Errorf("task event from %q, want %q", ev.Hostname, host)
+		}
+		seen[ev.Type] = true
+		switch ev.Type {
+		case EventTaskReceived:
+			uuid = ev.UUID
+			if ev.Name != "tiny.sleep" {
+				t.Errorf("task-received name = %q, want tiny.sleep", ev.Name)
+			}
+		case EventTaskStarted:
+			if a := tr.Snapshot(time.Now())[host]; a.Running != 1 || !a.IdleSince.IsZero() {
+				t.Errorf("after task-started: %+v, want Running 1 and not idle", a)
+			}
+		}
+		if ended {
+			completion = c
+		}
+		return ev.Type == EventTaskSucceeded
+	})
+	for _, typ := range []string{EventTaskReceived, EventTaskStarted, EventTaskSucceeded} {
+		if !seen[typ] {
+			t.Errorf("no %s event seen", typ)
+		}
+	}
+	if uuid == "" {
+		t.Fatal("task-received had no uuid")
+	}
+	if completion.Outcome != OutcomeSucceeded || completion.Runtime < 0.4 || completion.Worker != host {
+		t.Errorf("Completion = %+v, want succeeded on %s with runtime >= 0.4s", completion, host)
+	}
+	if a := tr.Snapshot(time.Now())[host]; a.Running != 0 || a.Received != 0 || a.IdleSince.IsZero() {
+		t.Errorf("after task-succeeded: %+v, want Running 0 and idle", a)
+	}
+}

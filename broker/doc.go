@@ -1,0 +1,37 @@
+// Package broker reads what revrx-supervise needs from a Celery Redis
+// broker, and is the only package that imports the Redis client.
+//
+// It provides:
+//
+//   - ParseURL and Redact: every Celery/kombu Redis broker URL form
+//     (redis, rediss with ssl_* options, unix and redis+socket, sentinel
+//     lists) translated to client options, and a log-safe form of any
+//     broker string. No error or log line carries a password.
+//   - Redis.QueueDepths: the backlog per queue, summing the queue list and
+//     kombu's priority sub-lists (queue+"\x06\x16"+step) under the
+//     global_keyprefix, for all queues in one pipelined round trip. Redis
+//     deletes empty lists, so a missing key is depth 0.
+//   - DecodeMessage and Redis.SubscribeEvents: Celery events (worker-online,
+//     worker-heartbeat, the batched task.multi task events, ...) decoded from
+//     the kombu envelopes published on KeyPrefix+"/{db}.celeryev/*".
+//   - Tracker: per-worker task state (received, running, idle since) built
+//     from events, with reconciliation from heartbeats because pub/sub is
+//     lossy. It does no I/O and reads no clock.
+//
+// Example:
+//
+//	r, err := broker.New(broker.Config{URL: os.Getenv("CELERY_BROKER_URL"), Logger: log})
+//	if err != nil {
+//		return err
+//	}
+//	defer r.Close()
+//	depths, err := r.QueueDepths(ctx, []string{"reports", "celery"})
+//
+//	tr := broker.NewTracker()
+//	go r.SubscribeEvents(ctx, func(ev broker.Event) {
+//		if c, ok := tr.Observe(ev, time.Now()); ok {
+//			log.Info("task done", "outcome", c.Outcome, "worker", c.Worker)
+//		}
+//	}, func(up bool) { log.Info("events", "up", up) })
+//	activity := tr.Snapshot(time.Now())
+package broker

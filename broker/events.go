@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Subscription backoff and liveness check.
+const (
+	minResubscribeBackoff = 100 * time.Millisecond
+	maxResubscribeBackoff = 5 * time.Second
+	// pubsubCheckInterval is how long the subscriber waits for a message
+	// before it PINGs; a second silent interval means the connection is dead.
+	pubsubCheckInterval = 5 * time.Second
+)
+
+// EventPattern returns the PSUBSCRIBE pattern for Celery events on this
+// broker: KeyPrefix + "/{db}.celeryev/*", with glob characters in the prefix
+// escaped.
+func (r *Redis) EventPattern() string {
+	return globEscape(r.cfg.KeyPrefix) + fmt.Sprintf("/%d.celeryev/*", r.db)
+}
+
+// UndecodedMessages returns how many event messages could not be decoded
+// and were skipped.
+func (r *Redis) UndecodedMessages() int64 { return r.undecoded.Load() }
+
+// SubscribeEvents PSUBSCRIBEs KeyPrefix+"/{db}.celeryev/*" and calls handle
+// for every decoded event, in order, from one goroutine (the caller's). It
+// blocks until ctx is done (then returns nil). On connection loss it
+// resubscribes with capped backoff (100ms..5s). onState (may be nil) is
+// called with true each time the subscription is confirmed and with false
+// when a confirmed subscription is lost, so the caller knows events may have
+// been missed between the two. Undecodable messages are counted (see
+// UndecodedMessages), logged at debug and skipped. handle and onState must
+// not block for long: pub/sub messages are dropped by Redis for slow
+// readers.
+func (r *Redis) SubscribeEvents(ctx context.Context, handle func(Event), onState func(up bool)) error {
+	if handle == nil {
+		return errors.New("subscribe events: nil handler")
+	}
+	if onState == nil {
+		onState = func(bool) {}
+	}
+	log := r.cfg.Logger.With("pattern", r.EventPattern())
+	backoff := minResubscribeBackoff
+	for {
+		up, err := r.subscribeOnce(ctx, handle, onState)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if up {
+			onState(false)
+			backoff = minResubscribeBackoff
+		}
+		log.Warn("event subscription lost; resubscribing", "err", err, "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, maxResubscribeBackoff)
+	}
+}
+
+// subscribeOnce runs one subscription until it fails or ctx is done. up
+// reports whether the subscription was confirmed (and onState(true) called).
+func (r *Redis) subscribeOnce(ctx context.Context, handle func(Event), onState func(bool)) (up bool, err error) {
+	ps := r.client.PSubscribe(ctx, r.EventPattern())
+	// Reading does not watch ctx; closing the PubSub unblocks it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer func() {
+		if stop() {
+			_ = ps.Close()
+		}
+	}()
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, pubsubCheckInterval)
+		if err != nil {
+			if !isTimeout(err) || pinged {
+				return up, fmt.Errorf("receive events: %w", err)
+			}
+			if err := ps.Ping(ctx); err != nil {
+				return up, fmt.Errorf("ping events connection: %w", err)
+			}
+			pinged = true
+			continue
+		}
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "psubscribe" && !up {
+				up = true
+				onState(true)
+			}
+		case *redis.Message:
+			r.dispatch(m.Payload, handle)
+		}
+	}
+}
+
+func (r *Redis) dispatch(payload string, handle func(Event)) {
+	events, err := DecodeMessage([]byte(payload))
+	if err != nil {
+		r.undecoded.Add(1)
+		r.cfg.Logger.Debug("skipping undecodable event message", "err", err, "bytes", len(payload))
+		return
+	}
+	for _, ev := range events {
+		handle(ev)
+	}
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
+}
+
+// globEscape escapes Redis glob metacharacters so s matches literally.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,166 @@
+package pool
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New (and by Validate) to zero-valued Config fields.
+const (
+	DefaultNameTemplate      = "worker{n}@%h"
+	DefaultConcurrency       = 1
+	DefaultPool              = "prefork"
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultMinBackoff        = 1 * time.Second
+	DefaultMaxBackoff        = 30 * time.Second
+	DefaultFailedStartWindow = 10 * time.Second
+)
+
+// DefaultCommand is the command prefix used when Config.Command is empty.
+var DefaultCommand = []string{"celery"}
+
+// validPools are the values celery 5.2.6 accepts for --pool.
+var validPools = map[string]bool{
+	"prefork": true, "eventlet": true, "gevent": true,
+	"solo": true, "processes": true, "threads": true,
+}
+
+// Config describes the workers a Pool starts. The zero value of every field
+// except Command means "use the default"; New never modifies the caller's copy.
+type Config struct {
+	// Command is the command prefix, e.g. ["celery"] or
+	// ["/usr/bin/python3", "-m", "celery"]. Empty means DefaultCommand.
+	Command []string
+	// App is passed as -A APP before the "worker" subcommand; empty omits -A
+	// (Celery then reads CELERY_APP from the environment).
+	App string
+	// Queues are passed as -Q q1,q2; empty omits -Q.
+	Queues []string
+	// Concurrency is passed as --concurrency; 0 means DefaultConcurrency.
+	Concurrency int
+	// Pool is passed as --pool; empty means DefaultPool.
+	Pool string
+	// NameTemplate is the worker node name. {n} is the slot number (1-based)
+	// and must appear; %h, %n and %d are expanded here, exactly as Celery's
+	// host_format does, from os.Hostname (full name, name without domain,
+	// domain). A template without "@" gets Celery's "celery@" prefix, so the
+	// name the pool reports equals the hostname Celery puts in its events.
+	NameTemplate string
+	// ExtraArgs are appended after everything else, so single-valued options
+	// given here override the pool's defaults (click keeps the last value).
+	ExtraArgs []string
+	// Env is added to os.Environ() for every child ("KEY=value"); a key given
+	// here overrides the inherited one. Secrets such as the broker URL travel
+	// here, never in argv.
+	Env []string
+	// ShutdownTimeout is how long a warm stop (SIGTERM to the main PID) may
+	// take before the worker's whole process group is SIGKILLed.
+	ShutdownTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the restart delay after an unexpected
+	// exit: MinBackoff·2^k, capped at MaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// FailedStartWindow: an exit within this long after the start is a failed
+	// start. A worker that stayed up for 2·FailedStartWindow resets its backoff.
+	FailedStartWindow time.Duration
+	// Logger receives the pool's own messages and the children's output
+	// (Logger.With("worker", name), level info, "stream" stdout|stderr).
+	// Nil discards everything.
+	Logger *slog.Logger
+	// OnRestart, if set, is called from a pool goroutine each time an
+	// unexpected exit is scheduled for restart. reason is "crashed" (nonzero
+	// status or a signal), "exited" (status 0) or "failed_start". It must not
+	// block for long and must not call back into the Pool synchronously.
+	OnRestart func(name, reason string)
+	// Reap makes Run reap orphaned processes re-parented to this process (set
+	// it when running as PID 1 or as a child subreaper). Managed workers are
+	// never reaped by the reaper, so no exit status is lost.
+	Reap bool
+}
+
+// ConfigError reports the Config field that is invalid.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("pool config: %s: %s", e.Field, e.Reason)
+}
+
+// withDefaults returns a copy of c with defaults filled in.
+func (c Config) withDefaults() Config {
+	if len(c.Command) == 0 {
+		c.Command = DefaultCommand
+	}
+	if c.NameTemplate == "" {
+		c.NameTemplate = DefaultNameTemplate
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Pool == "" {
+		c.Pool = DefaultPool
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.FailedStartWindow == 0 {
+		c.FailedStartWindow = DefaultFailedStartWindow
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports the first invalid field of c (after defaults are applied)
+// as a *ConfigError.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if c.Command[0] == "" {
+		return bad("Command", "the program name is empty")
+	}
+	if c.Concurrency < 0 {
+		return bad("Concurrency", "must be positive, got %d", c.Concurrency)
+	}
+	if !validPools[c.Pool] {
+		return bad("Pool", "unknown pool %q (prefork, eventlet, gevent, solo, processes, threads)", c.Pool)
+	}
+	for _, q := range c.Queues {
+		if q == "" || strings.ContainsAny(q, ", \t") {
+			return bad("Queues", "invalid queue name %q", q)
+		}
+	}
+	if err := checkTemplate(c.NameTemplate); err != nil {
+		return bad("NameTemplate", "%s", err.Error())
+	}
+	for i, kv := range c.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return bad("Env", "entry %d is not KEY=value", i) // never echo a value: it may be a secret
+		}
+	}
+	if c.ShutdownTimeout < 0 {
+		return bad("ShutdownTimeout", "must not be negative")
+	}
+	if c.MinBackoff < 0 || c.MaxBackoff < 0 {
+		return bad("MinBackoff", "backoff must not be negative")
+	}
+	if c.MinBackoff > c.MaxBackoff {
+		return bad("MaxBackoff", "%s is below MinBackoff %s", c.MaxBackoff, c.MinBackoff)
+	}
+	if c.FailedStartWindow < 0 {
+		return bad("FailedStartWindow", "must not be negative")
+	}
+	return nil
+}

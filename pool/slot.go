@@ -1,0 +1,206 @@
+package pool
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// slot is one worker position. Its fields are guarded by Pool.mu, except
+// out (own lock) and the constant num and name.
+type slot struct {
+	num     int
+	name    string
+	state   State
+	proc    *process // nil while starting or in backoff
+	bo      backoffState
+	restart int
+	stopReq bool
+	stop    chan struct{} // closed on the first stop request
+	killed  bool
+	out     ring
+}
+
+func (s *slot) snapshot() Worker {
+	w := Worker{
+		Name: s.name, Slot: s.num, State: s.state,
+		Restarts: s.restart, FailedStarts: s.bo.FailedStarts,
+		LastOutput: s.out.snapshot(),
+	}
+	if s.proc != nil {
+		w.PID, w.StartedAt = s.proc.pid, s.proc.startedAt
+	}
+	return w
+}
+
+// stopLocked requests a warm stop of s. Idempotent. p.mu must be held.
+func (p *Pool) stopLocked(s *slot) error {
+	if s.stopReq {
+		return nil
+	}
+	s.stopReq = true
+	s.state = Stopping
+	close(s.stop)
+	p.notify()
+	if s.proc == nil {
+		return nil
+	}
+	return s.proc.term()
+}
+
+// supervise runs slot s until it is stopped: start, wait, back off, restart.
+// first is closed after the first start attempt. It frees the slot on return.
+func (p *Pool) supervise(s *slot, first chan struct{}) {
+	defer p.slotsWG.Done()
+	defer p.remove(s)
+	for {
+		pr, err := p.launch(s)
+		var exit exitInfo
+		if err == nil {
+			release(&first) // Add returns with the worker running
+			exit = p.await(s, pr)
+		} else {
+			if !errors.Is(err, ErrShuttingDown) {
+				s.out.add("start failed: " + err.Error())
+			}
+			exit = exitInfo{Err: err}
+		}
+		d, ok := p.afterExit(s, exit)
+		release(&first) // or in backoff, or stopped
+		if !ok {
+			return
+		}
+		if p.cfg.OnRestart != nil {
+			p.cfg.OnRestart(s.name, d.Reason)
+		}
+		if !p.sleep(s, d.Delay) {
+			return
+		}
+	}
+}
+
+// release closes *first once.
+func release(first *chan struct{}) {
+	if *first != nil {
+		close(*first)
+		*first = nil
+	}
+}
+
+// launch starts s's process, unless s was stopped meanwhile. A process that
+// starts after a stop request (a race with Stop or shutdown) is warm-stopped
+// (or killed, after Kill) at once.
+func (p *Pool) launch(s *slot) (*process, error) {
+	p.mu.Lock()
+	stopped := s.stopReq
+	p.mu.Unlock()
+	if stopped {
+		return nil, ErrShuttingDown
+	}
+	pr, err := startProcess(spawn{
+		cfg: p.cfg, name: s.name, starter: p.starter, stopped: p.servicesStop,
+		children: p.children, lines: p.lines, ring: &s.out,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.proc, s.state = pr, Running
+	if s.stopReq {
+		s.state = Stopping
+		if err := pr.term(); err != nil {
+			p.logger(s).Warn("warm stop failed", keyErr, err)
+		}
+		if p.killAll && pr.killGroup() {
+			s.killed = true
+		}
+	}
+	p.notify()
+	p.logger(s).Debug("worker started", keyPID, pr.pid)
+	return pr, nil
+}
+
+// await waits for pr to end. Once s is asked to stop it allows
+// ShutdownTimeout for the warm stop, then SIGKILLs the process group.
+func (p *Pool) await(s *slot, pr *process) exitInfo {
+	select {
+	case <-pr.done:
+		return pr.exit
+	case <-s.stop:
+	}
+	t := time.NewTimer(p.cfg.ShutdownTimeout)
+	defer t.Stop()
+	select {
+	case <-pr.done:
+		return pr.exit
+	case <-t.C:
+	}
+	if pr.killGroup() {
+		p.mu.Lock()
+		s.killed = true
+		p.mu.Unlock()
+		p.logger(s).Warn("worker did not stop in time: killed its process group",
+			keyPID, pr.pid, keyTimeout, p.cfg.ShutdownTimeout)
+	}
+	<-pr.done
+	return pr.exit
+}
+
+// afterExit records an exit and decides whether and when to restart.
+// ok is false when s was asked to stop (or the pool is shutting down).
+func (p *Pool) afterExit(s *slot, exit exitInfo) (d restartDecision, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	log := p.logger(s)
+	s.proc = nil
+	if s.stopReq || p.shutting {
+		s.state = Stopping
+		p.logStopped(log, exit)
+		return d, false
+	}
+	d = nextRestart(s.bo, exit.Uptime, exit.crashed(), p.backoff)
+	s.bo, s.state = d.State, Backoff
+	s.restart++
+	p.notify()
+	log.Warn("worker exited unexpectedly", keyStatus, exit.String(), keyUptime, exit.Uptime,
+		keyReason, d.Reason, keyDelay, d.Delay)
+	if d.Report {
+		log.Error("worker keeps failing to start", keyStarts, s.bo.FailedStarts,
+			keyStatus, exit.String(), keyLines, s.out.snapshot())
+	}
+	return d, true
+}
+
+func (p *Pool) logStopped(log *slog.Logger, exit exitInfo) {
+	switch {
+	case errors.Is(exit.Err, ErrShuttingDown):
+	case exit.State == nil:
+		log.Error("worker exit status lost", keyErr, exit.Err)
+	default:
+		log.Info("worker stopped", keyStatus, exit.String(), keyUptime, exit.Uptime)
+	}
+}
+
+// sleep waits d before a restart; it returns false if s is stopped first.
+func (p *Pool) sleep(s *slot, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.stop:
+		return false
+	}
+}
+
+// remove frees s's slot; killed slots during shutdown are counted for Run.
+func (p *Pool) remove(s *slot) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.slots, s.num)
+	if s.killed && p.shutting {
+		p.killed++
+	}
+	p.notify()
+}
