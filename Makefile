@@ -1,0 +1,38 @@
+# revrx-supervise — the two set-up commands are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/revrx-supervise
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# Debian packages the tests and the demo run: real Redis and real Celery.
+DEB_PKGS := redis-server celery python3-celery python3-redis curl
+
+.PHONY: all build deps test test-short demo bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/revrx-supervise
+
+# deps installs what is missing (as root, or through sudo).
+deps:
+	@if ! command -v redis-server >/dev/null || ! command -v curl >/dev/null || \
+	    ! /usr/bin/python3 -c 'import celery, redis' 2>/dev/null; then \
+	  echo "installing $(DEB_PKGS)"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS); \
+	fi
+
+# test: vet, unit tests (race detector) and the end-to-end tests against a
+# private redis-server and real Celery workers.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# test-short skips the end-to-end tests (no Celery needed).
+test-short:
+	$(GO) test -short -race -count=1 ./...
+
+demo: deps build
+	examples/demo.sh $(BIN)
+
+clean:
+	rm -rf bin .demo
