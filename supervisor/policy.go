@@ -2,8 +2,10 @@ package supervisor
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,16 +26,35 @@ const (
 // Phases lists every phase, in the order metrics and status report them.
 var Phases = []Phase{PhaseStarting, PhaseIdle, PhaseBusy, PhaseStopping, PhaseBackoff}
 
-// Policy is the scaling configuration Decide applies.
+// Algorithms Policy.Algorithm accepts.
+const (
+	AlgorithmRevrx  = "revrx"  // the strategies below, combined
+	AlgorithmCelery = "celery" // Celery's own --autoscale algorithm (celery.go)
+)
+
+// Policy is the scaling configuration Decide applies. The zero value of each
+// optional strategy turns it off.
 type Policy struct {
+	Algorithm      string        // AlgorithmRevrx (default) or AlgorithmCelery
 	Min, Max       int           // bounds on the number of workers
 	TasksPerWorker int           // target demand per worker (the worker concurrency by default)
 	Keepalive      time.Duration // how long a worker must have been idle before it may be stopped
+	Tolerance      float64       // HPA tolerance: no change while demand/capacity is within 1±Tolerance
+	TargetWait     time.Duration // queue-wait target: scale up while the oldest message waits longer
+	Guard          Guard         // host CPU/memory guard and per-worker memory limit
+	Schedules      []Schedule    // time-of-day floors (and ceilings)
+	Location       *time.Location
+	Behavior       *Behavior // HPA behavior; nil: up at once, down per keepalive
+	// PrefetchMultiplier models Celery's prefetch window for AlgorithmCelery
+	// (the pool reserves at most Max × PrefetchMultiplier tasks).
+	PrefetchMultiplier int
 }
 
 // Validate reports the first field that Decide cannot work with.
 func (p Policy) Validate() error {
 	switch {
+	case p.Algorithm != "" && p.Algorithm != AlgorithmRevrx && p.Algorithm != AlgorithmCelery:
+		return fmt.Errorf("policy: algorithm %q: accepted: %s, %s", p.Algorithm, AlgorithmRevrx, AlgorithmCelery)
 	case p.Max < 1:
 		return fmt.Errorf("policy: max workers %d: must be at least 1", p.Max)
 	case p.Min < 0 || p.Min > p.Max:
@@ -42,6 +63,23 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("policy: tasks per worker %d: must be at least 1", p.TasksPerWorker)
 	case p.Keepalive <= 0:
 		return fmt.Errorf("policy: keepalive %s: must be positive", p.Keepalive)
+	case p.Tolerance < 0 || p.Tolerance >= 1:
+		return fmt.Errorf("policy: tolerance %g: must be in [0, 1)", p.Tolerance)
+	case p.TargetWait < 0:
+		return fmt.Errorf("policy: target wait %s: must not be negative", p.TargetWait)
+	case p.PrefetchMultiplier < 0:
+		return fmt.Errorf("policy: prefetch multiplier %d: must not be negative", p.PrefetchMultiplier)
+	}
+	if err := p.Guard.Validate(); err != nil {
+		return err
+	}
+	for _, s := range p.Schedules {
+		if err := s.Validate(p.Max); err != nil {
+			return err
+		}
+	}
+	if p.Behavior != nil {
+		return p.Behavior.Validate()
 	}
 	return nil
 }
@@ -54,38 +92,63 @@ type WorkerView struct {
 	Received  int       // tasks received (prefetched) and not started
 	Running   int       // tasks running
 	IdleSince time.Time // when it last became idle; zero unless Phase is PhaseIdle
+	Memory    uint64    // RSS of its process tree in bytes; 0 if unknown
 }
 
 // Observation is everything Decide needs to know about the world at one instant.
 type Observation struct {
-	Waiting  int64 // messages waiting in the broker over all consumed queues (the last good reading)
-	BrokerOK bool  // Waiting comes from a read that just succeeded; when false nothing is stopped
-	Workers  []WorkerView
+	Waiting    int64         // messages waiting in the broker over all consumed queues (the last good reading)
+	OldestWait time.Duration // age of the oldest due message waiting in any consumed queue
+	BrokerOK   bool          // Waiting comes from a read that just succeeded; when false nothing is stopped
+	Workers    []WorkerView
+	Host       HostUsage // host CPU and memory use, for the guard
+	History    History   // what earlier decisions left for this one
+}
+
+// Stop is one worker Decide wants warm-stopped, and why (a metric label).
+type Stop struct {
+	Name   string
+	Reason string // "idle", "memory_pressure", "worker_memory"
 }
 
 // Decision is what Decide wants done, and why.
 type Decision struct {
-	Demand  int64    // waiting + received + running tasks
-	Wanted  int      // ceil(Demand / TasksPerWorker) before the bounds
-	Desired int      // Wanted within [Min, Max]
-	Current int      // workers that count towards Desired (all but stopping ones)
-	Start   int      // workers to start now
-	Stop    []string // idle workers to warm-stop now, by name
-	Reason  string   // one line naming the inputs that led here
+	Demand   int64   // waiting + received + running tasks
+	Wanted   int     // the winning strategy's count before the bounds
+	Desired  int     // the target after guard, bounds and behavior
+	Current  int     // workers that count towards Desired (all but stopping ones)
+	Start    int     // workers to start now
+	Stop     []Stop  // workers to warm-stop now
+	Strategy string  // the strategy that set Wanted: "queue", "wait", "schedule", "min", "celery"
+	Blocked  string  // why a scale-up was held back ("cpu", "memory", "behavior"), or ""
+	Reason   string  // one line naming the inputs that led here
+	History  History // to pass to the next Decide
 }
 
-// Unmet is the number of workers the demand asks for above Max: the signal an
-// outer autoscaler (HPA/KEDA) uses to add hosts.
+// Unmet is the number of workers the demand asks for above the upper bound:
+// the signal an outer autoscaler (HPA/KEDA) uses to add hosts.
 func (d Decision) Unmet(p Policy) int { return max(0, d.Wanted-p.Max) }
+
+// proposal is one strategy's count of workers, with its name.
+type proposal struct {
+	count    int
+	strategy string
+}
 
 // Decide computes the desired number of workers and the actions that move the
 // pool towards it. It is pure: no I/O and no clock reads, now is given.
 //
-// Up is immediate. Down only stops workers that are idle, each idle for at
-// least the keepalive, never a busy or starting one, never below Desired,
-// and never while the broker reading is stale.
+// Each active strategy proposes a count and the largest wins (as HPA combines
+// metrics); then the resource guard, the bounds (MIN raised or lowered by a
+// schedule) and the HPA behavior apply. Up is immediate unless the behavior
+// limits it. Down only stops workers that are idle, each idle for at least
+// the keepalive, never a busy or starting one, and never while the broker
+// reading is stale; under memory pressure idle workers are shed early.
 func Decide(obs Observation, now time.Time, p Policy) Decision {
-	var d Decision
+	if p.Algorithm == AlgorithmCelery {
+		return decideCelery(obs, now, p)
+	}
+	d := Decision{History: obs.History.prune(now, p.Behavior)}
 	var received, running int
 	for _, w := range obs.Workers {
 		received += w.Received
@@ -95,43 +158,105 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 		}
 	}
 	d.Demand = obs.Waiting + int64(received) + int64(running)
-	d.Wanted = int((d.Demand + int64(p.TasksPerWorker) - 1) / int64(p.TasksPerWorker))
-	d.Desired = min(max(d.Wanted, p.Min), p.Max)
+	lo, hi, sched := bounds(p, now)
+
+	best := proposal{count: lo, strategy: "min"}
+	if sched != "" {
+		best.strategy = "schedule"
+	}
+	for _, c := range []proposal{
+		{queueProposal(d.Demand, d.Current, p), "queue"},
+		{waitProposal(obs.OldestWait, obs.Waiting, d.Current, p), "wait"},
+	} {
+		if c.count > best.count {
+			best = c
+		}
+	}
+	d.Wanted, d.Strategy = best.count, best.strategy
+	target := min(max(d.Wanted, lo), hi)
+	if target > d.Current {
+		if why := p.Guard.blocksUp(obs.Host); why != "" {
+			target, d.Blocked = d.Current, why
+		}
+	}
+	if p.Behavior != nil {
+		limited := p.Behavior.apply(target, d.Current, now, &d.History)
+		if limited != target && target > d.Current && d.Blocked == "" {
+			d.Blocked = "behavior"
+		}
+		target = min(max(limited, lo), hi)
+	}
+	d.Desired = target
 	inputs := fmt.Sprintf("%d waiting, %d reserved, %d running", obs.Waiting, received, running)
+	if obs.OldestWait > 0 {
+		inputs += fmt.Sprintf(", oldest waiting %s", obs.OldestWait.Round(100*time.Millisecond))
+	}
+	d.Reason = fmt.Sprintf("%s -> %d by %s%s", inputs, d.Desired, d.Strategy, boundNote(d, lo, hi))
+	if d.Blocked != "" {
+		d.Reason += fmt.Sprintf(" (scale-up blocked: %s)", d.Blocked)
+	}
 
 	switch {
 	case d.Desired > d.Current:
 		d.Start = d.Desired - d.Current
-		d.Reason = fmt.Sprintf("%s -> %d%s", inputs, d.Desired, bound(d, p))
-	case d.Desired < d.Current && !obs.BrokerOK:
-		d.Reason = fmt.Sprintf("%s -> %d, holding %d: broker reading is stale", inputs, d.Desired, d.Current)
-	case d.Desired < d.Current:
-		d.Stop = idleLongest(obs.Workers, now, p.Keepalive, d.Current-d.Desired)
-		d.Reason = fmt.Sprintf("%s -> %d%s; %d idle for %s", inputs, d.Desired, bound(d, p), len(d.Stop), p.Keepalive)
+	case !obs.BrokerOK:
+		if d.Desired < d.Current {
+			d.Reason += fmt.Sprintf(", holding %d: broker reading is stale", d.Current)
+		}
 	default:
-		d.Reason = fmt.Sprintf("%s -> %d%s", inputs, d.Desired, bound(d, p))
+		d.Stop = stops(obs.Workers, now, p, obs.Host, d.Current-max(d.Desired, 0))
 	}
+	d.History.record(now, d.Start-len(d.Stop))
 	return d
 }
 
-// bound names the limit that clamped the decision, if any.
-func bound(d Decision, p Policy) string {
+// queueProposal is demand over tasks-per-worker, rounded up, held at the
+// current count while the ratio stays within the tolerance band.
+func queueProposal(demand int64, current int, p Policy) int {
+	want := int((demand + int64(p.TasksPerWorker) - 1) / int64(p.TasksPerWorker))
+	if p.Tolerance > 0 && current > 0 {
+		ratio := float64(demand) / float64(current*p.TasksPerWorker)
+		if ratio >= 1-p.Tolerance && ratio <= 1+p.Tolerance {
+			return current
+		}
+	}
+	return want
+}
+
+// boundNote names the limit that clamped the decision, if any.
+func boundNote(d Decision, lo, hi int) string {
 	switch {
-	case d.Wanted > p.Max:
-		return " (max)"
-	case d.Wanted < p.Min:
-		return " (min)"
+	case d.Wanted > hi:
+		return fmt.Sprintf(" (max %d)", hi)
+	case d.Wanted < lo:
+		return fmt.Sprintf(" (min %d)", lo)
 	}
 	return ""
 }
 
-// idleLongest returns up to n idle workers that have been idle for at least
-// keepalive, the longest idle first, the highest slot first on a tie.
-func idleLongest(workers []WorkerView, now time.Time, keepalive time.Duration, n int) []string {
+// stops picks the workers to warm-stop: workers over their memory limit once
+// idle (they are replaced on the next decision), then idle workers past the
+// keepalive (or, under memory pressure, any idle worker) up to excess.
+func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess int) []Stop {
+	var out []Stop
+	stopping := map[string]bool{}
+	for _, w := range workers {
+		if isIdle(w) && p.Guard.MaxWorkerMemory > 0 && w.Memory > p.Guard.MaxWorkerMemory {
+			out = append(out, Stop{Name: w.Name, Reason: "worker_memory"})
+			stopping[w.Name] = true
+		}
+	}
+	excess -= len(out)
+	if excess <= 0 {
+		return out
+	}
+	keepalive, reason := p.Keepalive, "idle"
+	if p.Guard.underPressure(host) {
+		keepalive, reason = 0, "memory_pressure"
+	}
 	var idle []WorkerView
 	for _, w := range workers {
-		if w.Phase == PhaseIdle && w.Received == 0 && w.Running == 0 &&
-			!w.IdleSince.IsZero() && now.Sub(w.IdleSince) >= keepalive {
+		if isIdle(w) && !stopping[w.Name] && !w.IdleSince.IsZero() && now.Sub(w.IdleSince) >= keepalive {
 			idle = append(idle, w)
 		}
 	}
@@ -141,9 +266,27 @@ func idleLongest(workers []WorkerView, now time.Time, keepalive time.Duration, n
 		}
 		return cmp.Compare(b.Slot, a.Slot)
 	})
-	names := make([]string, 0, min(n, len(idle)))
-	for _, w := range idle[:min(n, len(idle))] {
-		names = append(names, w.Name)
+	for _, w := range idle[:min(excess, len(idle))] {
+		out = append(out, Stop{Name: w.Name, Reason: reason})
+	}
+	return out
+}
+
+func isIdle(w WorkerView) bool { return w.Phase == PhaseIdle && w.Received == 0 && w.Running == 0 }
+
+// StopNames lists the names in d.Stop.
+func (d Decision) StopNames() []string {
+	names := make([]string, len(d.Stop))
+	for i, s := range d.Stop {
+		names[i] = s.Name
 	}
 	return names
+}
+
+// errList joins validation problems into one error.
+func errList(errs []string) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
 }

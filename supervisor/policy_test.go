@@ -22,7 +22,7 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name        string
 		obs         Observation
-		policy      Policy
+		policy      *Policy
 		wantDesired int
 		wantStart   int
 		wantStop    []string
@@ -31,7 +31,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:        "empty pool starts min",
 			obs:         Observation{BrokerOK: true},
-			wantDesired: 3, wantStart: 3, wantReason: "(min)",
+			wantDesired: 3, wantStart: 3, wantReason: "-> 3 by min",
 		},
 		{
 			name: "backlog grows at once",
@@ -42,7 +42,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:        "never above max",
 			obs:         Observation{Waiting: 40, BrokerOK: true, Workers: []WorkerView{busy("w1", 1, 1, 0)}},
-			wantDesired: 10, wantStart: 9, wantReason: "(max)",
+			wantDesired: 10, wantStart: 9, wantReason: "-> 10 by queue (max 10)",
 		},
 		{
 			name: "stale broker reading may still scale up",
@@ -98,14 +98,14 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:   "tasks per worker divides demand, rounding up",
-			policy: Policy{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
+			policy: &Policy{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
 			obs:    Observation{Waiting: 9, BrokerOK: true},
 			// ceil(9/4) = 3
 			wantDesired: 3, wantStart: 3,
 		},
 		{
 			name:        "min 0 and no demand stops every idle worker",
-			policy:      Policy{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
+			policy:      &Policy{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 			obs:         Observation{BrokerOK: true, Workers: []WorkerView{idle("w1", 1, time.Minute), idle("w2", 2, 2*time.Second)}},
 			wantDesired: 0, wantStop: []string{"w1", "w2"},
 		},
@@ -113,13 +113,13 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pol := p
-			if tt.policy != (Policy{}) {
-				pol = tt.policy
+			if tt.policy != nil {
+				pol = *tt.policy
 			}
 			got := Decide(tt.obs, t0, pol)
-			if got.Desired != tt.wantDesired || got.Start != tt.wantStart || !slices.Equal(got.Stop, tt.wantStop) {
+			if got.Desired != tt.wantDesired || got.Start != tt.wantStart || !slices.Equal(got.StopNames(), tt.wantStop) {
 				t.Errorf("Decide() = desired %d start %d stop %v, want desired %d start %d stop %v (reason %q)",
-					got.Desired, got.Start, got.Stop, tt.wantDesired, tt.wantStart, tt.wantStop, got.Reason)
+					got.Desired, got.Start, got.StopNames(), tt.wantDesired, tt.wantStart, tt.wantStop, got.Reason)
 			}
 			if !strings.Contains(got.Reason, tt.wantReason) {
 				t.Errorf("Decide().Reason = %q, want it to contain %q", got.Reason, tt.wantReason)

@@ -110,6 +110,7 @@ type Supervisor struct {
 	brokerOK    bool
 	lastDesired int
 	knownPIDs   map[string]int
+	history     History
 
 	mu     sync.Mutex
 	status Status // the last snapshot, for /status and /readyz
@@ -209,7 +210,8 @@ func (s *Supervisor) tick(ctx context.Context) {
 			waiting += n
 		}
 	}
-	d := Decide(Observation{Waiting: waiting, BrokerOK: s.brokerOK, Workers: views}, now, s.cfg.Policy)
+	d := Decide(Observation{Waiting: waiting, BrokerOK: s.brokerOK, Workers: views, History: s.history}, now, s.cfg.Policy)
+	s.history = d.History
 	s.act(d)
 	s.record(d, views, workers, now)
 	s.lastTick.Store(now.UnixNano())
@@ -300,10 +302,6 @@ func (s *Supervisor) act(d Decision) {
 		}
 		return
 	}
-	reason := "demand"
-	if d.Wanted < s.cfg.Policy.Min {
-		reason = "min"
-	}
 	for range d.Start {
 		if _, err := s.pool.Add(); err != nil {
 			if !errors.Is(err, pool.ErrShuttingDown) {
@@ -311,19 +309,19 @@ func (s *Supervisor) act(d Decision) {
 			}
 			break
 		}
-		s.m.scalingEvents.WithLabelValues("up", reason).Inc()
+		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
 	}
-	for _, name := range d.Stop {
-		if err := s.pool.Stop(name); err != nil {
-			s.log.Error("stop worker", "worker", name, "err", err)
+	for _, st := range d.Stop {
+		if err := s.pool.Stop(st.Name); err != nil {
+			s.log.Error("stop worker", "worker", st.Name, "err", err)
 			continue
 		}
-		s.m.scalingEvents.WithLabelValues("down", "idle").Inc()
+		s.m.scalingEvents.WithLabelValues("down", st.Reason).Inc()
 	}
 	if d.Start > 0 {
 		s.log.Info(fmt.Sprintf("scaling up by %d", d.Start), "desired", d.Desired, "reason", d.Reason)
 	} else {
-		s.log.Info(fmt.Sprintf("scaling down by %d", len(d.Stop)), "desired", d.Desired, "workers", d.Stop, "reason", d.Reason)
+		s.log.Info(fmt.Sprintf("scaling down by %d", len(d.Stop)), "desired", d.Desired, "workers", d.StopNames(), "reason", d.Reason)
 	}
 }
 

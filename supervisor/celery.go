@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// decideCelery is Celery's own --autoscale algorithm (celery/worker/autoscale.py
+// in 5.2.6, CELERY.md §1), applied to worker processes for side-by-side
+// comparison:
+//
+//   - qty is what the pool has reserved: Celery prefetches up to
+//     Max × prefetch-multiplier messages, so qty = min(demand, Max × multiplier),
+//     where demand counts waiting, received and running tasks;
+//   - up: when min(qty, Max) exceeds the workers, start the difference at once
+//     and remember the time of this scale-up;
+//   - down: only on the periodic check (every keepalive since start), only
+//     if the last scale-up is more than a keepalive ago, straight down to
+//     max(qty, Min) in one step, stopping idle workers, the oldest slot first.
+//     It never scales down if it never scaled up.
+//
+// Unlike Celery it cannot stop a busy worker: a busy one is skipped, where
+// Celery's shrink may pick a process with an assigned task (celery#7266).
+func decideCelery(obs Observation, now time.Time, p Policy) Decision {
+	h := obs.History
+	d := Decision{Strategy: AlgorithmCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
+	var received, running int
+	for _, w := range obs.Workers {
+		received += w.Received
+		running += w.Running
+		if w.Phase != PhaseStopping {
+			d.Current++
+		}
+	}
+	d.Demand = obs.Waiting + int64(received) + int64(running)
+	mult := max(p.PrefetchMultiplier, 1)
+	qty := int(min(d.Demand, int64(p.Max*mult)))
+	d.Wanted = qty
+	inputs := fmt.Sprintf("qty %d (%d waiting, %d reserved, %d running)", qty, obs.Waiting, received, running)
+	if d.History.LastCheck.IsZero() {
+		d.History.LastCheck = now
+	}
+
+	if up := min(qty, p.Max); up > d.Current {
+		d.Desired, d.Start = up, up-d.Current
+		d.History.LastScaleUp = now
+		d.Reason = fmt.Sprintf("%s -> %d by celery", inputs, up)
+		return d
+	}
+	d.Desired = max(d.Current, p.Min)
+	if d.Current < p.Min {
+		d.Start = p.Min - d.Current
+	}
+	d.Reason = fmt.Sprintf("%s -> %d by celery", inputs, d.Desired)
+	if now.Sub(d.History.LastCheck) < p.Keepalive {
+		return d
+	}
+	d.History.LastCheck = now
+	down := max(qty, p.Min)
+	if !obs.BrokerOK || down >= d.Current || d.History.LastScaleUp.IsZero() ||
+		now.Sub(d.History.LastScaleUp) <= p.Keepalive {
+		return d
+	}
+	d.Desired = down
+	d.Reason = fmt.Sprintf("%s -> %d by celery (keepalive %s since the last scale-up)", inputs, down, p.Keepalive)
+	var idle []WorkerView
+	for _, w := range obs.Workers {
+		if isIdle(w) {
+			idle = append(idle, w)
+		}
+	}
+	slices.SortFunc(idle, func(a, b WorkerView) int { return cmp.Compare(a.Slot, b.Slot) })
+	for _, w := range idle[:min(len(idle), d.Current-down)] {
+		d.Stop = append(d.Stop, Stop{Name: w.Name, Reason: "idle"})
+	}
+	return d
+}
