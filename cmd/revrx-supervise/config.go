@@ -103,8 +103,12 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if err := cfg.Pool.Validate(); err != nil {
 		return cfg, usageError{err}
 	}
+	policy, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
+	if err != nil {
+		return cfg, err
+	}
 	cfg.Supervisor = supervisor.Config{
-		Policy:       supervisor.Policy{Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive},
+		Policy:       policy,
 		Queues:       queues,
 		PollInterval: c.Duration(flagPollInterval),
 		BrokerURL:    broker.Redact(brokerURL),

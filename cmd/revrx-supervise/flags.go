@@ -30,6 +30,11 @@ const (
 // flags are every command-line flag; each can also come from the
 // environment variables listed in EnvVars (the first set one wins).
 func flags() []cli.Flag {
+	return append(supervisorFlags(), policyFlags()...)
+}
+
+// supervisorFlags are the flags of the workers, the broker and the process.
+func supervisorFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagApp, Aliases: []string{"A"}, EnvVars: []string{"CELERY_APP"},
 			Usage: "Celery app passed to each worker as -A (empty: the workers find it themselves)"},
@@ -38,7 +43,9 @@ func flags() []cli.Flag {
 			Usage: "Celery broker URL: redis://, rediss://, unix://, redis+socket:// or sentinel://; passed to workers in their environment, never argv"},
 		&cli.StringFlag{Name: flagQueues, Aliases: []string{"Q"}, EnvVars: []string{"REVRX_QUEUES"}, Value: "celery",
 			Usage: "comma-separated queues the workers consume and the supervisor measures"},
-		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"}, Required: true,
+		// Not Required: urfave/cli checks Required flags before subcommands
+		// (so `version` failed) and without the accepted form; realMain checks it.
+		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
 			Usage: "MAX[,MIN] workers, as Celery's --autoscale: the larger number is MAX, a missing MIN is 0"},
 		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
 			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE)"},

@@ -52,7 +52,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
-			if c.Args().Present() && !slices.Contains(args, "--") {
+			// Every positional argument must follow a "--": a stray one before
+			// it would otherwise reach every worker, "--" included.
+			if dash := slices.Index(args, "--"); c.Args().Present() && (dash < 0 || c.NArg() > len(args)-dash-1) {
 				return usagef("unexpected argument %q; worker arguments go after --, e.g. revrx-supervise --autoscale=4 -- --loglevel=info", c.Args().First())
 			}
 			if !c.IsSet(flagAutoscale) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,44 @@ func TestParseSteps(t *testing.T) {
 	for _, bad := range []string{"", "a", "0,-1", "0,300"} {
 		if _, err := parseSteps(bad); err == nil {
 			t.Errorf("parseSteps(%q) = nil error, want one", bad)
+		}
+	}
+}
+
+func TestParseStepPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"pods=4/15s", "Pods 4 15"},
+		{"Percent=100/1m", "Percent 100 60"},
+		{"pods=4", "error"},
+		{"workers=4/15s", "error"},
+		{"pods=0/15s", "error"},
+		{"pods=1/10ms", "error"},
+	} {
+		sp, err := parseStepPolicy(tc.in)
+		got := "error"
+		if err == nil {
+			got = sp.Type + " " + strconv.Itoa(int(sp.Value)) + " " + strconv.Itoa(int(sp.PeriodSeconds))
+		}
+		if got != tc.want {
+			t.Errorf("parseStepPolicy(%q) = %q (%v), want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+	}{
+		{"512MiB", 512 << 20}, {"1GiB", 1 << 30}, {"800MB", 800e6}, {"1.5GB", 1.5e9}, {"4096", 4096}, {"10B", 10},
+		{"", 0}, {"lots", 0}, {"-1MiB", 0},
+	} {
+		got, err := parseBytes(tc.in)
+		if got != tc.want || (err == nil) != (tc.want != 0) {
+			t.Errorf("parseBytes(%q) = %d, %v, want %d", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Helpers for the process-level tests (pid1_test.go, signals_test.go,
+// queue_test.go): run the binary under a prefix such as unshare, and read
+// /proc to prove which processes exist, which are zombies and which remain.
+
+// startSupervisorUnder is startSupervisor with the binary run as
+// prefix[0] prefix[1:]... binPath args..., and env added to its environment
+// (the workers inherit it). The process group of prefix[0] is SIGKILLed at
+// the end of the test if it is still running, and so is every process left
+// with the test's broker URL in its environment.
+func startSupervisorUnder(t *testing.T, prefix, env []string, brokerURL string, args ...string) *supervised {
+	t.Helper()
+	s := &supervised{t: t, addr: freeAddr(t), record: filepath.Join(t.TempDir(), "record.jsonl"),
+		logs: &lockedBuffer{}, done: make(chan struct{})}
+	full := append([]string{binPath, "--celery-cmd", celeryCmd, "-A", "tasks", "--http-addr", s.addr,
+		"--poll-interval", "250ms", "--log-level", "debug"}, args...)
+	full = append(append([]string(nil), prefix...), full...)
+	s.cmd = exec.Command(full[0], full[1:]...)
+	s.cmd.Dir = appDir
+	s.cmd.Env = append(append(os.Environ(), "CELERY_BROKER_URL="+brokerURL, "REVRX_RECORD="+s.record,
+		"PATH=/usr/bin:/bin:"+os.Getenv("PATH")), env...)
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", full[0], err)
+	}
+	go func() {
+		defer close(s.done)
+		err := s.cmd.Wait()
+		s.code = 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			s.code = ee.ExitCode()
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+		killLeftovers(t, brokerURL)
+		if t.Failed() {
+			t.Logf("supervisor output:\n%s", lastLines(s.logs.String(), 80))
+		}
+	})
+	return s
+}
+
+// killLeftovers SIGKILLs, by PID, every live process whose environment holds
+// marker (the test's broker URL: only processes this test started have it),
+// so a failing test leaves nothing running. It logs what it had to kill.
+func killLeftovers(t *testing.T, marker string) {
+	for _, pid := range processesWithEnv(marker) {
+		t.Logf("cleanup: killing leftover pid %d (%s)", pid, cmdline(pid))
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// processesWithEnv lists the live (non-zombie) processes whose environment
+// contains marker, whatever their command line.
+func processesWithEnv(marker string) []int {
+	var pids []int
+	for _, pid := range allPIDs() {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err != nil || !bytes.Contains(env, []byte(marker)) {
+			continue
+		}
+		if st, _, ok := procStat(pid); ok && st != 'Z' {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func allPIDs() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// procStat returns the state letter and parent PID of pid from
+// /proc/PID/stat (readable for zombies too).
+func procStat(pid int) (state byte, ppid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return f[0][0], ppid, err == nil
+}
+
+// descendants maps every descendant of root (not root itself), zombies
+// included, to its state letter. Inside a PID namespace whose init is root
+// this is the whole namespace but its init.
+func descendants(root int) map[int]byte {
+	type info struct {
+		state byte
+		ppid  int
+	}
+	procs := map[int]info{}
+	for _, pid := range allPIDs() {
+		if st, pp, ok := procStat(pid); ok {
+			procs[pid] = info{st, pp}
+		}
+	}
+	out := map[int]byte{}
+	for pid, in := range procs {
+		for p, hops := in.ppid, 0; p > 1 && hops < 64; p, hops = procs[p].ppid, hops+1 {
+			if p == root {
+				out[pid] = in.state
+				break
+			}
+		}
+	}
+	return out
+}
+
+// children lists the child PIDs of pid, from /proc/PID/task/*/children.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(s); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.TrimSpace(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
+}
+
+// writeScript writes an executable shell script into a temporary directory
+// and returns its path.
+func writeScript(t *testing.T, name, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// countLines counts the log lines that contain every one of parts.
+func countLines(logs string, parts ...string) int {
+	n := 0
+	for line := range strings.Lines(logs) {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}

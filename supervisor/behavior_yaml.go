@@ -1,0 +1,57 @@
+package supervisor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// ParseBehavior reads an HPA behavior block from YAML (or JSON), so a user
+// can paste what they have: the block itself (scaleUp/scaleDown at the top),
+// a document with a top-level `behavior:` key, or a whole
+// HorizontalPodAutoscaler manifest (spec.behavior). Unknown fields inside
+// the block are errors; fields left out take the HPA defaults.
+func ParseBehavior(data []byte) (Behavior, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return Behavior{}, fmt.Errorf("behavior: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return Behavior{}, errors.New("behavior: empty document")
+	}
+	node := doc.Content[0]
+	if spec := child(node, "spec"); spec != nil {
+		if node = child(spec, "behavior"); node == nil {
+			return Behavior{}, errors.New("behavior: the manifest has no spec.behavior")
+		}
+	} else if b := child(node, "behavior"); b != nil {
+		node = b
+	}
+	out, err := yaml.Marshal(node)
+	if err != nil {
+		return Behavior{}, fmt.Errorf("behavior: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	dec.KnownFields(true)
+	var b Behavior
+	if err := dec.Decode(&b); err != nil {
+		return Behavior{}, fmt.Errorf("behavior: %w (accepted: scaleUp/scaleDown with stabilizationWindowSeconds, selectPolicy, policies)", err)
+	}
+	b = b.WithDefaults()
+	return b, b.Validate()
+}
+
+// child returns the value of key in a YAML mapping node, or nil.
+func child(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
