@@ -29,9 +29,16 @@ func requireCelery(t *testing.T) {
 // runPython runs a python snippet with a timeout and returns its stdout.
 func runPython(t *testing.T, dir, code string, env []string, args ...string) string {
 	t.Helper()
+	return runPythonArgs(t, dir, env, append([]string{"-c", code}, args...)...)
+}
+
+// runPythonArgs runs python with args (a script and its arguments, say) with
+// a timeout and returns its stdout; it fails the test if python fails.
+func runPythonArgs(t *testing.T, dir string, env []string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, append([]string{"-c", code}, args...)...)
+	cmd := exec.CommandContext(ctx, python, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer

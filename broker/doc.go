@@ -11,6 +11,10 @@
 //     kombu's priority sub-lists (queue+"\x06\x16"+step) under the
 //     global_keyprefix, for all queues in one pipelined round trip. Redis
 //     deletes empty lists, so a missing key is depth 0.
+//   - Redis.Backlogs: the same depths plus the age of each queue's oldest
+//     waiting message (the tails, LINDEX -1, read in the same round trip):
+//     exact from a published_at header, else a lower bound from when the
+//     client first saw the message.
 //   - DecodeMessage and Redis.SubscribeEvents: Celery events (worker-online,
 //     worker-heartbeat, the batched task.multi task events, ...) decoded from
 //     the kombu envelopes published on KeyPrefix+"/{db}.celeryev/*".
@@ -26,6 +30,8 @@
 //	}
 //	defer r.Close()
 //	depths, err := r.QueueDepths(ctx, []string{"reports", "celery"})
+//	backlogs, err := r.Backlogs(ctx, []string{"reports"}, time.Now())
+//	// backlogs["reports"].OldestAge, .AgeExact
 //
 //	tr := broker.NewTracker()
 //	go r.SubscribeEvents(ctx, func(ev broker.Event) {

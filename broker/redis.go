@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -63,8 +64,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Redis reads Celery's state from a Redis broker: queue depths and task
-// events. It is safe for concurrent use.
+// Redis reads Celery's state from a Redis broker: queue depths and backlogs,
+// and task events. It is safe for concurrent use.
 type Redis struct {
 	cfg        Config
 	client     redis.UniversalClient
@@ -72,6 +73,7 @@ type Redis struct {
 	db         int
 	roundTrips atomic.Int64
 	undecoded  atomic.Int64
+	seen       *firstSeen // first sighting of tail messages, for Backlogs
 }
 
 // New returns a client for cfg. It does no network I/O (connections are made
@@ -85,7 +87,7 @@ func New(cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker URL: %w", err)
 	}
-	r := &Redis{cfg: cfg, redacted: Redact(cfg.URL), db: ep.DB}
+	r := &Redis{cfg: cfg, redacted: Redact(cfg.URL), db: ep.DB, seen: newFirstSeen()}
 	r.client = newClient(ep)
 	r.client.AddHook(countHook{n: &r.roundTrips})
 	return r, nil
@@ -145,38 +147,73 @@ func (r *Redis) Ping(ctx context.Context) error {
 // are read once; an empty list of queues does no I/O. On error no partial
 // result is returned.
 func (r *Redis) QueueDepths(ctx context.Context, queues []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(queues))
-	if len(queues) == 0 {
-		return out, nil
-	}
-	type lens struct {
-		queue string
-		cmds  []*redis.IntCmd
-	}
-	pipe := r.client.Pipeline()
-	var all []lens
-	for _, q := range queues {
-		if _, dup := out[q]; dup {
-			continue
-		}
-		out[q] = 0
-		l := lens{queue: q}
-		for _, key := range r.queueKeys(q) {
-			l.cmds = append(l.cmds, pipe.LLen(ctx, key))
-		}
-		all = append(all, l)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	reads, err := r.readLists(ctx, queues, false)
+	if err != nil {
 		return nil, fmt.Errorf("queue depth: %w", err)
 	}
-	for _, l := range all {
-		var sum int64
-		for _, c := range l.cmds {
-			sum += c.Val()
-		}
-		out[l.queue] = sum
+	out := make(map[string]int64, len(reads))
+	for _, qr := range reads {
+		out[qr.queue] = qr.depth()
 	}
 	return out, nil
+}
+
+// queueRead is one queue's part of a pipelined read: for each of its lists
+// (queueKeys order) the LLEN and, if asked for, the LINDEX -1 (the oldest
+// message; redis.Nil when the list is empty).
+type queueRead struct {
+	queue string
+	keys  []string
+	lens  []*redis.IntCmd
+	tails []*redis.StringCmd // nil unless tails were asked for
+}
+
+// depth sums the lengths of the queue's lists.
+func (q queueRead) depth() int64 {
+	var sum int64
+	for _, c := range q.lens {
+		sum += c.Val()
+	}
+	return sum
+}
+
+// readLists reads every list of every queue (duplicates once, in order) in
+// one pipeline: LLEN, plus LINDEX key -1 when tails is true. An empty list
+// of queues does no I/O. A missing key is not an error; any other failed
+// command fails the whole read.
+func (r *Redis) readLists(ctx context.Context, queues []string, tails bool) ([]queueRead, error) {
+	if len(queues) == 0 {
+		return nil, nil
+	}
+	pipe := r.client.Pipeline()
+	seen := make(map[string]bool, len(queues))
+	reads := make([]queueRead, 0, len(queues))
+	for _, q := range queues {
+		if seen[q] {
+			continue
+		}
+		seen[q] = true
+		qr := queueRead{queue: q, keys: r.queueKeys(q)}
+		for _, key := range qr.keys {
+			qr.lens = append(qr.lens, pipe.LLen(ctx, key))
+			if tails {
+				qr.tails = append(qr.tails, pipe.LIndex(ctx, key, -1))
+			}
+		}
+		reads = append(reads, qr)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	// Exec reports only the first failure, and LINDEX of an empty list
+	// "fails" with redis.Nil: look at every command.
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+	}
+	return reads, nil
 }
 
 // queueKeys lists the Redis lists holding queue's messages, highest

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 }
 
 // newTestRedis returns a client for cfg against srv, closed at cleanup.
-func newTestRedis(t *testing.T, cfg Config) *Redis {
+func newTestRedis(t testing.TB, cfg Config) *Redis {
 	t.Helper()
 	r, err := New(cfg)
 	if err != nil {

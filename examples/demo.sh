@@ -61,7 +61,7 @@ for _ in $(seq 240); do
   if [ "${done_n:-0}" -ge "$BURST" ] && [ "$(total)" = "$MIN" ]; then settled=1; break; fi
   sleep 1
 done
-up=$(metric 'revrx_scaling_events_total{direction="up",reason="demand"}')
+up=$(metric 'revrx_scaling_events_total{direction="up",reason="queue"}')
 down=$(metric 'revrx_scaling_events_total{direction="down",reason="idle"}')
 echo "== stopping revrx-supervise (SIGTERM)"
 kill -TERM "$sup_pid"; code=0; wait "$sup_pid" || code=$?; sup_pid=

@@ -30,6 +30,10 @@
 //     replaced) and logged on a separate goroutine; a slow logger drops
 //     lines rather than blocking a child.
 //
+// Resources: a Sampler reads the host's CPU and memory use (gopsutil, or
+// this process's cgroup limits when they are tighter than the host) and the
+// RSS of each worker's process tree (one /proc scan for all workers).
+//
 // Example:
 //
 //	p, err := pool.New(pool.Config{
@@ -42,4 +46,8 @@
 //	w, err := p.Add()                    // worker1@host
 //	...
 //	err = p.Stop(w.Name)                 // warm stop; slot 1 is free once it exited
+//
+//	sm := pool.NewSampler()              // at start-up: Host's first CPU figure is since then
+//	u, err := sm.Host()                  // u.CPU, u.Memory in 0..1
+//	rss, err := sm.TreeRSS(w.PID)        // bytes; errors.Is(err, pool.ErrNoProcess) once it exited
 package pool

@@ -4,9 +4,9 @@ import "fmt"
 
 // HostUsage is the host's load as the guard sees it.
 type HostUsage struct {
-	CPU    float64 // busy ratio over all cores, 0..1
-	Memory float64 // used ratio (of the cgroup limit when there is one), 0..1
-	OK     bool    // the reading is valid; an invalid reading never blocks
+	CPU    float64 `json:"cpu_ratio"`    // busy ratio over all cores, 0..1
+	Memory float64 `json:"memory_ratio"` // used ratio (of the cgroup limit when there is one), 0..1
+	OK     bool    `json:"-"`            // the reading is valid; an invalid reading never blocks
 }
 
 // Guard is the resource guard, a secondary strategy: it never proposes

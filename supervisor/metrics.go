@@ -23,6 +23,11 @@ type metrics struct {
 	tasksCompleted  *prometheus.CounterVec
 	taskRuntime     prometheus.Histogram
 	lastDecisionAge prometheus.Gauge
+	oldestAge       *prometheus.GaugeVec
+	hostCPU         prometheus.Gauge
+	hostMemory      prometheus.Gauge
+	workerMemory    *prometheus.GaugeVec
+	scalingBlocked  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -65,11 +70,27 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
 		}),
 		lastDecisionAge: gauge("revrx_last_decision_timestamp_seconds", "Unix time of the last policy decision (liveness of the loop)."),
+		oldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "revrx_queue_oldest_message_age_seconds",
+			Help: "Age of the oldest due message waiting per queue: exact when producers stamp a published_at header, " +
+				"otherwise a lower bound (since the supervisor first saw it at the tail of a list).",
+		}, []string{"queue"}),
+		hostCPU:    gauge("revrx_host_cpu_ratio", "Host CPU busy ratio over all cores (or of the cgroup quota), 0..1."),
+		hostMemory: gauge("revrx_host_memory_ratio", "Host memory used ratio (or the cgroup working set over its limit), 0..1."),
+		workerMemory: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "revrx_worker_memory_bytes",
+			Help: "Resident memory of each worker's process tree (main process and pool children).",
+		}, []string{"worker"}),
+		scalingBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "revrx_scaling_blocked_total",
+			Help: "Decisions whose scale-up was held back, by reason (cpu, memory, behavior).",
+		}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp,
 		m.tasksCompleted, m.taskRuntime, m.lastDecisionAge,
+		m.oldestAge, m.hostCPU, m.hostMemory, m.workerMemory, m.scalingBlocked,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

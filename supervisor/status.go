@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"maps"
 	"time"
 
 	"github.com/revrx/revrx-supervise/pool"
@@ -10,13 +9,14 @@ import (
 // Status is the supervisor's state as /status shows it. It holds no secrets:
 // the broker URL is the redacted form.
 type Status struct {
-	Time         time.Time        `json:"time"`
-	Broker       BrokerStatus     `json:"broker"`
-	Queues       map[string]int64 `json:"queues"`
-	Policy       PolicyStatus     `json:"policy"`
-	Workers      []WorkerStatus   `json:"workers"`
-	LastDecision DecisionStatus   `json:"last_decision"`
-	ShuttingDown bool             `json:"shutting_down"`
+	Time         time.Time              `json:"time"`
+	Broker       BrokerStatus           `json:"broker"`
+	Queues       map[string]QueueStatus `json:"queues"`
+	Host         *HostUsage             `json:"host,omitempty"`
+	Policy       PolicyStatus           `json:"policy"`
+	Workers      []WorkerStatus         `json:"workers"`
+	LastDecision DecisionStatus         `json:"last_decision"`
+	ShuttingDown bool                   `json:"shutting_down"`
 }
 
 // BrokerStatus tells whether the broker and its events can be read.
@@ -25,6 +25,13 @@ type BrokerStatus struct {
 	Up       bool      `json:"up"`
 	EventsUp bool      `json:"events_up"`
 	LastGood time.Time `json:"last_good_read,omitzero"`
+}
+
+// QueueStatus is one queue's backlog.
+type QueueStatus struct {
+	Messages      int64   `json:"messages"`
+	OldestAgeSecs float64 `json:"oldest_age_seconds"`
+	AgeExact      bool    `json:"age_exact"`
 }
 
 // PolicyStatus is the policy configuration in force.
@@ -61,7 +68,7 @@ type DecisionStatus struct {
 // record publishes one tick's outcome to the metrics and the status snapshot.
 func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worker, now time.Time) {
 	p := s.cfg.Policy
-	s.lastDesired = d.Desired
+	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
 	s.m.desired.Set(float64(d.Desired))
 	s.m.unmet.Set(float64(d.Unmet(p)))
 	s.m.lastDecisionAge.Set(float64(now.UnixNano()) / 1e9)
@@ -76,10 +83,16 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 	st := Status{
 		Time:         now,
 		Broker:       BrokerStatus{URL: s.cfg.BrokerURL, Up: s.brokerOK, EventsUp: s.eventsUp.Load(), LastGood: s.lastGoodAt},
-		Queues:       maps.Clone(s.lastDepths),
+		Queues:       make(map[string]QueueStatus, len(s.lastBacklog)),
 		Policy:       PolicyStatus{Min: p.Min, Max: p.Max, TasksPerWorker: p.TasksPerWorker, KeepaliveSecs: p.Keepalive.Seconds()},
 		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
 		ShuttingDown: s.shuttingDown.Load(),
+	}
+	for q, b := range s.lastBacklog {
+		st.Queues[q] = QueueStatus{Messages: b.Depth, OldestAgeSecs: b.OldestAge.Seconds(), AgeExact: b.AgeExact}
+	}
+	if s.host.OK {
+		st.Host = &s.host
 	}
 	for i, v := range views {
 		w := workers[i]

@@ -18,8 +18,16 @@ import (
 
 // Queue reads the backlog of the consumed queues.
 type Queue interface {
-	// QueueDepths returns the number of waiting messages per queue, in one round trip.
-	QueueDepths(ctx context.Context, queues []string) (map[string]int64, error)
+	// Backlogs returns each queue's depth and oldest waiting message age
+	// at now, in one round trip.
+	Backlogs(ctx context.Context, queues []string, now time.Time) (map[string]broker.Backlog, error)
+}
+
+// Resources reads the host's load and the workers' memory.
+type Resources interface {
+	Host() (pool.HostUsage, error)
+	// TreesRSS returns the RSS of each pid's process tree; gone pids are left out.
+	TreesRSS(pids []int) (map[int]uint64, error)
 }
 
 // Events delivers the workers' Celery events.
@@ -52,6 +60,8 @@ type Config struct {
 	// while the broker cannot be read. Nothing is stopped meanwhile either way.
 	StaleAfter time.Duration
 	BrokerURL  string // redacted, for /status only
+	// Resources feeds the guard and the memory metrics; nil turns both off.
+	Resources Resources
 	// Scrub removes secrets from text the workers printed before /status
 	// shows it; nil means identity.
 	Scrub  func(string) string
@@ -105,12 +115,14 @@ type Supervisor struct {
 	shuttingDown atomic.Bool
 
 	// Loop-owned state (only Run's goroutine touches it).
-	lastDepths  map[string]int64
+	lastBacklog map[string]broker.Backlog
 	lastGoodAt  time.Time
+	host        HostUsage
 	brokerOK    bool
 	lastDesired int
 	knownPIDs   map[string]int
 	history     History
+	lastBlocked string
 
 	mu     sync.Mutex
 	status Status // the last snapshot, for /status and /readyz
@@ -131,7 +143,7 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
 	return &Supervisor{
 		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
-		lastDesired: -1, knownPIDs: map[string]int{}, lastDepths: map[string]int64{},
+		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{},
 	}, nil
 }
 
@@ -203,14 +215,17 @@ func (s *Supervisor) tick(ctx context.Context) {
 	workers := s.pool.Workers()
 	s.forgetReplaced(workers)
 	views := s.views(workers, now)
+	s.sampleResources(workers, views)
 
-	waiting := int64(0)
+	obs := Observation{BrokerOK: s.brokerOK, Workers: views, Host: s.host, History: s.history}
 	if now.Sub(s.lastGoodAt) <= s.cfg.StaleAfter {
-		for _, n := range s.lastDepths {
-			waiting += n
+		for _, b := range s.lastBacklog {
+			obs.Waiting += b.Depth
+			// A stale reading's ages grow with the time since it was taken.
+			obs.OldestWait = max(obs.OldestWait, b.OldestAge+now.Sub(s.lastGoodAt))
 		}
 	}
-	d := Decide(Observation{Waiting: waiting, BrokerOK: s.brokerOK, Workers: views, History: s.history}, now, s.cfg.Policy)
+	d := Decide(obs, now, s.cfg.Policy)
 	s.history = d.History
 	s.act(d)
 	s.record(d, views, workers, now)
@@ -221,7 +236,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 func (s *Supervisor) readQueues(ctx context.Context, now time.Time) {
 	rctx, cancel := context.WithTimeout(ctx, max(s.cfg.PollInterval, 2*time.Second))
 	defer cancel()
-	depths, err := s.queue.QueueDepths(rctx, s.cfg.Queues)
+	backlogs, err := s.queue.Backlogs(rctx, s.cfg.Queues, now)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
@@ -239,10 +254,11 @@ func (s *Supervisor) readQueues(ctx context.Context, now time.Time) {
 	}
 	s.brokerOK = true
 	s.lastGoodAt = now
-	s.lastDepths = depths
+	s.lastBacklog = backlogs
 	s.m.brokerUp.Set(1)
-	for q, n := range depths {
-		s.m.queueMessages.WithLabelValues(q).Set(float64(n))
+	for q, b := range backlogs {
+		s.m.queueMessages.WithLabelValues(q).Set(float64(b.Depth))
+		s.m.oldestAge.WithLabelValues(q).Set(b.OldestAge.Seconds())
 	}
 }
 
@@ -294,14 +310,13 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
 	return views
 }
 
-// act carries out a decision: start workers, warm-stop idle ones.
+// act carries out a decision: start workers, warm-stop idle ones, and log
+// the change once with its reason.
 func (s *Supervisor) act(d Decision) {
-	if d.Start == 0 && len(d.Stop) == 0 {
-		if d.Desired != s.lastDesired {
-			s.log.Info("desired workers changed", "desired", d.Desired, "current", d.Current, "reason", d.Reason)
-		}
-		return
+	if d.Blocked != "" {
+		s.m.scalingBlocked.WithLabelValues(d.Blocked).Inc()
 	}
+	started := 0
 	for range d.Start {
 		if _, err := s.pool.Add(); err != nil {
 			if !errors.Is(err, pool.ErrShuttingDown) {
@@ -309,19 +324,59 @@ func (s *Supervisor) act(d Decision) {
 			}
 			break
 		}
+		started++
 		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
 	}
+	var stopped []string
 	for _, st := range d.Stop {
 		if err := s.pool.Stop(st.Name); err != nil {
 			s.log.Error("stop worker", "worker", st.Name, "err", err)
 			continue
 		}
+		stopped = append(stopped, st.Name)
 		s.m.scalingEvents.WithLabelValues("down", st.Reason).Inc()
 	}
-	if d.Start > 0 {
-		s.log.Info(fmt.Sprintf("scaling up by %d", d.Start), "desired", d.Desired, "reason", d.Reason)
+	switch {
+	case started > 0:
+		s.log.Info(fmt.Sprintf("scaling up by %d", started), "desired", d.Desired, "reason", d.Reason)
+	case len(stopped) > 0:
+		s.log.Info(fmt.Sprintf("scaling down by %d", len(stopped)), "desired", d.Desired, "workers", stopped, "reason", d.Reason)
+	case d.Desired != s.lastDesired || d.Blocked != s.lastBlocked:
+		s.log.Info("desired workers changed", "desired", d.Desired, "current", d.Current, "reason", d.Reason)
+	}
+}
+
+// sampleResources reads the host's load and each worker's memory into the
+// views and the metrics; without Resources the guard sees no valid reading.
+func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView) {
+	res := s.cfg.Resources
+	if res == nil {
+		return
+	}
+	if u, err := res.Host(); err != nil {
+		s.host = HostUsage{}
+		s.log.Debug("host usage", "err", err)
 	} else {
-		s.log.Info(fmt.Sprintf("scaling down by %d", len(d.Stop)), "desired", d.Desired, "workers", d.StopNames(), "reason", d.Reason)
+		s.host = HostUsage{CPU: u.CPU, Memory: u.Memory, OK: true}
+		s.m.hostCPU.Set(u.CPU)
+		s.m.hostMemory.Set(u.Memory)
+	}
+	pids := make([]int, 0, len(workers))
+	for _, w := range workers {
+		if w.PID != 0 {
+			pids = append(pids, w.PID)
+		}
+	}
+	rss, err := res.TreesRSS(pids)
+	if err != nil {
+		s.log.Debug("worker memory", "err", err)
+	}
+	s.m.workerMemory.Reset()
+	for i, w := range workers {
+		if n, ok := rss[w.PID]; ok && w.PID != 0 {
+			views[i].Memory = n
+			s.m.workerMemory.WithLabelValues(w.Name).Set(float64(n))
+		}
 	}
 }
 

@@ -19,13 +19,28 @@ import (
 	"github.com/revrx/revrx-supervise/pool"
 )
 
-// fakeQueue answers QueueDepths from a func field.
+// fakeQueue answers Backlogs from a func field.
 type fakeQueue struct {
-	depths func(queues []string) (map[string]int64, error)
+	backlogs func(queues []string) (map[string]broker.Backlog, error)
 }
 
-func (q *fakeQueue) QueueDepths(_ context.Context, queues []string) (map[string]int64, error) {
-	return q.depths(queues)
+func (q *fakeQueue) Backlogs(_ context.Context, queues []string, _ time.Time) (map[string]broker.Backlog, error) {
+	return q.backlogs(queues)
+}
+
+// fakeResources reports fixed host usage and worker memory.
+type fakeResources struct {
+	host pool.HostUsage
+	rss  uint64
+}
+
+func (r *fakeResources) Host() (pool.HostUsage, error) { return r.host, nil }
+func (r *fakeResources) TreesRSS(pids []int) (map[int]uint64, error) {
+	out := map[int]uint64{}
+	for _, p := range pids {
+		out[p] = r.rss
+	}
+	return out, nil
 }
 
 // fakeEvents blocks until ctx is done; tests feed events with handleEvent.
@@ -99,24 +114,27 @@ func workerName(slot int) string { return "worker" + string(rune('0'+slot)) + "@
 
 // harness is a supervisor on fakes with a hand-moved clock.
 type harness struct {
-	t     *testing.T
-	now   time.Time
-	sup   *Supervisor
-	pool  *fakePool
-	reg   *prometheus.Registry
-	depth int64
-	err   error
+	t      *testing.T
+	now    time.Time
+	sup    *Supervisor
+	pool   *fakePool
+	reg    *prometheus.Registry
+	depth  int64
+	oldest time.Duration
+	err    error
+	res    *fakeResources
 }
 
 func newHarness(t *testing.T, p Policy) *harness {
-	h := &harness{t: t, now: t0, pool: &fakePool{changed: make(chan struct{})}, reg: prometheus.NewRegistry()}
-	q := &fakeQueue{depths: func([]string) (map[string]int64, error) {
+	h := &harness{t: t, now: t0, pool: &fakePool{changed: make(chan struct{})}, reg: prometheus.NewRegistry(),
+		res: &fakeResources{host: pool.HostUsage{CPU: 0.2, Memory: 0.3}, rss: 50 << 20}}
+	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
 		if h.err != nil {
 			return nil, h.err
 		}
-		return map[string]int64{"reports": h.depth}, nil
+		return map[string]broker.Backlog{"reports": {Depth: h.depth, OldestAge: h.oldest, AgeExact: true}}, nil
 	}}
-	sup, err := New(Config{Policy: p, Queues: []string{"reports"}, Now: func() time.Time { return h.now }},
+	sup, err := New(Config{Policy: p, Queues: []string{"reports"}, Now: func() time.Time { return h.now }, Resources: h.res},
 		q, fakeEvents{}, h.pool, h.reg)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
@@ -317,5 +335,47 @@ func TestHTTPEndpoints(t *testing.T) {
 	h.sup.ShuttingDown()
 	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while shutting down = %d, want 503", code)
+	}
+}
+
+func TestSupervisorGuardAndWaitMetrics(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 4, TasksPerWorker: 4, Keepalive: time.Second,
+		TargetWait: 5 * time.Second, Guard: Guard{MaxCPU: 0.8, MaxWorkerMemory: 100 << 20}})
+	h.tick(0)
+	h.onlineAll()
+	// One waiting task, 20 s old: depth alone keeps 1 worker, the wait target adds one.
+	h.depth, h.oldest = 1, 20*time.Second
+	h.tick(time.Second)
+	if got := h.running(); got != 2 {
+		t.Fatalf("with a 20 s wait over a 5 s target: %d workers, want 2", got)
+	}
+	if got := h.metric(h.sup.m.oldestAge.WithLabelValues("reports")); got != 20 {
+		t.Errorf("revrx_queue_oldest_message_age_seconds = %v, want 20", got)
+	}
+	if got := h.metric(h.sup.m.scalingEvents.WithLabelValues("up", "wait")); got != 1 {
+		t.Errorf("scaling_events_total{up,wait} = %v, want 1", got)
+	}
+	// Host CPU over the guard: no scale-up, counted.
+	h.res.host.CPU = 0.95
+	h.onlineAll()
+	h.tick(time.Second)
+	if got := h.running(); got != 2 {
+		t.Errorf("CPU above max: %d workers, want 2 (blocked)", got)
+	}
+	if got := h.metric(h.sup.m.scalingBlocked.WithLabelValues("cpu")); got != 1 {
+		t.Errorf("revrx_scaling_blocked_total{cpu} = %v, want 1", got)
+	}
+	if got := h.metric(h.sup.m.hostCPU); got != 0.95 {
+		t.Errorf("revrx_host_cpu_ratio = %v, want 0.95", got)
+	}
+	if got := h.metric(h.sup.m.workerMemory.WithLabelValues(workerName(1))); got != 50<<20 {
+		t.Errorf("revrx_worker_memory_bytes = %v, want %d", got, 50<<20)
+	}
+	// A worker over its memory limit is replaced once idle.
+	h.depth, h.oldest, h.res.host.CPU = 0, 0, 0.1
+	h.res.rss = 200 << 20
+	h.tick(time.Second)
+	if got := h.metric(h.sup.m.scalingEvents.WithLabelValues("down", "worker_memory")); got < 1 {
+		t.Errorf("scaling_events_total{down,worker_memory} = %v, want >= 1", got)
 	}
 }

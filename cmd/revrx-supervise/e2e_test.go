@@ -29,7 +29,7 @@ func TestBurstScalesUpAndBackDown(t *testing.T) {
 	waitFor(t, 15*time.Second, "4 workers", func() bool { return s.metric("revrx_workers_desired") == 4 })
 	waitFor(t, 20*time.Second, "4 busy workers", func() bool { return s.workersIn(sv.PhaseBusy) == 4 })
 	t.Logf("burst published -> 4 workers busy: %s", time.Since(published).Round(10*time.Millisecond))
-	if got := s.metric(`revrx_scaling_events_total{direction="up",reason="demand"}`); got != 3 {
+	if got := s.metric(`revrx_scaling_events_total{direction="up",reason="queue"}`); got != 3 {
 		t.Errorf("scale-up events = %v, want 3", got)
 	}
 	waitFor(t, 60*time.Second, "all tasks finished", func() bool {

@@ -58,7 +58,7 @@ func startAsPID1(t *testing.T, env []string, brokerURL string, args ...string) (
 // PID 1 had no SIGTERM handler (a Go PID 1 then exits 2), or exited before
 // its workers (the kernel SIGKILLs the whole namespace when PID 1 exits: the
 // tasks would not finish), or lost the workers' exit statuses to a careless
-// reaper (wait4(-1)): "exit status lost" and exit code 1.
+// reaper (wait4(-1)): "worker exit status lost" instead of "exit status 0".
 func TestPID1WarmShutdown(t *testing.T) {
 	needCelery(t)
 	needUnshare(t)

@@ -57,6 +57,7 @@ func run(cfg config, log *slog.Logger) int {
 	scfg := cfg.Supervisor
 	scfg.Logger = log
 	scfg.Scrub = scrubber(cfg.Secrets)
+	scfg.Resources = pool.NewSampler()
 	if sup, err = supervisor.New(scfg, rds, rds, wp, reg); err != nil {
 		log.Error("supervisor", "err", err)
 		return 1

@@ -1,0 +1,418 @@
+package simulate
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor"
+)
+
+// Defaults of the model, from measurements (CELERY.md §8) and the
+// deployment's worker options (--prefetch-multiplier=1).
+const (
+	DefaultSpawnTime          = 1100 * time.Millisecond // exec → first task, prefork --without-mingle --without-gossip
+	DefaultPollInterval       = time.Second             // revrx-supervise --poll-interval
+	DefaultPrefetch           = 1                       // prefork -c 1 --prefetch-multiplier=1 reserves one more
+	DefaultStopTime           = 100 * time.Millisecond  // warm stop of an idle worker
+	DefaultCelerySpawnTime    = 200 * time.Millisecond  // Celery's autoscaler forks a pool process
+	DefaultCeleryPollInterval = 100 * time.Millisecond  // stands in for Celery's scale-up on every message
+	MinHorizon                = 110 * time.Second       // the reference benchmark's window
+	maxDecisions              = 10_000_000
+)
+
+// DefaultStart is the virtual instant the simulations start at unless told
+// otherwise (a Monday, midnight UTC). Schedules depend on it.
+var DefaultStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+
+// Model is one contender: the scaling policy and the pool it drives.
+type Model struct {
+	Name         string            // column label, e.g. "revrx" or "celery"
+	Policy       supervisor.Policy // what supervisor.Decide applies
+	Concurrency  int               // task slots per worker
+	Prefetch     int               // tasks a worker reserves beyond its running ones (Received)
+	SpawnTime    time.Duration     // from a start to online (taking tasks)
+	StopTime     time.Duration     // from the stop of an idle worker to gone (it counts meanwhile)
+	PollInterval time.Duration     // between two decisions
+	PollOffset   time.Duration     // when the first decision happens, in [0, PollInterval)
+}
+
+// RevrxModel is revrx-supervise with p over workers of concurrency slots,
+// with the measured defaults.
+func RevrxModel(p supervisor.Policy, concurrency int) Model {
+	return Model{Name: "revrx", Policy: p, Concurrency: concurrency, Prefetch: DefaultPrefetch,
+		SpawnTime: DefaultSpawnTime, StopTime: DefaultStopTime, PollInterval: DefaultPollInterval}
+}
+
+// CeleryModel is Celery's own --autoscale with p's bounds and keepalive:
+// Decide with AlgorithmCelery over pool processes of one slot each. The
+// main process prefetches for the whole pool (Decide caps qty at MAX ×
+// multiplier), so the processes reserve nothing themselves and each takes
+// the next task when it is free. Processes fork in DefaultCelerySpawnTime;
+// Celery scales up on every message, modelled by deciding every
+// DefaultCeleryPollInterval.
+func CeleryModel(p supervisor.Policy) Model {
+	p.Algorithm = supervisor.AlgorithmCelery
+	p.TasksPerWorker = 1
+	p.PrefetchMultiplier = max(p.PrefetchMultiplier, 1)
+	return Model{Name: "celery", Policy: p, Concurrency: 1, Prefetch: 0,
+		SpawnTime: DefaultCelerySpawnTime, StopTime: DefaultStopTime, PollInterval: DefaultCeleryPollInterval}
+}
+
+// Celery reports whether the model runs Celery's algorithm.
+func (m Model) Celery() bool { return m.Policy.Algorithm == supervisor.AlgorithmCelery }
+
+// Validate names the first field the simulation cannot run with.
+func (m Model) Validate() error {
+	switch {
+	case m.Concurrency < 1:
+		return fmt.Errorf("model %s: concurrency %d: must be at least 1", m.Name, m.Concurrency)
+	case m.Prefetch < 0:
+		return fmt.Errorf("model %s: prefetch %d: must not be negative", m.Name, m.Prefetch)
+	case m.SpawnTime < 0:
+		return fmt.Errorf("model %s: spawn time %s: must not be negative", m.Name, m.SpawnTime)
+	case m.StopTime < 0:
+		return fmt.Errorf("model %s: stop time %s: must not be negative", m.Name, m.StopTime)
+	case m.PollInterval < time.Millisecond:
+		return fmt.Errorf("model %s: poll interval %s: must be at least 1ms", m.Name, m.PollInterval)
+	case m.PollOffset < 0 || m.PollOffset >= m.PollInterval:
+		return fmt.Errorf("model %s: poll offset %s: must be in [0, poll interval %s)", m.Name, m.PollOffset, m.PollInterval)
+	}
+	if err := m.Policy.Validate(); err != nil {
+		return fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// task is one published task.
+type task struct {
+	at, dur    time.Duration // arrival offset, run time
+	start, end time.Duration // valid once started
+	started    bool
+}
+
+// worker is one simulated worker (revrx) or pool process (celery).
+type worker struct {
+	name       string
+	slot       int
+	onlineAt   time.Duration
+	online     bool
+	stopping   bool
+	goneAt     time.Duration // valid while stopping
+	running    []int         // task indexes
+	reserved   []int         // task indexes, FIFO
+	busy       bool          // had tasks after the last instant
+	idleSince  time.Duration // valid while online and not busy
+	blockedSeq int           // order of its pending fetch (Redis serves blocked BRPOPs first come, first served)
+}
+
+func (w *worker) tasks() int { return len(w.running) + len(w.reserved) }
+
+// accepting reports whether the worker takes tasks at all.
+func (w *worker) accepting() bool { return w.online && !w.stopping }
+
+func (w *worker) idle() bool { return w.accepting() && w.tasks() == 0 }
+
+// decideFunc is supervisor.Decide; tests replace it to check the model's guards.
+type decideFunc func(supervisor.Observation, time.Time, supervisor.Policy) supervisor.Decision
+
+// sim is one run of one model over one trace on a virtual clock: offsets
+// from start, no sleeping, no real time.
+type sim struct {
+	m       Model
+	start   time.Time
+	horizon time.Duration
+	decide  decideFunc
+
+	tasks    []task
+	next     int   // next task to arrive
+	queue    []int // waiting task indexes; queue[head:] is the FIFO
+	head     int
+	workers  []*worker // starting, online and stopping, in creation order
+	now      time.Duration
+	nextPoll time.Duration
+	seq      int
+	history  supervisor.History
+
+	res     Result
+	slotNS  int64 // ∫ alive workers × concurrency dt, in slot-nanoseconds
+	lastDir int
+}
+
+func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if horizon <= 0 {
+		return nil, fmt.Errorf("horizon %s: must be positive", horizon)
+	}
+	if horizon/m.PollInterval > maxDecisions {
+		return nil, fmt.Errorf("horizon %s at one decision every %s: more than %d decisions", horizon, m.PollInterval, maxDecisions)
+	}
+	s := &sim{m: m, start: start, horizon: horizon, decide: supervisor.Decide, nextPoll: m.PollOffset}
+	s.res.Model = m
+	s.tasks = make([]task, 0, tr.Tasks())
+	for _, b := range tr.Batches {
+		for range b.Count {
+			s.tasks = append(s.tasks, task{at: b.At, dur: b.Task})
+		}
+	}
+	// MIN workers are online when the trace starts, as in the benchmark,
+	// which starts publishing once the contender is ready.
+	for range m.Policy.Min {
+		w := s.add(0)
+		s.bringOnline(w, 0)
+	}
+	return s, nil
+}
+
+// Run replays tr through m from start for horizon and measures it.
+func Run(tr Trace, m Model, start time.Time, horizon time.Duration) (Result, error) {
+	s, err := newSim(tr, m, start, horizon)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.runUntil(horizon); err != nil {
+		return Result{}, err
+	}
+	return s.result(), nil
+}
+
+// runUntil processes every instant up to and including limit.
+func (s *sim) runUntil(limit time.Duration) error {
+	for {
+		t := s.nextEvent()
+		if t > limit {
+			break
+		}
+		if err := s.step(t); err != nil {
+			return err
+		}
+	}
+	s.advance(limit)
+	return nil
+}
+
+// nextEvent is the next instant at which anything happens.
+func (s *sim) nextEvent() time.Duration {
+	t := s.nextPoll
+	if s.next < len(s.tasks) {
+		t = min(t, s.tasks[s.next].at)
+	}
+	for _, w := range s.workers {
+		switch {
+		case w.stopping:
+			t = min(t, w.goneAt)
+		case !w.online:
+			t = min(t, w.onlineAt)
+		}
+		for _, i := range w.running {
+			t = min(t, s.tasks[i].end)
+		}
+	}
+	return t
+}
+
+// step handles instant t: completions free slots, stopped workers leave,
+// started ones come online, tasks arrive, workers take tasks, and on a poll
+// instant Decide runs on what that leaves.
+func (s *sim) step(t time.Duration) error {
+	s.advance(t)
+	s.complete(t)
+	s.workers = slices.DeleteFunc(s.workers, func(w *worker) bool { return w.stopping && w.goneAt <= t })
+	for _, w := range s.workers {
+		if !w.online && !w.stopping && w.onlineAt <= t {
+			s.bringOnline(w, t)
+		}
+	}
+	for s.next < len(s.tasks) && s.tasks[s.next].at <= t {
+		s.queue = append(s.queue, s.next)
+		s.next++
+		s.res.Published++
+	}
+	s.dispatch(t)
+	for _, w := range s.workers {
+		if busy := w.tasks() > 0; w.online && busy != w.busy {
+			w.busy = busy
+			if !busy {
+				w.idleSince = t
+			}
+		}
+	}
+	if t == s.nextPoll {
+		s.nextPoll += s.m.PollInterval
+		if err := s.decideAt(t); err != nil {
+			return err
+		}
+	}
+	s.res.Queue.add(t, s.waiting())
+	s.res.Workers.add(t, len(s.workers))
+	s.res.PeakWorkers = max(s.res.PeakWorkers, len(s.workers))
+	return nil
+}
+
+// advance integrates the execution slots up to t.
+func (s *sim) advance(t time.Duration) {
+	if t > s.now {
+		s.slotNS += int64(len(s.workers)) * int64(s.m.Concurrency) * int64(t-s.now)
+		s.now = t
+	}
+}
+
+func (s *sim) waiting() int { return len(s.queue) - s.head }
+
+// complete ends the tasks due by t. A worker that was full fetches again.
+func (s *sim) complete(t time.Duration) {
+	for _, w := range s.workers {
+		full := s.capacity(w) == 0
+		n := len(w.running)
+		w.running = slices.DeleteFunc(w.running, func(i int) bool { return s.tasks[i].end <= t })
+		if done := n - len(w.running); done > 0 {
+			s.res.Finished += done
+			s.res.LastFinish = t
+			if full {
+				s.block(w)
+			}
+		}
+	}
+}
+
+// capacity is how many more tasks w would take: free slots plus free
+// prefetch places.
+func (s *sim) capacity(w *worker) int {
+	return s.m.Concurrency + s.m.Prefetch - w.tasks()
+}
+
+// block queues w's fetch behind the ones pending.
+func (s *sim) block(w *worker) {
+	s.seq++
+	w.blockedSeq = s.seq
+}
+
+func (s *sim) bringOnline(w *worker, t time.Duration) {
+	w.online, w.idleSince = true, t
+	s.block(w)
+}
+
+// dispatch starts reserved tasks in free slots, then hands queued tasks, in
+// FIFO order, to the worker whose fetch has waited longest: into a free
+// slot, or else as a reserved task behind its running ones.
+func (s *sim) dispatch(t time.Duration) {
+	for _, w := range s.workers {
+		for w.accepting() && len(w.running) < s.m.Concurrency && len(w.reserved) > 0 {
+			s.begin(w, w.reserved[0], t)
+			w.reserved = w.reserved[1:]
+		}
+	}
+	for s.waiting() > 0 {
+		var best *worker
+		for _, w := range s.workers {
+			if w.accepting() && s.capacity(w) > 0 && (best == nil || w.blockedSeq < best.blockedSeq) {
+				best = w
+			}
+		}
+		if best == nil {
+			return
+		}
+		i := s.queue[s.head]
+		s.head++
+		if len(best.running) < s.m.Concurrency {
+			s.begin(best, i, t)
+		} else {
+			best.reserved = append(best.reserved, i)
+		}
+		s.block(best)
+	}
+	s.queue, s.head = s.queue[s.head:], 0
+}
+
+func (s *sim) begin(w *worker, i int, t time.Duration) {
+	tk := &s.tasks[i]
+	tk.started, tk.start, tk.end = true, t, t+tk.dur
+	w.running = append(w.running, i)
+	s.res.Waits = append(s.res.Waits, t-tk.at)
+}
+
+// add starts a worker at t in the lowest free slot, as the pool does.
+func (s *sim) add(t time.Duration) *worker {
+	slot := 1
+	for slices.ContainsFunc(s.workers, func(w *worker) bool { return w.slot == slot }) {
+		slot++
+	}
+	w := &worker{name: fmt.Sprintf("worker%d", slot), slot: slot, onlineAt: t + s.m.SpawnTime}
+	s.workers = append(s.workers, w)
+	return w
+}
+
+// views is the pool as Decide sees it.
+func (s *sim) views() []supervisor.WorkerView {
+	out := make([]supervisor.WorkerView, 0, len(s.workers))
+	for _, w := range s.workers {
+		v := supervisor.WorkerView{Name: w.name, Slot: w.slot, Received: len(w.reserved), Running: len(w.running)}
+		switch {
+		case w.stopping:
+			v.Phase = supervisor.PhaseStopping
+		case !w.online:
+			v.Phase = supervisor.PhaseStarting
+		case w.tasks() > 0:
+			v.Phase = supervisor.PhaseBusy
+		default:
+			v.Phase, v.IdleSince = supervisor.PhaseIdle, s.start.Add(w.idleSince)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// decideAt calls Decide on the state at t and applies its decision.
+func (s *sim) decideAt(t time.Duration) error {
+	obs := supervisor.Observation{Waiting: int64(s.waiting()), BrokerOK: true, Workers: s.views(), History: s.history}
+	if s.waiting() > 0 {
+		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
+	}
+	d := s.decide(obs, s.start.Add(t), s.m.Policy)
+	s.history = d.History
+	s.res.Desired.add(t, d.Desired)
+	for _, st := range d.Stop {
+		i := slices.IndexFunc(s.workers, func(w *worker) bool { return w.name == st.Name })
+		if i < 0 || !s.workers[i].idle() {
+			state := "unknown"
+			if i >= 0 {
+				state = string(obs.Workers[i].Phase)
+			}
+			return fmt.Errorf("%s at %s s: Decide stopped %s (%s), which is not an idle worker: %s",
+				s.m.Name, seconds(t), st.Name, state, d.Reason)
+		}
+		w := s.workers[i]
+		w.stopping, w.goneAt = true, t+s.m.StopTime
+	}
+	for range d.Start {
+		s.add(t)
+	}
+	s.res.Starts += d.Start
+	s.res.Stops += len(d.Stop)
+	delta := d.Start - len(d.Stop)
+	if delta == 0 {
+		return nil
+	}
+	dir := 1
+	if delta < 0 {
+		dir = -1
+	}
+	if s.lastDir != 0 && dir != s.lastDir {
+		s.res.DirectionChanges++
+	}
+	s.lastDir = dir
+	s.res.Decisions = append(s.res.Decisions, Action{At: t, Start: d.Start, Stop: d.StopNames(), Desired: d.Desired, Reason: d.Reason})
+	return nil
+}
+
+func (s *sim) result() Result {
+	r := s.res
+	r.Horizon = s.horizon
+	r.Tasks = len(s.tasks)
+	r.SlotSeconds = float64(s.slotNS) / 1e9
+	r.Waits = slices.Clone(r.Waits)
+	slices.Sort(r.Waits)
+	return r
+}
