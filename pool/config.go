@@ -73,6 +73,14 @@ type Config struct {
 	// status or a signal), "exited" (status 0) or "failed_start". It must not
 	// block for long and must not call back into the Pool synchronously.
 	OnRestart func(name, reason string)
+
+	// WarmStop, if set, replaces the SIGTERM of a warm stop: it is called
+	// (from the worker's own goroutine, never under a lock) to ask the worker
+	// named name to finish its running task and exit, e.g. through Celery's
+	// remote control for the solo pool, where SIGTERM is not warm. If it
+	// fails, nothing else is sent: the process group is SIGKILLed after
+	// ShutdownTimeout as for any worker that does not stop.
+	WarmStop func(name string) error
 	// Reap makes Run reap orphaned processes re-parented to this process (set
 	// it when running as PID 1 or as a child subreaper). Managed workers are
 	// never reaped by the reaper, so no exit status is lost.

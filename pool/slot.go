@@ -42,8 +42,8 @@ func (p *Pool) stopLocked(s *slot) error {
 	s.state = Stopping
 	close(s.stop)
 	p.notify()
-	if s.proc == nil {
-		return nil
+	if s.proc == nil || p.cfg.WarmStop != nil {
+		return nil // no process yet, or await sends the warm stop
 	}
 	return s.proc.term()
 }
@@ -109,8 +109,10 @@ func (p *Pool) launch(s *slot) (*process, error) {
 	s.proc, s.state = pr, Running
 	if s.stopReq {
 		s.state = Stopping
-		if err := pr.term(); err != nil {
-			p.logger(s).Warn("warm stop failed", keyErr, err)
+		if p.cfg.WarmStop == nil {
+			if err := pr.term(); err != nil {
+				p.logger(s).Warn("warm stop failed", keyErr, err)
+			}
 		}
 		if p.killAll && pr.killGroup() {
 			s.killed = true
@@ -128,6 +130,12 @@ func (p *Pool) await(s *slot, pr *process) exitInfo {
 	case <-pr.done:
 		return pr.exit
 	case <-s.stop:
+	}
+	if p.cfg.WarmStop != nil {
+		if err := p.cfg.WarmStop(s.name); err != nil {
+			p.logger(s).Warn("warm stop request failed; the worker is killed after the shutdown timeout",
+				keyErr, err, keyTimeout, p.cfg.ShutdownTimeout)
+		}
 	}
 	t := time.NewTimer(p.cfg.ShutdownTimeout)
 	defer t.Stop()

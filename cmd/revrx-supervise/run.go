@@ -49,6 +49,15 @@ func run(cfg config, log *slog.Logger) int {
 	pcfg.Logger = log
 	pcfg.Reap = os.Getpid() == 1
 	pcfg.OnRestart = func(name, reason string) { sup.OnRestart(name, reason) }
+	if pcfg.Pool == "solo" {
+		// SIGTERM is not warm for the solo pool (the running task is lost):
+		// ask through remote control, handled between tasks.
+		pcfg.WarmStop = func(name string) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			return rds.ShutdownWorkers(ctx, []string{name})
+		}
+	}
 	wp, err := pool.New(pcfg)
 	if err != nil {
 		log.Error("pool", "err", err)

@@ -1,0 +1,75 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// controlExpiry is how long a remote-control message stays valid.
+const controlExpiry = 30 * time.Second
+
+// ShutdownWorkers broadcasts Celery's remote-control `shutdown` command to
+// the named workers (CELERY.md §7): a fire-and-forget PUBLISH on the pidbox
+// channel, KeyPrefix + "/{db}.celery.pidbox", with a destination list.
+//
+// A worker handles control messages in its consumer's event loop, so a
+// worker with the solo pool, which runs its task in that same thread, only
+// sees the command after the running task has returned: it is the only warm
+// stop the solo pool has (SIGTERM raises inside the task, which is acked and
+// lost). Prefork workers shut down warm either way. It returns an error if
+// the message could not be published; a worker that is not listening simply
+// does not stop, so the caller must still bound the wait.
+func (r *Redis) ShutdownWorkers(ctx context.Context, names []string) error {
+	msg, err := controlMessage("shutdown", names, time.Now())
+	if err != nil {
+		return fmt.Errorf("remote shutdown: %w", err)
+	}
+	r.roundTrips.Add(1)
+	channel := r.cfg.KeyPrefix + fmt.Sprintf("/%d.celery.pidbox", r.db)
+	if err := r.client.Publish(ctx, channel, msg).Err(); err != nil {
+		return fmt.Errorf("remote shutdown: %w", err)
+	}
+	return nil
+}
+
+// controlMessage builds the kombu envelope of a pidbox broadcast.
+func controlMessage(method string, destination []string, now time.Time) ([]byte, error) {
+	body, err := json.Marshal(map[string]any{
+		"method": method, "arguments": map[string]any{}, "destination": destination,
+		"pattern": nil, "matcher": nil,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tag, err := uuid4()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{
+		"body":             base64.StdEncoding.EncodeToString(body),
+		"content-encoding": "utf-8",
+		"content-type":     "application/json",
+		"headers": map[string]any{
+			"clock": 1, "expires": float64(now.Add(controlExpiry).UnixMilli()) / 1e3,
+		},
+		"properties": map[string]any{
+			"delivery_mode": 2, "priority": 0, "body_encoding": "base64", "delivery_tag": tag,
+			"delivery_info": map[string]any{"exchange": "celery.pidbox", "routing_key": ""},
+		},
+	})
+}
+
+// uuid4 returns a random RFC 4122 version 4 UUID.
+func uuid4() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
