@@ -88,6 +88,7 @@ func New(cfg Config) (*Redis, error) {
 		return nil, fmt.Errorf("broker URL: %w", err)
 	}
 	r := &Redis{cfg: cfg, redacted: Redact(cfg.URL), db: ep.DB, seen: newFirstSeen()}
+	routeClientLogs(cfg.Logger)
 	r.client = newClient(ep)
 	r.client.AddHook(countHook{n: &r.roundTrips})
 	return r, nil

@@ -21,6 +21,9 @@ var (
 	// ErrKilled is wrapped by Run's error when at least one worker did not
 	// exit within ShutdownTimeout (or Kill was used) and was SIGKILLed.
 	ErrKilled = errors.New("workers killed")
+	// ErrUnclean is wrapped by Run's error when the exit status of a worker
+	// stopped by the shutdown was lost (e.g. reaped by another waiter).
+	ErrUnclean = errors.New("workers stopped uncleanly")
 )
 
 // State is the lifecycle state of a worker slot.
@@ -89,6 +92,7 @@ type Pool struct {
 	shutdownCh chan struct{} // closed when shutting becomes true
 	killAll    bool          // Kill was called
 	killed     int           // slots that had to be SIGKILLed during shutdown
+	unclean    int           // slots whose exit status was lost during shutdown
 	ran        bool
 }
 
@@ -179,6 +183,9 @@ func (p *Pool) shutdown() error {
 	if p.killed > 0 {
 		return fmt.Errorf("pool shutdown: %d worker(s) not stopped within %s: %w",
 			p.killed, p.cfg.ShutdownTimeout, ErrKilled)
+	}
+	if p.unclean > 0 {
+		return fmt.Errorf("pool shutdown: %d worker exit status(es) lost: %w", p.unclean, ErrUnclean)
 	}
 	return nil
 }

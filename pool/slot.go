@@ -164,7 +164,9 @@ func (p *Pool) afterExit(s *slot, exit exitInfo) (d restartDecision, ok bool) {
 	s.proc = nil
 	if s.stopReq || p.shutting {
 		s.state = Stopping
-		p.logStopped(log, exit)
+		if !p.logStopped(log, exit) && p.shutting && !s.killed {
+			p.unclean++
+		}
 		return d, false
 	}
 	d = nextRestart(s.bo, exit.Uptime, exit.crashed(), p.backoff)
@@ -180,14 +182,18 @@ func (p *Pool) afterExit(s *slot, exit exitInfo) (d restartDecision, ok bool) {
 	return d, true
 }
 
-func (p *Pool) logStopped(log *slog.Logger, exit exitInfo) {
+// logStopped logs the end of a stopped worker and reports whether its exit
+// status arrived (or it never started).
+func (p *Pool) logStopped(log *slog.Logger, exit exitInfo) bool {
 	switch {
 	case errors.Is(exit.Err, ErrShuttingDown):
+		return true
 	case exit.State == nil:
 		log.Error("worker exit status lost", keyErr, exit.Err)
-	default:
-		log.Info("worker stopped", keyStatus, exit.String(), keyUptime, exit.Uptime)
+		return false
 	}
+	log.Info("worker stopped", keyStatus, exit.String(), keyUptime, exit.Uptime)
+	return true
 }
 
 // sleep waits d before a restart; it returns false if s is stopped first.

@@ -155,7 +155,9 @@ func (s *Supervisor) OnRestart(name, reason string) {
 
 // Run subscribes to the workers' events and runs the control loop until ctx
 // is done. It returns nil on cancellation; it does not stop the workers
-// (the pool does that when its own context ends).
+// (the pool does that when its own context ends). After ShuttingDown it
+// starts and stops nothing but keeps observing, so /status follows the
+// workers' warm shutdown: cancel ctx once the pool has finished.
 func (s *Supervisor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -174,7 +176,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			s.shuttingDown.Store(true)
 			return nil
 		case <-ticker.C:
 		case <-s.pool.Changed():
@@ -226,8 +227,12 @@ func (s *Supervisor) tick(ctx context.Context) {
 		}
 	}
 	d := Decide(obs, now, s.cfg.Policy)
-	s.history = d.History
-	s.act(d)
+	if s.shuttingDown.Load() {
+		d = Decision{Demand: d.Demand, Current: d.Current, Reason: "shutting down: warm-stopping every worker"}
+	} else {
+		s.history = d.History
+		s.act(d)
+	}
 	s.record(d, views, workers, now)
 	s.lastTick.Store(now.UnixNano())
 }

@@ -83,6 +83,9 @@ func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 		code, _ := s.get("/readyz")
 		return code == http.StatusServiceUnavailable || code == 0
 	})
+	waitFor(t, 5*time.Second, "/status to show the 3 workers stopping", func() bool {
+		return s.workersIn(sv.PhaseStopping) == 3
+	})
 	if code := s.wait(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d, want 0 (all workers stopped cleanly)", code)
 	}

@@ -82,10 +82,17 @@ func run(cfg config, log *slog.Logger) int {
 	forced, stopWatch := watchSignals(cancel, sup, wp, log)
 	defer stopWatch()
 
+	// The control loop outlives the signal (it stops acting but keeps
+	// /status current) until the pool has stopped every worker.
+	supCtx, stopSup := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var poolErr error
-	wg.Go(func() { poolErr = wp.Run(ctx) })
-	wg.Go(func() { _ = sup.Run(ctx) })
+	wg.Go(func() {
+		defer stopSup()
+		poolErr = wp.Run(ctx)
+		sup.ShuttingDown()
+	})
+	wg.Go(func() { _ = sup.Run(supCtx) })
 	srvDone := serveHTTP(ln, sup.Handler(reg), log)
 	wg.Wait()
 	srvDone()
@@ -97,6 +104,9 @@ func run(cfg config, log *slog.Logger) int {
 		return 128 + int(sig)
 	case errors.Is(poolErr, pool.ErrKilled):
 		log.Error("stopped; some workers had to be killed", "err", poolErr)
+		return 1
+	case errors.Is(poolErr, pool.ErrUnclean):
+		log.Error("stopped; some workers' exit statuses were lost", "err", poolErr)
 		return 1
 	case poolErr != nil:
 		log.Error("stopped", "err", poolErr)
