@@ -106,6 +106,9 @@ type History struct {
 	Changes         []Change
 	LastScaleUp     time.Time // AlgorithmCelery: the last scale-up
 	LastCheck       time.Time // AlgorithmCelery: the last periodic check
+	// SurplusSince is when the pool last went above the desired count
+	// without coming back down; zero while it is not above.
+	SurplusSince time.Time
 }
 
 // Recommendation is one decision's unstabilized target.
@@ -138,7 +141,7 @@ func (h History) prune(now time.Time, b *Behavior) History {
 		}
 	}
 	keep = min(keep, historyHorizon)
-	out := History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}
+	out := History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck, SurplusSince: h.SurplusSince}
 	for _, r := range h.Recommendations {
 		if now.Sub(r.At) < keep {
 			out.Recommendations = append(out.Recommendations, r)

@@ -16,8 +16,10 @@ import (
 //     where demand counts waiting, received and running tasks;
 //   - up: when min(qty, Max) exceeds the workers, start the difference at once
 //     and remember the time of this scale-up;
-//   - down: only on the periodic check (every keepalive since start), only
-//     if the last scale-up is more than a keepalive ago, straight down to
+//   - down: on the periodic check (every keepalive since start) and, as
+//     Celery runs maybe_scale on every task message too, whenever messages
+//     are flowing (something waiting or reserved at this decision); only if
+//     the last scale-up is more than a keepalive ago, straight down to
 //     max(qty, Min) in one step, stopping idle workers, the oldest slot first.
 //     It never scales down if it never scaled up.
 //
@@ -54,10 +56,12 @@ func decideCelery(obs Observation, now time.Time, p Policy) Decision {
 		d.Start = p.Min - d.Current
 	}
 	d.Reason = fmt.Sprintf("%s -> %d by celery", inputs, d.Desired)
-	if now.Sub(d.History.LastCheck) < p.Keepalive {
+	messages := obs.Waiting > 0 || received > 0
+	if now.Sub(d.History.LastCheck) >= p.Keepalive {
+		d.History.LastCheck = now
+	} else if !messages {
 		return d
 	}
-	d.History.LastCheck = now
 	down := max(qty, p.Min)
 	if !obs.BrokerOK || down >= d.Current || d.History.LastScaleUp.IsZero() ||
 		now.Sub(d.History.LastScaleUp) <= p.Keepalive {

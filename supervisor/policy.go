@@ -196,6 +196,11 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 		d.Reason += fmt.Sprintf(" (scale-up blocked: %s)", d.Blocked)
 	}
 
+	if d.Desired >= d.Current {
+		d.History.SurplusSince = time.Time{}
+	} else if d.History.SurplusSince.IsZero() {
+		d.History.SurplusSince = now
+	}
 	switch {
 	case d.Desired > d.Current:
 		d.Start = d.Desired - d.Current
@@ -204,7 +209,18 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 			d.Reason += fmt.Sprintf(", holding %d: broker reading is stale", d.Current)
 		}
 	default:
-		d.Stop = stops(obs.Workers, now, p, obs.Host, d.Current-max(d.Desired, 0))
+		surplusFor := time.Duration(0)
+		if !d.History.SurplusSince.IsZero() {
+			surplusFor = now.Sub(d.History.SurplusSince)
+		}
+		d.Stop = stops(obs.Workers, now, p, obs.Host, d.Current-max(d.Desired, 0), surplusFor)
+		if len(d.Stop) > 0 {
+			// The surplus was acted on: what remains of it waits again.
+			d.History.SurplusSince = time.Time{}
+			if d.Current-len(d.Stop) > d.Desired {
+				d.History.SurplusSince = now
+			}
+		}
 	}
 	d.History.record(now, d.Start-len(d.Stop))
 	return d
@@ -235,9 +251,13 @@ func boundNote(d Decision, lo, hi int) string {
 }
 
 // stops picks the workers to warm-stop: workers over their memory limit once
-// idle (they are replaced on the next decision), then idle workers past the
-// keepalive (or, under memory pressure, any idle worker) up to excess.
-func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess int) []Stop {
+// idle (they are replaced on the next decision), then, up to excess, idle
+// workers that have been idle for the keepalive, or any idle worker once the
+// surplus itself has lasted the keepalive (surplusFor), or under memory
+// pressure. The second rule matters under a trickle: the broker hands tasks
+// to idle workers in turn, so each one's idle time keeps restarting while
+// the pool as a whole stays far above what the demand needs.
+func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess int, surplusFor time.Duration) []Stop {
 	var out []Stop
 	stopping := map[string]bool{}
 	for _, w := range workers {
@@ -251,8 +271,11 @@ func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess
 		return out
 	}
 	keepalive, reason := p.Keepalive, "idle"
-	if p.Guard.underPressure(host) {
+	switch {
+	case p.Guard.underPressure(host):
 		keepalive, reason = 0, "memory_pressure"
+	case surplusFor >= p.Keepalive:
+		keepalive = 0
 	}
 	var idle []WorkerView
 	for _, w := range workers {

@@ -377,3 +377,55 @@ func TestCombinationLargestWins(t *testing.T) {
 		}
 	}
 }
+
+// TestSurplusKeepalive: under a trickle every worker has been busy a moment
+// ago, so no one is idle for the keepalive; once the pool has been above the
+// desired count for a keepalive, idle workers go anyway (never busy ones).
+func TestSurplusKeepalive(t *testing.T) {
+	p := Policy{Min: 2, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+	ws := func(at time.Duration) []WorkerView {
+		out := []WorkerView{busy("w1", 1, 1, 0)}
+		for i := 2; i <= 6; i++ { // each ran a task i seconds ago
+			out = append(out, WorkerView{Name: workerName(i), Slot: i, Phase: PhaseIdle, IdleSince: t0.Add(at - time.Duration(i)*time.Second)})
+		}
+		return out
+	}
+	var h History
+	var stopped []string
+	for _, at := range []time.Duration{0, 10 * time.Second, 29 * time.Second, 30 * time.Second} {
+		d := Decide(Observation{BrokerOK: true, Workers: ws(at), History: h}, t0.Add(at), p)
+		h = d.History
+		if at < 30*time.Second && len(d.Stop) > 0 {
+			t.Fatalf("at %s (surplus younger than the keepalive): stops %v, want none", at, d.StopNames())
+		}
+		stopped = d.StopNames()
+	}
+	if want := []string{workerName(6), workerName(5), workerName(4), workerName(3)}; !slices.Equal(stopped, want) {
+		t.Errorf("after a keepalive of surplus: stops %v, want the 4 idle workers %v (down to 2, w1 busy)", stopped, want)
+	}
+	// The surplus clock restarts when the pool is no longer above desired.
+	d := Decide(Observation{Waiting: 10, BrokerOK: true, Workers: ws(31 * time.Second), History: h}, t0.Add(31*time.Second), p)
+	if !d.History.SurplusSince.IsZero() {
+		t.Errorf("SurplusSince = %v after demand returned, want zero", d.History.SurplusSince)
+	}
+}
+
+// TestCeleryShrinksOnMessages: Celery runs maybe_scale on every task message
+// as well as every keepalive, so a message arriving after the keepalive
+// shrinks the pool without waiting for the periodic check.
+func TestCeleryShrinksOnMessages(t *testing.T) {
+	p := Policy{Algorithm: AlgorithmCelery, Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second, PrefetchMultiplier: 1}
+	var ws []WorkerView
+	for i := 1; i <= 10; i++ {
+		ws = append(ws, idle(workerName(i), i, time.Minute))
+	}
+	h := History{LastScaleUp: t0, LastCheck: t0.Add(30 * time.Second)}
+	d := Decide(Observation{Waiting: 1, BrokerOK: true, Workers: ws, History: h}, t0.Add(36*time.Second), p)
+	if d.Desired != 3 || len(d.Stop) != 7 {
+		t.Errorf("message 36 s after the last scale-up: desired %d, %d stops; want 3 and 7", d.Desired, len(d.Stop))
+	}
+	d = Decide(Observation{BrokerOK: true, Workers: ws, History: h}, t0.Add(36*time.Second), p)
+	if len(d.Stop) != 0 {
+		t.Errorf("no message and no periodic check due: %d stops, want 0", len(d.Stop))
+	}
+}

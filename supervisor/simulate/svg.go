@@ -48,8 +48,8 @@ func WriteSVG(w io.Writer, rep Report) error {
 		ymax = max(ymax, l.data.Max())
 	}
 	c := chart{xmax: rep.Horizon.Seconds()}
-	c.ystep = max(1, niceStep(float64(ymax), 8)) // counts: whole ticks
-	c.ymax = math.Ceil(float64(ymax)/c.ystep) * c.ystep
+	c.ystep = max(1, niceStep(float64(ymax), 8))               // counts: whole ticks
+	c.ymax = (math.Floor(float64(ymax)/c.ystep) + 1) * c.ystep // headroom above the highest line
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",

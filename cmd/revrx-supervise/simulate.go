@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/simulate"
+)
+
+// Names of the flags only `simulate` has.
+const (
+	flagSimTrace        = "trace"
+	flagSimSpawnTime    = "spawn-time"
+	flagSimPrefetch     = "prefetch"
+	flagSimStopTime     = "stop-time"
+	flagSimPollOffset   = "poll-offset"
+	flagSimHorizon      = "horizon"
+	flagSimStart        = "start"
+	flagSimSVG          = "svg"
+	flagSimCompare      = "compare"
+	flagSimCelerySpawn  = "celery-spawn-time"
+	flagSimCeleryPoll   = "celery-poll-interval"
+	flagSimDecisions    = "decisions"
+	compareCelery       = "celery"
+	simulateUsageSuffix = "e.g. revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery"
+)
+
+// simulateCommand is `revrx-supervise simulate`: a trace replayed through
+// supervisor.Decide on a virtual clock (package supervisor/simulate).
+func simulateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "simulate",
+		Usage: "replay a load trace through the scaling policy on a virtual clock (no Redis, no workers)",
+		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [policy flags] [--compare celery] [--svg FILE]\n\n" +
+			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg",
+		Description: "The trace has one 'at_seconds count task_seconds' line per batch ('#' starts a comment).\n" +
+			"Tasks queue FIFO; MIN workers are online at the start; a started worker takes --spawn-time to come\n" +
+			"online, has --concurrency slots and reserves --prefetch more tasks; supervisor.Decide runs every\n" +
+			"--poll-interval, exactly as in the supervisor. --compare celery adds Celery's own --autoscale on its\n" +
+			"pool (processes fork in --celery-spawn-time, scale-up modelled by a decision every --celery-poll-interval);\n" +
+			"--policy celery runs that model alone. The host guard is not simulated.\n" +
+			"The same flags give byte-identical output. Exit codes: 0 done; 2 bad usage or an unreadable trace.",
+		Flags:           append(simulateFlags(), policyFlags()...),
+		HideHelpCommand: true,
+		OnUsageError:    func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
+		Action:          runSimulate,
+	}
+}
+
+func simulateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagSimTrace, EnvVars: []string{"REVRX_SIM_TRACE"},
+			Usage: "load trace file: 'at_seconds count task_seconds' lines (required)"},
+		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
+			Usage: "MAX[,MIN] workers, as Celery's --autoscale (required)"},
+		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
+			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds)"},
+		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
+			Usage: "task slots per worker; also the tasks each worker is sized for"},
+		&cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: simulate.DefaultPollInterval,
+			Usage: "how often Decide runs"},
+		&cli.DurationFlag{Name: flagSimPollOffset, EnvVars: []string{"REVRX_SIM_POLL_OFFSET"},
+			Usage: "when the first decision happens after the trace starts, below --poll-interval (the phase of the polls against the arrivals)"},
+		&cli.DurationFlag{Name: flagSimSpawnTime, EnvVars: []string{"REVRX_SIM_SPAWN_TIME"}, Value: simulate.DefaultSpawnTime,
+			Usage: "a new worker's exec to first task (measured: prefork --without-mingle --without-gossip, CELERY.md §8)"},
+		&cli.IntFlag{Name: flagSimPrefetch, EnvVars: []string{"REVRX_SIM_PREFETCH"}, Value: simulate.DefaultPrefetch,
+			Usage: "tasks each worker reserves beyond its running ones (--prefetch-multiplier=1 with -c 1: 1; task_acks_late: 0)"},
+		&cli.DurationFlag{Name: flagSimStopTime, EnvVars: []string{"REVRX_SIM_STOP_TIME"}, Value: simulate.DefaultStopTime,
+			Usage: "how long a warm-stopped idle worker still counts before it is gone"},
+		&cli.DurationFlag{Name: flagSimHorizon, EnvVars: []string{"REVRX_SIM_HORIZON"}, DefaultText: "the last task's end + keepalive, at least 110s",
+			Usage: "simulated time measured from the trace's start"},
+		&cli.StringFlag{Name: flagSimStart, EnvVars: []string{"REVRX_SIM_START"}, Value: simulate.DefaultStart.Format(time.RFC3339),
+			Usage: "RFC 3339 instant the trace starts at (schedules depend on it)"},
+		&cli.StringFlag{Name: flagSimSVG, EnvVars: []string{"REVRX_SIM_SVG"},
+			Usage: "write a chart of waiting tasks, workers and desired workers over time to this SVG file"},
+		&cli.StringFlag{Name: flagSimCompare, EnvVars: []string{"REVRX_SIM_COMPARE"},
+			Usage: "also run 'celery' (Celery's own --autoscale with the same bounds) and show both side by side"},
+		&cli.DurationFlag{Name: flagSimCelerySpawn, EnvVars: []string{"REVRX_SIM_CELERY_SPAWN_TIME"}, Value: simulate.DefaultCelerySpawnTime,
+			Usage: "Celery's model: publish to task executing when its autoscaler forks a pool process (measured, CELERY.md §8)"},
+		&cli.DurationFlag{Name: flagSimCeleryPoll, EnvVars: []string{"REVRX_SIM_CELERY_POLL_INTERVAL"}, Value: simulate.DefaultCeleryPollInterval,
+			Usage: "Celery's model: how often its algorithm runs (Celery scales up on every message)"},
+		&cli.BoolFlag{Name: flagSimDecisions, EnvVars: []string{"REVRX_SIM_DECISIONS"},
+			Usage: "also print every decision that started or stopped workers, with its reason"},
+	}
+}
+
+// runSimulate checks the flags, runs the models and writes the results.
+func runSimulate(c *cli.Context) error {
+	if c.Args().Present() {
+		return usagef("simulate: unexpected argument %q; %s", c.Args().First(), simulateUsageSuffix)
+	}
+	path := c.String(flagSimTrace)
+	if path == "" {
+		return usagef("simulate: --trace is required; %s", simulateUsageSuffix)
+	}
+	models, err := simulateModels(c)
+	if err != nil {
+		return err
+	}
+	start, err := time.Parse(time.RFC3339, c.String(flagSimStart))
+	if err != nil {
+		return usagef("--%s %q: accepted: an RFC 3339 instant like 2026-01-05T09:00:00Z", flagSimStart, c.String(flagSimStart))
+	}
+	horizon := c.Duration(flagSimHorizon)
+	if horizon < 0 {
+		return usagef("--%s %s: accepted: a positive duration like 110s, or 0 for the default", flagSimHorizon, horizon)
+	}
+	tr, err := simulate.ReadTrace(path)
+	if err != nil {
+		return usagef("--%s: %w", flagSimTrace, err)
+	}
+	rep, err := simulate.Simulate(tr, models, start, horizon)
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
+	}
+	var out bytes.Buffer
+	if err := simulate.WriteSummary(&out, rep); err != nil {
+		return err
+	}
+	if c.Bool(flagSimDecisions) {
+		if err := simulate.WriteDecisions(&out, rep); err != nil {
+			return err
+		}
+	}
+	if svgPath := c.String(flagSimSVG); svgPath != "" {
+		var svg bytes.Buffer
+		if err := simulate.WriteSVG(&svg, rep); err != nil {
+			return err
+		}
+		if err := os.WriteFile(svgPath, svg.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--%s: %w", flagSimSVG, err)
+		}
+	}
+	_, err = c.App.Writer.Write(out.Bytes())
+	return err
+}
+
+// simulateModels builds the model of the policy the flags describe and,
+// with --compare celery, Celery's.
+func simulateModels(c *cli.Context) ([]simulate.Model, error) {
+	if !c.IsSet(flagAutoscale) {
+		return nil, usagef("simulate: --autoscale is required; accepted: --autoscale=MAX[,MIN], e.g. --autoscale=10,3")
+	}
+	lo, hi, err := parseAutoscale(c.String(flagAutoscale))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	keepalive, err := parseKeepalive(c.String(flagKeepalive))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	concurrency := c.Int(flagConcurrency)
+	if concurrency < 1 {
+		return nil, usagef("--%s %d: must be at least 1", flagConcurrency, concurrency)
+	}
+	p, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
+	if err != nil {
+		return nil, err
+	}
+	celery := func() simulate.Model {
+		m := simulate.CeleryModel(p)
+		m.SpawnTime, m.PollInterval, m.StopTime = c.Duration(flagSimCelerySpawn), c.Duration(flagSimCeleryPoll), c.Duration(flagSimStopTime)
+		return m
+	}
+	var models []simulate.Model
+	if p.Algorithm == supervisor.AlgorithmCelery {
+		models = append(models, celery())
+	} else {
+		m := simulate.RevrxModel(p, concurrency)
+		m.SpawnTime, m.PollInterval, m.PollOffset = c.Duration(flagSimSpawnTime), c.Duration(flagPollInterval), c.Duration(flagSimPollOffset)
+		m.Prefetch, m.StopTime = c.Int(flagSimPrefetch), c.Duration(flagSimStopTime)
+		models = append(models, m)
+	}
+	switch cmp := c.String(flagSimCompare); {
+	case cmp == "":
+	case cmp != compareCelery:
+		return nil, usagef("--%s %q: accepted: celery", flagSimCompare, cmp)
+	case p.Algorithm == supervisor.AlgorithmCelery:
+		return nil, usagef("--%s celery with --%s celery would compare Celery's algorithm with itself; drop one", flagSimCompare, flagPolicy)
+	default:
+		models = append(models, celery())
+	}
+	for _, m := range models {
+		if err := m.Validate(); err != nil {
+			return nil, usagef("simulate: %v (check --spawn-time, --poll-interval, --poll-offset, --prefetch, --stop-time and the celery-* flags)", err)
+		}
+	}
+	if g := p.Guard; g.MaxCPU > 0 || g.MaxMemory > 0 || g.CriticalMemory > 0 || g.MaxWorkerMemory > 0 {
+		fmt.Fprintln(c.App.ErrWriter, "revrx-supervise simulate: note: host CPU and memory are not simulated; the resource guard never acts")
+	}
+	return models, nil
+}

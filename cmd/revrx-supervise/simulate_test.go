@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+// simTestdata holds the reference traces and the simulator's golden files.
+const simTestdata = "../../supervisor/simulate/testdata"
+
+// clearSimulateEnv unsets every environment variable a simulate flag reads.
+func clearSimulateEnv(t *testing.T) {
+	t.Helper()
+	for _, f := range append(simulateFlags(), policyFlags()...) {
+		if df, ok := f.(cli.DocGenerationFlag); ok {
+			for _, v := range df.GetEnvVars() {
+				t.Setenv(v, "")
+				os.Unsetenv(v)
+			}
+		}
+	}
+}
+
+func simulateMain(args ...string) (code int, stdout, stderr string) {
+	var out, errBuf bytes.Buffer
+	code = realMain(append([]string{"revrx-supervise", "simulate"}, args...), &out, &errBuf)
+	return code, out.String(), errBuf.String()
+}
+
+// TestSimulateMatchesGolden: `simulate --autoscale=10,3` (and with
+// --compare celery and --svg) prints exactly what the simulate package's
+// golden files hold for the default policy, so the flags build the policy
+// the goldens were made with.
+func TestSimulateMatchesGolden(t *testing.T) {
+	clearSimulateEnv(t)
+	for _, compare := range []bool{false, true} {
+		base, args := "burst", []string{}
+		if compare {
+			base, args = "burst-compare-celery", []string{"--compare", "celery"}
+		}
+		svg := filepath.Join(t.TempDir(), "out.svg")
+		args = append(args, "--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--svg", svg)
+		code, stdout, stderr := simulateMain(args...)
+		if code != 0 {
+			t.Fatalf("simulate %q: exit %d, want 0\nstderr: %s", args, code, stderr)
+		}
+		for _, c := range []struct{ golden, got string }{{base + ".summary.golden", stdout}, {base + ".svg.golden", simReadFile(t, svg)}} {
+			if want := simReadFile(t, filepath.Join(simTestdata, c.golden)); c.got != want {
+				t.Errorf("simulate %q: output differs from %s\n--- got\n%s\n--- want\n%s", args, c.golden, c.got, want)
+			}
+		}
+		if !strings.Contains(stdout, "wait p95") || !strings.Contains(stdout, "worker-seconds") {
+			t.Errorf("summary lacks the wait and worker-seconds rows:\n%s", stdout)
+		}
+	}
+}
+
+// TestSimulateDecisions: --decisions lists the decisions with their reasons.
+func TestSimulateDecisions(t *testing.T) {
+	clearSimulateEnv(t)
+	code, stdout, stderr := simulateMain("--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--decisions")
+	if code != 0 || !strings.Contains(stdout, "revrx decisions that changed the pool:") || !strings.Contains(stdout, "by queue (max 10)") {
+		t.Errorf("exit %d, stdout:\n%s\nstderr: %s", code, stdout, stderr)
+	}
+}
+
+// TestSimulateBadUsage: a bad command line or trace exits 2 with a message
+// naming the flag (or the trace line) and what is accepted.
+func TestSimulateBadUsage(t *testing.T) {
+	clearSimulateEnv(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.trace")
+	if err := os.WriteFile(bad, []byte("# ok\n0 1 1\n3 x 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nope.trace")
+	good := filepath.Join(simTestdata, "burst.trace")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing trace file", []string{"--trace", missing, "--autoscale=10,3"}, []string{"--trace", missing, "no such file"}},
+		{"bad trace line", []string{"--trace", bad, "--autoscale=10,3"}, []string{"--trace", "bad:3:", `count "x"`}},
+		{"no trace", []string{"--autoscale=10,3"}, []string{"--trace is required"}},
+		{"no autoscale", []string{"--trace", good}, []string{"--autoscale is required", "--autoscale=MAX[,MIN]"}},
+		{"bad autoscale", []string{"--trace", good, "--autoscale=a"}, []string{"--autoscale", "accepted"}},
+		{"bad compare", []string{"--trace", good, "--autoscale=10,3", "--compare", "hpa"}, []string{"--compare", "accepted: celery"}},
+		{"celery vs celery", []string{"--trace", good, "--autoscale=10,3", "--policy", "celery", "--compare", "celery"}, []string{"itself"}},
+		{"bad start", []string{"--trace", good, "--autoscale=10,3", "--start", "monday"}, []string{"--start", "RFC 3339"}},
+		{"negative spawn", []string{"--trace", good, "--autoscale=10,3", "--spawn-time", "-1s"}, []string{"spawn time", "--spawn-time"}},
+		{"offset past interval", []string{"--trace", good, "--autoscale=10,3", "--poll-offset", "2s"}, []string{"poll offset", "--poll-offset"}},
+		{"stray argument", []string{"--trace", good, "--autoscale=10,3", "extra"}, []string{"unexpected argument", `"extra"`}},
+		{"unknown flag", []string{"--trace", good, "--autoscale=10,3", "--nope"}, []string{"nope"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := simulateMain(tc.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2\nstdout: %s\nstderr: %s", code, stdout, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func simReadFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,87 @@
+// Package simulate replays a load trace through the scaling policy
+// (supervisor.Decide, the same function the supervisor runs) on a virtual
+// clock: no Redis, no worker processes, no sleeping and no reading of the
+// real time. The same inputs give byte-identical summaries and charts, so a
+// policy change can be judged on the reference traces in milliseconds and
+// pinned by golden files.
+//
+//	tr, _ := simulate.ReadTrace("burst.trace")
+//	p := supervisor.Policy{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+//	rep, _ := simulate.Simulate(tr, []simulate.Model{simulate.RevrxModel(p, 1), simulate.CeleryModel(p)},
+//		simulate.DefaultStart, 0)
+//	simulate.WriteSummary(os.Stdout, rep)
+//
+// The command line is `revrx-supervise simulate` (cmd/revrx-supervise).
+//
+// # Trace
+//
+// One "at_seconds count task_seconds" line per batch: at that offset, count
+// tasks are published, each running task_seconds ('#' starts a comment).
+//
+// # Model
+//
+// Time is an offset from a fixed start instant (DefaultStart unless told;
+// time-of-day schedules see start + offset). At each instant where something
+// happens, in this order: running tasks that are due end; stopped workers
+// whose stop time is over leave; started workers whose spawn time is over
+// come online (idle since then); tasks due arrive at the back of one FIFO
+// queue (the broker); workers take tasks; and, on a decision instant, Decide
+// runs on what that leaves and its decision is applied at once.
+//
+//   - Workers. A worker has Concurrency slots and, like a prefork worker
+//     with --prefetch-multiplier=1 (and early acks), reserves Prefetch more
+//     tasks beyond its running ones (Received in WorkerView); a reserved
+//     task starts on that worker when one of its slots frees, never on
+//     another. Decide sees a worker as starting (from its start until
+//     SpawnTime later), idle (IdleSince: when it came online or last ran
+//     out of tasks), busy, or stopping.
+//   - Delivery. Queued tasks go, oldest first, to the worker whose fetch
+//     has waited longest, as Redis serves blocked BRPOPs first come, first
+//     served: a worker that just took a task and still has room fetches
+//     again at the back of the line. So a trickle of tasks rotates over
+//     all workers, and a busy worker with a free prefetch place can take a
+//     task that an idle worker would have run at once.
+//   - Decisions. Every PollInterval from PollOffset, Decide gets
+//     Observation{Waiting: queue length, OldestWait: age of the oldest
+//     queued task, BrokerOK: true, Workers, History from the last
+//     decision}. The host is not simulated (HostUsage zero: the guard never
+//     acts) and workers use no memory. Start n: n workers start now, each
+//     in the lowest free slot (worker1, worker2, …), online SpawnTime later.
+//     Stop: the named workers must be idle (the simulation fails
+//     otherwise: that would be a policy bug); they take no more tasks and
+//     leave StopTime later.
+//   - Start. MIN workers are online when the trace starts, as in the
+//     benchmark, which publishes once the contender is ready.
+//   - Celery (CeleryModel). Celery's --autoscale runs in one worker whose
+//     prefork pool it grows and shrinks: Decide with AlgorithmCelery over
+//     pool processes of one slot, forked in 0.2 s (CELERY.md §8). The main
+//     process prefetches up to MAX × multiplier tasks for the whole pool
+//     and hands each to a free process, so processes reserve nothing and
+//     the queue stands for the broker plus that prefetch (Decide caps qty).
+//     Celery scales up on every task message; this is modelled by deciding
+//     every 0.1 s.
+//
+// Defaults: SpawnTime 1.1 s (exec to first task of a prefork worker with
+// --without-mingle --without-gossip, measured), decisions every 1 s,
+// Prefetch 1, StopTime 0.1 s (warm stop of an idle worker).
+//
+// # Measures
+//
+// Over [0, horizon]: each started task's wait (start − arrival;
+// nearest-rank p50, p95 and max); worker-seconds, the integral of workers
+// alive (starting, online or stopping) × concurrency, i.e. execution slots
+// as the benchmark measures them; peak workers; scaling events (workers
+// started plus stopped by decisions); direction changes (how often the
+// sign of successive non-zero changes flips: flapping); tasks finished and
+// unfinished. The default horizon lets every model drain the trace and
+// then sit out a keepalive: the last task's end plus the keepalive,
+// rounded up to a second, at least 110 s (the benchmark's window).
+//
+// # Limits
+//
+// Tasks take exactly their task_seconds, with no overhead and no CPU
+// contention; events of one instant are simultaneous, so a batch that
+// arrives on a decision instant is seen by that decision (PollOffset moves
+// the decisions off the arrivals). Celery's autoscaler is Decide's
+// emulation of it (supervisor/celery.go), not Celery.
+package simulate

@@ -1,0 +1,86 @@
+package simulate
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseTrace(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []Batch
+		wantErr []string // substrings of the error
+	}{
+		{
+			name: "comments, blank lines and decimals",
+			in:   "# at count secs\n\n0 40 2\n  2.5 3 0.5   # inline comment\n\t\n2.5 0 1\n10 1 .25\n",
+			want: []Batch{{0, 40, 2 * time.Second, 3}, {2500 * time.Millisecond, 3, 500 * time.Millisecond, 4},
+				{2500 * time.Millisecond, 0, time.Second, 6}, {10 * time.Second, 1, 250 * time.Millisecond, 7}},
+		},
+		{name: "too few fields", in: "0 1 1\n\n5 1\n", wantErr: []string{"t:3:", "2 fields", "at_seconds count task_seconds"}},
+		{name: "too many fields", in: "0 1 1 1\n", wantErr: []string{"t:1:", "4 fields"}},
+		{name: "bad at", in: "# c\nx 1 1\n", wantErr: []string{"t:2:", `at_seconds "x"`, "not a number"}},
+		{name: "negative at", in: "-1 1 1\n", wantErr: []string{"t:1:", "negative"}},
+		{name: "exponent", in: "1e3 1 1\n", wantErr: []string{"t:1:", "not a number"}},
+		{name: "fractional count", in: "0 1.5 1\n", wantErr: []string{"t:1:", `count "1.5"`}},
+		{name: "negative count", in: "0 -2 1\n", wantErr: []string{"t:1:", "count"}},
+		{name: "zero task seconds", in: "0 1 0\n", wantErr: []string{"t:1:", "task_seconds", "positive"}},
+		{name: "time goes backwards", in: "5 1 1\n4 1 1\n", wantErr: []string{"t:2:", "before line 1", "time order"}},
+		{name: "no tasks", in: "# only a comment\n0 0 1\n", wantErr: []string{"no tasks"}},
+		{name: "too many tasks", in: "0 999999 1\n1 2 1\n", wantErr: []string{"t:2:", "more than"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseTrace("t", strings.NewReader(tt.in))
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("ParseTrace(%q) = %v, want an error with %q", tt.in, got, tt.wantErr)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("ParseTrace(%q) error = %q, want it to contain %q", tt.in, err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseTrace(%q): %v", tt.in, err)
+			}
+			if len(got.Batches) != len(tt.want) {
+				t.Fatalf("ParseTrace(%q) = %v, want %v", tt.in, got.Batches, tt.want)
+			}
+			for i := range tt.want {
+				if got.Batches[i] != tt.want[i] {
+					t.Errorf("batch %d = %+v, want %+v", i, got.Batches[i], tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestReferenceTraces(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		tasks      int
+		work, last time.Duration
+	}{
+		{"burst", 108, 148 * time.Second, 45 * time.Second},
+		{"ramp", 351, 351 * time.Second, 87 * time.Second},
+		{"spiky", 104, 52 * time.Second, 90 * time.Second},
+	} {
+		tr, err := ReadTrace("testdata/" + tc.name + ".trace")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Name != tc.name || tr.Tasks() != tc.tasks || tr.Work() != tc.work || tr.LastArrival() != tc.last {
+			t.Errorf("%s: name %q, %d tasks, work %s, last %s; want %d, %s, %s",
+				tc.name, tr.Name, tr.Tasks(), tr.Work(), tr.LastArrival(), tc.tasks, tc.work, tc.last)
+		}
+	}
+	if _, err := ReadTrace("testdata/missing.trace"); !os.IsNotExist(err) {
+		t.Errorf("ReadTrace(missing) error = %v, want a not-exist error", err)
+	}
+}
