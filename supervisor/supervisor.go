@@ -118,6 +118,8 @@ type Supervisor struct {
 	lastBacklog map[string]broker.Backlog
 	lastGoodAt  time.Time
 	host        HostUsage
+	rss         map[int]uint64 // process tree RSS by worker PID, from the last sample
+	sampledAt   time.Time
 	brokerOK    bool
 	lastDesired int
 	knownPIDs   map[string]int
@@ -216,7 +218,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 	workers := s.pool.Workers()
 	s.forgetReplaced(workers)
 	views := s.views(workers, now)
-	s.sampleResources(workers, views)
+	s.sampleResources(workers, views, now)
 
 	obs := Observation{BrokerOK: s.brokerOK, Workers: views, Host: s.host, History: s.history}
 	if now.Sub(s.lastGoodAt) <= s.cfg.StaleAfter {
@@ -351,13 +353,29 @@ func (s *Supervisor) act(d Decision) {
 	}
 }
 
+// resourceInterval is how often host usage and worker memory are sampled:
+// a /proc scan costs more than a Redis poll, and neither moves fast.
+const resourceInterval = 5 * time.Second
+
 // sampleResources reads the host's load and each worker's memory into the
-// views and the metrics; without Resources the guard sees no valid reading.
-func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView) {
+// views and the metrics, at most every resourceInterval (the views reuse
+// the last sample in between); without Resources the guard sees no valid
+// reading.
+func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView, now time.Time) {
 	res := s.cfg.Resources
 	if res == nil {
 		return
 	}
+	if s.sampledAt.IsZero() || now.Sub(s.sampledAt) >= resourceInterval {
+		s.sampledAt = now
+		s.sample(res, workers)
+	}
+	for i, w := range workers {
+		views[i].Memory = s.rss[w.PID]
+	}
+}
+
+func (s *Supervisor) sample(res Resources, workers []pool.Worker) {
 	if u, err := res.Host(); err != nil {
 		s.host = HostUsage{}
 		s.log.Debug("host usage", "err", err)
@@ -376,10 +394,10 @@ func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView) 
 	if err != nil {
 		s.log.Debug("worker memory", "err", err)
 	}
+	s.rss = rss
 	s.m.workerMemory.Reset()
-	for i, w := range workers {
+	for _, w := range workers {
 		if n, ok := rss[w.PID]; ok && w.PID != 0 {
-			views[i].Memory = n
 			s.m.workerMemory.WithLabelValues(w.Name).Set(float64(n))
 		}
 	}

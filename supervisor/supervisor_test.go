@@ -356,9 +356,10 @@ func TestSupervisorGuardAndWaitMetrics(t *testing.T) {
 		t.Errorf("scaling_events_total{up,wait} = %v, want 1", got)
 	}
 	// Host CPU over the guard: no scale-up, counted.
+	// (resources are sampled every 5 s)
 	h.res.host.CPU = 0.95
 	h.onlineAll()
-	h.tick(time.Second)
+	h.tick(resourceInterval)
 	if got := h.running(); got != 2 {
 		t.Errorf("CPU above max: %d workers, want 2 (blocked)", got)
 	}
@@ -374,7 +375,7 @@ func TestSupervisorGuardAndWaitMetrics(t *testing.T) {
 	// A worker over its memory limit is replaced once idle.
 	h.depth, h.oldest, h.res.host.CPU = 0, 0, 0.1
 	h.res.rss = 200 << 20
-	h.tick(time.Second)
+	h.tick(resourceInterval)
 	if got := h.metric(h.sup.m.scalingEvents.WithLabelValues("down", "worker_memory")); got < 1 {
 		t.Errorf("scaling_events_total{down,worker_memory} = %v, want >= 1", got)
 	}
