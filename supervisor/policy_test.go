@@ -158,3 +158,33 @@ func TestPolicyValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestNoFlappingAroundThreshold: demand oscillating around a worker boundary
+// every second grows the pool once and never shrinks it within the keepalive.
+func TestNoFlappingAroundThreshold(t *testing.T) {
+	p := Policy{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+	var h History
+	workers := []WorkerView{busy("w1", 1, 1, 0), busy("w2", 2, 1, 0), busy("w3", 3, 1, 0), busy("w4", 4, 1, 0)}
+	idleSince := map[string]time.Time{}
+	starts, stops := 0, 0
+	for i := range 25 {
+		now := t0.Add(time.Duration(i) * time.Second)
+		waiting := int64(i % 2) // 4 running + 0 or 1 waiting: 4 or 5 workers
+		if len(workers) == 5 && waiting == 0 {
+			if _, ok := idleSince["w5"]; !ok {
+				idleSince["w5"] = now
+			}
+			workers[4] = WorkerView{Name: "w5", Slot: 5, Phase: PhaseIdle, IdleSince: idleSince["w5"]}
+		}
+		d := Decide(Observation{Waiting: waiting, BrokerOK: true, Workers: workers, History: h}, now, p)
+		h = d.History
+		starts += d.Start
+		stops += len(d.Stop)
+		for range d.Start {
+			workers = append(workers, busy("w5", 5, 1, 0))
+		}
+	}
+	if starts != 1 || stops != 0 {
+		t.Errorf("25 s of demand oscillating 4/5: %d starts, %d stops; want 1 and 0", starts, stops)
+	}
+}

@@ -380,3 +380,20 @@ func TestSupervisorGuardAndWaitMetrics(t *testing.T) {
 		t.Errorf("scaling_events_total{down,worker_memory} = %v, want >= 1", got)
 	}
 }
+
+// TestNoSpawnAfterShutdown: once shutdown begins the loop keeps observing
+// but starts and stops nothing, whatever the backlog.
+func TestNoSpawnAfterShutdown(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 5, TasksPerWorker: 1, Keepalive: time.Second})
+	h.tick(0)
+	h.onlineAll()
+	h.sup.ShuttingDown()
+	h.depth = 20
+	h.tick(time.Second)
+	if got := len(h.pool.Workers()); got != 1 {
+		t.Errorf("after shutdown began with 20 waiting: %d workers, want 1 (no new spawns)", got)
+	}
+	if st := h.sup.Snapshot(); !st.ShuttingDown || !strings.Contains(st.LastDecision.Reason, "shutting down") {
+		t.Errorf("status = %+v, want shutting down", st.LastDecision)
+	}
+}

@@ -227,3 +227,24 @@ func TestPasswordNeverShown(t *testing.T) {
 		t.Errorf("/status does not show the redacted broker URL: %s", status)
 	}
 }
+
+// TestRedisDownAtStart: no hang, live but not ready, MIN workers started
+// (they retry their own connection); when Redis appears it recovers alone.
+func TestRedisDownAtStart(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	rds.Stop()
+	s := startSupervisor(t, rds.URL(0), "--autoscale=2,1", "-Q", "late")
+	waitFor(t, 10*time.Second, "/livez 200", func() bool { code, _ := s.get("/livez"); return code == http.StatusOK })
+	if code, body := s.get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "broker") {
+		t.Errorf("/readyz with Redis down = %d %q, want 503 naming the broker", code, body)
+	}
+	if got := s.metric("revrx_broker_up"); got != 0 {
+		t.Errorf("revrx_broker_up = %v, want 0", got)
+	}
+	rds.Restart(t)
+	waitFor(t, 30*time.Second, "/readyz 200 after Redis started", func() bool {
+		code, _ := s.get("/readyz")
+		return code == http.StatusOK
+	})
+}
