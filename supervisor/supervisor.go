@@ -189,28 +189,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 // ShuttingDown marks the supervisor as stopping: /readyz fails from now on.
 func (s *Supervisor) ShuttingDown() { s.shuttingDown.Store(true) }
 
-func (s *Supervisor) handleEvent(ev broker.Event) {
-	c, done := s.tracker.Observe(ev, s.cfg.Now())
-	if !done {
-		return
-	}
-	s.m.tasksCompleted.WithLabelValues(c.Outcome).Inc()
-	if c.Runtime > 0 {
-		s.m.taskRuntime.Observe(c.Runtime)
-	}
-}
-
-func (s *Supervisor) onEventsState(up bool) {
-	if s.eventsUp.Swap(up) != up {
-		if up {
-			s.log.Info("task events subscribed")
-		} else {
-			s.log.Warn("task events subscription lost; reconnecting")
-		}
-	}
-	s.m.eventsUp.Set(boolFloat(up))
-}
-
 // tick reads the world, decides, and acts once.
 func (s *Supervisor) tick(ctx context.Context) {
 	now := s.cfg.Now()
@@ -269,54 +247,6 @@ func (s *Supervisor) readQueues(ctx context.Context, now time.Time) {
 	}
 }
 
-// forgetReplaced drops the task state of workers whose process is gone, so a
-// restarted worker with the same name starts clean.
-func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
-	alive := make(map[string]int, len(workers))
-	for _, w := range workers {
-		alive[w.Name] = w.PID
-	}
-	for name, pid := range s.knownPIDs {
-		if now, ok := alive[name]; !ok || now != pid {
-			s.tracker.Forget(name)
-			delete(s.knownPIDs, name)
-		}
-	}
-	for name, pid := range alive {
-		if pid != 0 {
-			s.knownPIDs[name] = pid
-		}
-	}
-}
-
-// views joins the pool's processes with what their events say.
-func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
-	acts := s.tracker.Snapshot(now)
-	views := make([]WorkerView, 0, len(workers))
-	for _, w := range workers {
-		v := WorkerView{Name: w.Name, Slot: w.Slot}
-		a := acts[w.Name]
-		switch {
-		case w.State == pool.Stopping:
-			v.Phase = PhaseStopping
-		case w.State == pool.Backoff:
-			v.Phase = PhaseBackoff
-		case !a.Online:
-			v.Phase = PhaseStarting
-		case a.Received+a.Running > 0:
-			v.Phase = PhaseBusy
-		default:
-			v.Phase = PhaseIdle
-			v.IdleSince = a.IdleSince
-		}
-		if v.Phase != PhaseBackoff {
-			v.Received, v.Running = a.Received, a.Running
-		}
-		views = append(views, v)
-	}
-	return views
-}
-
 // act carries out a decision: start workers, warm-stop idle ones, and log
 // the change once with its reason.
 func (s *Supervisor) act(d Decision) {
@@ -350,56 +280,6 @@ func (s *Supervisor) act(d Decision) {
 		s.log.Info(fmt.Sprintf("scaling down by %d", len(stopped)), "desired", d.Desired, "workers", stopped, "reason", d.Reason)
 	case d.Desired != s.lastDesired || d.Blocked != s.lastBlocked:
 		s.log.Info("desired workers changed", "desired", d.Desired, "current", d.Current, "reason", d.Reason)
-	}
-}
-
-// resourceInterval is how often host usage and worker memory are sampled:
-// a /proc scan costs more than a Redis poll, and neither moves fast.
-const resourceInterval = 5 * time.Second
-
-// sampleResources reads the host's load and each worker's memory into the
-// views and the metrics, at most every resourceInterval (the views reuse
-// the last sample in between); without Resources the guard sees no valid
-// reading.
-func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView, now time.Time) {
-	res := s.cfg.Resources
-	if res == nil {
-		return
-	}
-	if s.sampledAt.IsZero() || now.Sub(s.sampledAt) >= resourceInterval {
-		s.sampledAt = now
-		s.sample(res, workers)
-	}
-	for i, w := range workers {
-		views[i].Memory = s.rss[w.PID]
-	}
-}
-
-func (s *Supervisor) sample(res Resources, workers []pool.Worker) {
-	if u, err := res.Host(); err != nil {
-		s.host = HostUsage{}
-		s.log.Debug("host usage", "err", err)
-	} else {
-		s.host = HostUsage{CPU: u.CPU, Memory: u.Memory, OK: true}
-		s.m.hostCPU.Set(u.CPU)
-		s.m.hostMemory.Set(u.Memory)
-	}
-	pids := make([]int, 0, len(workers))
-	for _, w := range workers {
-		if w.PID != 0 {
-			pids = append(pids, w.PID)
-		}
-	}
-	rss, err := res.TreesRSS(pids)
-	if err != nil {
-		s.log.Debug("worker memory", "err", err)
-	}
-	s.rss = rss
-	s.m.workerMemory.Reset()
-	for _, w := range workers {
-		if n, ok := rss[w.PID]; ok && w.PID != 0 {
-			s.m.workerMemory.WithLabelValues(w.Name).Set(float64(n))
-		}
 	}
 }
 

@@ -1,0 +1,80 @@
+package supervisor
+
+import (
+	"time"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+)
+
+// forgetReplaced drops the task state of workers whose process is gone, so a
+// restarted worker with the same name starts clean.
+func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
+	alive := make(map[string]int, len(workers))
+	for _, w := range workers {
+		alive[w.Name] = w.PID
+	}
+	for name, pid := range s.knownPIDs {
+		if now, ok := alive[name]; !ok || now != pid {
+			s.tracker.Forget(name)
+			delete(s.knownPIDs, name)
+		}
+	}
+	for name, pid := range alive {
+		if pid != 0 {
+			s.knownPIDs[name] = pid
+		}
+	}
+}
+
+// views joins the pool's processes with what their events say.
+func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
+	acts := s.tracker.Snapshot(now)
+	views := make([]WorkerView, 0, len(workers))
+	for _, w := range workers {
+		v := WorkerView{Name: w.Name, Slot: w.Slot}
+		a := acts[w.Name]
+		switch {
+		case w.State == pool.Stopping:
+			v.Phase = PhaseStopping
+		case w.State == pool.Backoff:
+			v.Phase = PhaseBackoff
+		case !a.Online:
+			v.Phase = PhaseStarting
+		case a.Received+a.Running > 0:
+			v.Phase = PhaseBusy
+		default:
+			v.Phase = PhaseIdle
+			v.IdleSince = a.IdleSince
+		}
+		if v.Phase != PhaseBackoff {
+			v.Received, v.Running = a.Received, a.Running
+		}
+		views = append(views, v)
+	}
+	return views
+}
+
+// handleEvent applies one Celery event to the per-worker state and counts
+// finished tasks.
+func (s *Supervisor) handleEvent(ev broker.Event) {
+	c, done := s.tracker.Observe(ev, s.cfg.Now())
+	if !done {
+		return
+	}
+	s.m.tasksCompleted.WithLabelValues(c.Outcome).Inc()
+	if c.Runtime > 0 {
+		s.m.taskRuntime.Observe(c.Runtime)
+	}
+}
+
+func (s *Supervisor) onEventsState(up bool) {
+	if s.eventsUp.Swap(up) != up {
+		if up {
+			s.log.Info("task events subscribed")
+		} else {
+			s.log.Warn("task events subscription lost; reconnecting")
+		}
+	}
+	s.m.eventsUp.Set(boolFloat(up))
+}
