@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -105,40 +104,7 @@ func freeAddr(t *testing.T) string {
 // and extra args; it is killed (with its workers) at the end of the test.
 func startSupervisor(t *testing.T, brokerURL string, args ...string) *supervised {
 	t.Helper()
-	s := &supervised{t: t, addr: freeAddr(t), record: filepath.Join(t.TempDir(), "record.jsonl"),
-		logs: &lockedBuffer{}, done: make(chan struct{})}
-	full := append([]string{"--celery-cmd", celeryCmd, "-A", "tasks", "--http-addr", s.addr,
-		"--poll-interval", "250ms", "--log-level", "debug"}, args...)
-	s.cmd = exec.Command(binPath, full...)
-	s.cmd.Dir = appDir
-	s.cmd.Env = append(os.Environ(), "CELERY_BROKER_URL="+brokerURL, "REVRX_RECORD="+s.record,
-		"PATH=/usr/bin:/bin:"+os.Getenv("PATH"))
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start supervisor: %v", err)
-	}
-	go func() {
-		defer close(s.done)
-		err := s.cmd.Wait()
-		s.code = 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			s.code = ee.ExitCode()
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-		if t.Failed() {
-			t.Logf("supervisor output:\n%s", lastLines(s.logs.String(), 80))
-		}
-	})
-	return s
+	return startSupervisorUnder(t, nil, nil, brokerURL, args...)
 }
 
 // wait returns the exit code once the supervisor exits, failing after d.
@@ -272,25 +238,13 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// celeryProcesses lists the PIDs of processes whose command line mentions
-// the given marker (e.g. the test's broker port), to prove none survive.
+// celeryProcesses lists the live celery processes whose environment holds
+// marker (e.g. the test's broker URL), to prove none survive.
 func celeryProcesses(marker string) []int {
 	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(env, []byte(marker)) && bytes.Contains(cmdline, []byte("celery")) {
-			if st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); !bytes.Contains(st, []byte(") Z ")) {
-				pids = append(pids, pid)
-			}
+	for _, pid := range processesWithEnv(marker) {
+		if strings.Contains(cmdline(pid), "celery") {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
