@@ -24,22 +24,46 @@ const controlExpiry = 30 * time.Second
 // the message could not be published; a worker that is not listening simply
 // does not stop, so the caller must still bound the wait.
 func (r *Redis) ShutdownWorkers(ctx context.Context, names []string) error {
-	msg, err := controlMessage("shutdown", names, time.Now())
-	if err != nil {
-		return fmt.Errorf("remote shutdown: %w", err)
-	}
-	r.roundTrips.Add(1)
-	channel := r.cfg.KeyPrefix + fmt.Sprintf("/%d.celery.pidbox", r.db)
-	if err := r.client.Publish(ctx, channel, msg).Err(); err != nil {
+	if err := r.control(ctx, "shutdown", map[string]any{}, names); err != nil {
 		return fmt.Errorf("remote shutdown: %w", err)
 	}
 	return nil
 }
 
+// CancelConsumers tells the worker named name to stop consuming from each
+// of queues (remote control `cancel_consumer`, one broadcast per queue).
+//
+// It is the first step of a safe stop on Redis: kombu 5.2 does not read a
+// BRPOP still in flight when a worker closes its connection, so a message
+// Redis hands to a worker during its warm shutdown is lost, neither run nor
+// restored. Once the consumer is cancelled the worker issues no new BRPOP,
+// and a message that the last one (kombu polls with a 1 s timeout) still
+// returns has no consumer and is pushed back to its queue. So: cancel,
+// wait a little over a second, then stop.
+func (r *Redis) CancelConsumers(ctx context.Context, name string, queues []string) error {
+	for _, q := range queues {
+		if err := r.control(ctx, "cancel_consumer", map[string]any{"queue": q}, []string{name}); err != nil {
+			return fmt.Errorf("cancel consumer %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// control publishes one remote-control command to the destination workers.
+func (r *Redis) control(ctx context.Context, method string, args map[string]any, destination []string) error {
+	msg, err := controlMessage(method, args, destination, time.Now())
+	if err != nil {
+		return err
+	}
+	r.roundTrips.Add(1)
+	channel := r.cfg.KeyPrefix + fmt.Sprintf("/%d.celery.pidbox", r.db)
+	return r.client.Publish(ctx, channel, msg).Err()
+}
+
 // controlMessage builds the kombu envelope of a pidbox broadcast.
-func controlMessage(method string, destination []string, now time.Time) ([]byte, error) {
+func controlMessage(method string, args map[string]any, destination []string, now time.Time) ([]byte, error) {
 	body, err := json.Marshal(map[string]any{
-		"method": method, "arguments": map[string]any{}, "destination": destination,
+		"method": method, "arguments": args, "destination": destination,
 		"pattern": nil, "matcher": nil,
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ const (
 	DefaultMinBackoff        = 1 * time.Second
 	DefaultMaxBackoff        = 30 * time.Second
 	DefaultFailedStartWindow = 10 * time.Second
+	DefaultDrainGrace        = 2 * time.Second
 )
 
 // DefaultCommand is the command prefix used when Config.Command is empty.
@@ -81,6 +82,14 @@ type Config struct {
 	// fails, nothing else is sent: the process group is SIGKILLed after
 	// ShutdownTimeout as for any worker that does not stop.
 	WarmStop func(name string) error
+
+	// Drain, if set, is called first on every stop (from the worker's own
+	// goroutine) to make the worker stop taking work, e.g. by cancelling its
+	// queue consumers; the warm stop follows DrainGrace later. If it fails
+	// the warm stop is sent at once.
+	Drain func(name string) error
+	// DrainGrace is the wait between Drain and the warm stop; default 2s.
+	DrainGrace time.Duration
 	// Reap makes Run reap orphaned processes re-parented to this process (set
 	// it when running as PID 1 or as a child subreaper). Managed workers are
 	// never reaped by the reaper, so no exit status is lost.
@@ -119,6 +128,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.DrainGrace == 0 {
+		c.DrainGrace = DefaultDrainGrace
 	}
 	if c.FailedStartWindow == 0 {
 		c.FailedStartWindow = DefaultFailedStartWindow

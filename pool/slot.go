@@ -42,10 +42,7 @@ func (p *Pool) stopLocked(s *slot) error {
 	s.state = Stopping
 	close(s.stop)
 	p.notify()
-	if s.proc == nil || p.cfg.WarmStop != nil {
-		return nil // no process yet, or await sends the warm stop
-	}
-	return s.proc.term()
+	return nil // the slot's own goroutine (await) carries out the stop
 }
 
 // supervise runs slot s until it is stopped: start, wait, back off, restart.
@@ -108,12 +105,7 @@ func (p *Pool) launch(s *slot) (*process, error) {
 	defer p.mu.Unlock()
 	s.proc, s.state = pr, Running
 	if s.stopReq {
-		s.state = Stopping
-		if p.cfg.WarmStop == nil {
-			if err := pr.term(); err != nil {
-				p.logger(s).Warn("warm stop failed", keyErr, err)
-			}
-		}
+		s.state = Stopping // await, next, sends the warm stop at once
 		if p.killAll && pr.killGroup() {
 			s.killed = true
 		}
@@ -123,19 +115,16 @@ func (p *Pool) launch(s *slot) (*process, error) {
 	return pr, nil
 }
 
-// await waits for pr to end. Once s is asked to stop it allows
-// ShutdownTimeout for the warm stop, then SIGKILLs the process group.
+// await waits for pr to end. Once s is asked to stop it sends the warm stop
+// (warmStop), allows ShutdownTimeout, then SIGKILLs the process group.
 func (p *Pool) await(s *slot, pr *process) exitInfo {
 	select {
 	case <-pr.done:
 		return pr.exit
 	case <-s.stop:
 	}
-	if p.cfg.WarmStop != nil {
-		if err := p.cfg.WarmStop(s.name); err != nil {
-			p.logger(s).Warn("warm stop request failed; the worker is killed after the shutdown timeout",
-				keyErr, err, keyTimeout, p.cfg.ShutdownTimeout)
-		}
+	if !p.warmStop(s, pr) {
+		return pr.exit
 	}
 	t := time.NewTimer(p.cfg.ShutdownTimeout)
 	defer t.Stop()
@@ -153,6 +142,37 @@ func (p *Pool) await(s *slot, pr *process) exitInfo {
 	}
 	<-pr.done
 	return pr.exit
+}
+
+// warmStop asks s's process to stop warm: Drain first (then DrainGrace),
+// then WarmStop, or SIGTERM to the main PID only. It reports false if the
+// process ended meanwhile.
+func (p *Pool) warmStop(s *slot, pr *process) bool {
+	log := p.logger(s)
+	if p.cfg.Drain != nil {
+		if err := p.cfg.Drain(s.name); err != nil {
+			log.Warn("could not stop the worker consuming before its warm stop", keyErr, err)
+		} else {
+			t := time.NewTimer(p.cfg.DrainGrace)
+			select {
+			case <-pr.done:
+				t.Stop()
+				return false
+			case <-t.C:
+			}
+		}
+	}
+	if p.cfg.WarmStop != nil {
+		if err := p.cfg.WarmStop(s.name); err != nil {
+			log.Warn("warm stop request failed; the worker is killed after the shutdown timeout",
+				keyErr, err, keyTimeout, p.cfg.ShutdownTimeout)
+		}
+		return true
+	}
+	if err := pr.term(); err != nil {
+		log.Warn("warm stop failed", keyErr, err)
+	}
+	return true
 }
 
 // afterExit records an exit and decides whether and when to restart.

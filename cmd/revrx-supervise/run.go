@@ -49,6 +49,14 @@ func run(cfg config, log *slog.Logger) int {
 	pcfg.Logger = log
 	pcfg.Reap = os.Getpid() == 1
 	pcfg.OnRestart = func(name, reason string) { sup.OnRestart(name, reason) }
+	// kombu 5.2 loses a message that Redis hands to a worker during its
+	// warm shutdown (the BRPOP in flight is never read): stop its consumers
+	// first, then stop it once that last poll has returned.
+	pcfg.Drain = func(name string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		return rds.CancelConsumers(ctx, name, pcfg.Queues)
+	}
 	if pcfg.Pool == "solo" {
 		// SIGTERM is not warm for the solo pool (the running task is lost):
 		// ask through remote control, handled between tasks.
