@@ -34,5 +34,12 @@ test-short:
 demo: deps build
 	examples/demo.sh $(BIN)
 
+# bench: replays the traces in ../shared/traces against revrx-supervise, Celery's
+# --autoscale and fixed pools on real Redis and Celery (about 35 min; filters and
+# columns in examples/README.md, "Benchmark").
+bench: deps build
+	$(GO) build -o bin/revrx-bench ./examples/bench
+	bin/revrx-bench -bin $(BIN)
+
 clean:
 	rm -rf bin .demo

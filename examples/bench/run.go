@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	sampleEvery  = 250 * time.Millisecond
+	readyTimeout = 90 * time.Second
+	stopGrace    = 90 * time.Second // > revrx-supervise's --shutdown-timeout (25s)
+)
+
+// harness holds what every run needs.
+type harness struct {
+	bin, appDir, producer string // revrx-supervise, examples/app, examples/producer.py
+	redisServer, redisCLI string
+	horizon               time.Duration
+	out                   string // results directory; runs go in out/runs/
+}
+
+// runOne replays tr against c on a fresh redis-server and measures it.
+func (h *harness) runOne(ctx context.Context, tr trace, c contender) (r result, cmd command, err error) {
+	dir := filepath.Join(h.out, "runs", tr.name+"-"+c.key)
+	if err := os.RemoveAll(dir); err != nil {
+		return r, cmd, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r, cmd, err
+	}
+	r.Load1 = load1()
+	redis, port, err := h.startRedis(ctx, dir)
+	if err != nil {
+		return r, cmd, err
+	}
+	defer redis.stop(syscall.SIGTERM, 10*time.Second)
+	broker := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	record := filepath.Join(dir, "record.jsonl")
+	httpPort, err := freePort()
+	if err != nil {
+		return r, cmd, err
+	}
+	cmd = commandFor(c, h.bin, h.appDir, broker, record, "127.0.0.1:"+strconv.Itoa(httpPort))
+	fmt.Fprintf(os.Stderr, "bench: [%s/%s] %s\n", tr.name, c.key, cmd)
+	logPath := filepath.Join(dir, "contender.log")
+	worker, err := startLogged(c.key, cmd.argv, cmd.dir, cleanEnv(cmd.env), logPath)
+	if err != nil {
+		return r, cmd, err
+	}
+	defer worker.stop(syscall.SIGTERM, 10*time.Second) // only on an early return
+	if err := waitReady(ctx, c, worker, httpPort, logPath); err != nil {
+		return r, cmd, fmt.Errorf("%s not ready: %w (see %s)", c.key, err, logPath)
+	}
+
+	sctx, stopSampling := context.WithCancel(context.Background())
+	defer stopSampling()
+	samplesc := newSampler(worker.pid()).run(sctx, sampleEvery)
+	pr, err := h.startProducer(tr, broker, filepath.Join(dir, "producer.log"))
+	if err != nil {
+		return r, cmd, err
+	}
+	defer pr.p.stop(syscall.SIGKILL, time.Second) // only on an early return
+	var t0 time.Time
+	select {
+	case t0 = <-pr.t0:
+	case <-pr.p.done:
+		return r, cmd, fmt.Errorf("producer exited before publishing: %v (see %s)", pr.p.err, dir)
+	case <-ctx.Done():
+		return r, cmd, ctx.Err()
+	}
+	end := t0.Add(h.horizon)
+	if err := sleepCtx(ctx, time.Until(end)); err != nil {
+		return r, cmd, err
+	}
+	stopSampling()
+	samples := <-samplesc
+	if !pr.p.exited() {
+		r.Truncated = true
+		pr.p.stop(syscall.SIGINT, 5*time.Second) // prints its total on SIGINT
+	}
+	r.StopSeconds = worker.stop(syscall.SIGTERM, stopGrace).Seconds()
+	if err := <-pr.scanned; err != nil {
+		return r, cmd, err
+	}
+	r.Published = pr.published
+	if !r.Truncated && pr.p.err != nil {
+		return r, cmd, fmt.Errorf("producer: %w (see %s)", pr.p.err, dir)
+	}
+	return r, cmd, h.measure(&r, port, dir, samples, t0, end)
+}
+
+// measure fills r from what is left in Redis, the record file and the
+// samples over [from, to], once the contender has stopped.
+func (h *harness) measure(r *result, port int, dir string, samples []sample, from, to time.Time) error {
+	// Warm shutdown gives prefetched messages back; with acks_late a task
+	// killed mid-run stays in the unacked hash until Redis restores it.
+	queued, err1 := h.redisInt(port, "LLEN", benchQueue)
+	unacked, err2 := h.redisInt(port, "HLEN", "unacked")
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("count what is left in redis: %w", err)
+	}
+	r.LeftQueued = queued + unacked
+	h.dumpRedis(port, filepath.Join(dir, "redis-keys.txt"))
+	if err := readRecord(filepath.Join(dir, "record.jsonl"), r); err != nil {
+		return fmt.Errorf("record: %w", err)
+	}
+	r.Lost = max(0, r.Published-r.Finished-r.LeftQueued)
+	window(samples, from, to, r)
+	return writeSamples(filepath.Join(dir, "samples.csv"), samples, from)
+}
+
+// startLogged starts argv with its output appended to logPath.
+func startLogged(name string, argv []string, dir string, env []string, logPath string) (*proc, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, logf, logf
+	return startProc(name, cmd)
+}
+
+// startRedis starts a private redis-server (no persistence) on a free
+// loopback port and waits until it answers PING.
+func (h *harness) startRedis(ctx context.Context, dir string) (*proc, int, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := startLogged("redis-server", []string{h.redisServer, "--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir},
+		dir, os.Environ(), filepath.Join(dir, "redis.log"))
+	if err != nil {
+		return nil, 0, err
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		out, _ := exec.Command(h.redisCLI, "-p", strconv.Itoa(port), "PING").Output()
+		if strings.TrimSpace(string(out)) == "PONG" {
+			return p, port, nil
+		}
+		if p.exited() {
+			break
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			p.stop(syscall.SIGKILL, time.Second)
+			return nil, 0, err
+		}
+	}
+	p.stop(syscall.SIGKILL, time.Second)
+	return nil, 0, fmt.Errorf("redis-server on port %d did not answer PING (see %s/redis.log)", port, dir)
+}
+
+// redisInt runs one redis-cli command that answers an integer.
+func (h *harness) redisInt(port int, args ...string) (int, error) {
+	out, err := exec.Command(h.redisCLI, append([]string{"-p", strconv.Itoa(port)}, args...)...).Output()
+	if err != nil {
+		return 0, fmt.Errorf("redis-cli %s: %w", strings.Join(args, " "), err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		return 0, fmt.Errorf("redis-cli %s: answer %q", strings.Join(args, " "), out)
+	}
+	return n, nil
+}
+
+// dumpRedis writes every key left in Redis with its type and size, to
+// explain a lost task.
+func (h *harness) dumpRedis(port int, path string) {
+	cli := func(args ...string) string {
+		out, _ := exec.Command(h.redisCLI, append([]string{"-p", strconv.Itoa(port)}, args...)...).Output()
+		return strings.TrimSpace(string(out))
+	}
+	size := map[string]string{"list": "LLEN", "hash": "HLEN", "zset": "ZCARD", "set": "SCARD"}
+	var b strings.Builder
+	for _, key := range strings.Split(cli("--scan"), "\n") {
+		if key == "" {
+			continue
+		}
+		typ := cli("TYPE", key)
+		n := "-"
+		if cmd, ok := size[typ]; ok {
+			n = cli(cmd, key)
+		}
+		fmt.Fprintf(&b, "%q %s %s\n", key, typ, n)
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// waitReady waits until the contender runs its starting pool and its
+// workers have logged "ready" (revrx-supervise: also /readyz is 200).
+func waitReady(ctx context.Context, c contender, p *proc, httpPort int, logPath string) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	timeout := time.NewTimer(readyTimeout)
+	defer timeout.Stop()
+	readyLines := 1
+	if c.revrx {
+		readyLines = c.readySlots() // one "workerN@host ready." per worker
+	}
+	client := http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return fmt.Errorf("exited: %v", p.err)
+		case <-timeout.C:
+			return fmt.Errorf("timed out after %s", readyTimeout)
+		case <-t.C:
+		}
+		tree, table := descendants(p.pid())
+		if _, slots := treeCounts(tree, table); slots != c.readySlots() {
+			continue
+		}
+		if log, _ := os.ReadFile(logPath); strings.Count(string(log), " ready.") < readyLines {
+			continue
+		}
+		if !c.revrx {
+			return nil
+		}
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort))
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+	}
+}
+
+// producerRun is a running examples/producer.py.
+type producerRun struct {
+	p         *proc
+	t0        chan time.Time // the trace's t=0, once the first batch is out
+	published int            // from its "total:" line; valid after scanned
+	scanned   chan error     // its output has been read to the end
+}
+
+// startProducer replays tr; its output goes to logPath.
+func (h *harness) startProducer(tr trace, broker, logPath string) (*producerRun, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(celeryPython, h.producer, "--trace", tr.path, "--queue", benchQueue)
+	cmd.Env = cleanEnv([]string{"CELERY_BROKER_URL=" + broker})
+	rd, wr := io.Pipe()
+	cmd.Stdout, cmd.Stderr = wr, logf
+	p, err := startProc("producer", cmd)
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	pr := &producerRun{p: p, t0: make(chan time.Time, 1), scanned: make(chan error, 1)}
+	go func() { <-p.done; wr.Close() }()
+	go func() {
+		defer logf.Close()
+		sc := bufio.NewScanner(rd)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logf, line)
+			// "t=0.0s published 12 x 0.5s to bench": t is seconds since its t=0.
+			if rest, ok := strings.CutPrefix(line, "t="); ok && !sent {
+				at, ok := leadingNumber(rest)
+				if ok {
+					pr.t0 <- time.Now().Add(-time.Duration(at * float64(time.Second)))
+					sent = true
+				}
+			}
+			// "total: published 193 tasks (96.5 task-seconds) in 90.0s"
+			if rest, ok := strings.CutPrefix(line, "total: published "); ok {
+				n, _ := leadingNumber(rest)
+				pr.published = int(n)
+			}
+		}
+		pr.scanned <- sc.Err()
+	}()
+	return pr, nil
+}
+
+// leadingNumber parses the number at the start of s ("0.0s published…").
+func leadingNumber(s string) (float64, bool) {
+	end := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if end < 0 {
+		end = len(s)
+	}
+	n, err := strconv.ParseFloat(s[:end], 64)
+	return n, err == nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func load1() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
+// writeSamples saves the samples (t relative to the trace's t=0) as CSV.
+func writeSamples(path string, samples []sample, t0 time.Time) error {
+	var b strings.Builder
+	b.WriteString("t_seconds,slots,workers,procs,pss_mb,cpu_seconds\n")
+	for _, s := range samples {
+		fmt.Fprintf(&b, "%.3f,%d,%d,%d,%.1f,%.2f\n", s.At.Sub(t0).Seconds(), s.Slots, s.Workers,
+			s.Procs, float64(s.PssKB)/1024, s.CPU)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
