@@ -12,10 +12,10 @@ type HostUsage struct {
 // Guard is the resource guard, a secondary strategy: it never proposes
 // workers, it holds scale-ups back and sheds idle workers.
 type Guard struct {
-	MaxCPU          float64 // no scale-up while host CPU is above this ratio; 0 = off
-	MaxMemory       float64 // no scale-up while host memory is above this ratio; 0 = off
-	CriticalMemory  float64 // above this ratio idle workers are shed without waiting for the keepalive; 0 = off
-	MaxWorkerMemory uint64  // a worker whose process tree RSS exceeds this many bytes is replaced once idle; 0 = off
+	MaxCPU          float64 `json:"max_cpu,omitempty"`           // no scale-up while host CPU is above this ratio; 0 = off
+	MaxMemory       float64 `json:"max_memory,omitempty"`        // no scale-up while host memory is above this ratio; 0 = off
+	CriticalMemory  float64 `json:"critical_memory,omitempty"`   // above this ratio idle workers are shed without waiting for the keepalive; 0 = off
+	MaxWorkerMemory uint64  `json:"max_worker_memory,omitempty"` // a worker whose process tree RSS exceeds this many bytes is replaced once idle; 0 = off
 }
 
 // Validate checks the ratios.

@@ -36,10 +36,18 @@ type QueueStatus struct {
 
 // PolicyStatus is the policy configuration in force.
 type PolicyStatus struct {
-	Min            int     `json:"min"`
-	Max            int     `json:"max"`
-	TasksPerWorker int     `json:"tasks_per_worker"`
-	KeepaliveSecs  float64 `json:"keepalive_seconds"`
+	Algorithm      string    `json:"algorithm"`
+	Min            int       `json:"min"`
+	Max            int       `json:"max"`
+	MinNow         int       `json:"min_now"` // MIN and MAX after the schedules in force
+	MaxNow         int       `json:"max_now"`
+	Schedule       string    `json:"schedule,omitempty"`
+	TasksPerWorker int       `json:"tasks_per_worker"`
+	KeepaliveSecs  float64   `json:"keepalive_seconds"`
+	Tolerance      float64   `json:"tolerance,omitempty"`
+	TargetWaitSecs float64   `json:"target_wait_seconds,omitempty"`
+	Guard          Guard     `json:"guard"`
+	Behavior       *Behavior `json:"behavior,omitempty"`
 }
 
 // WorkerStatus is one supervised worker.
@@ -84,7 +92,7 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 		Time:         now,
 		Broker:       BrokerStatus{URL: s.cfg.BrokerURL, Up: s.brokerOK, EventsUp: s.eventsUp.Load(), LastGood: s.lastGoodAt},
 		Queues:       make(map[string]QueueStatus, len(s.lastBacklog)),
-		Policy:       PolicyStatus{Min: p.Min, Max: p.Max, TasksPerWorker: p.TasksPerWorker, KeepaliveSecs: p.Keepalive.Seconds()},
+		Policy:       policyStatus(p, now),
 		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
 		ShuttingDown: s.shuttingDown.Load(),
 	}
@@ -113,6 +121,19 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()
+}
+
+func policyStatus(p Policy, now time.Time) PolicyStatus {
+	lo, hi, spec := bounds(p, now)
+	alg := p.Algorithm
+	if alg == "" {
+		alg = AlgorithmRevrx
+	}
+	return PolicyStatus{
+		Algorithm: alg, Min: p.Min, Max: p.Max, MinNow: lo, MaxNow: hi, Schedule: spec,
+		TasksPerWorker: p.TasksPerWorker, KeepaliveSecs: p.Keepalive.Seconds(), Tolerance: p.Tolerance,
+		TargetWaitSecs: p.TargetWait.Seconds(), Guard: p.Guard, Behavior: p.Behavior,
+	}
 }
 
 // Snapshot returns the last recorded status.
