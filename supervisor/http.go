@@ -40,8 +40,8 @@ func (s *Supervisor) Live(now time.Time) error {
 }
 
 // Ready reports whether this host should receive work: the broker answers,
-// at least MIN workers are up (idle or busy), none keeps failing to start,
-// and no shutdown is under way.
+// at least MIN workers (as a schedule sets it now) are up (idle or busy),
+// none keeps failing to start, and no shutdown is under way.
 func (s *Supervisor) Ready() error {
 	st := s.Snapshot()
 	if st.ShuttingDown {
@@ -59,8 +59,8 @@ func (s *Supervisor) Ready() error {
 			up++
 		}
 	}
-	if up < st.Policy.Min {
-		return fmt.Errorf("%d of min %d workers up", up, st.Policy.Min)
+	if up < st.Policy.MinNow {
+		return fmt.Errorf("%d of min %d workers up", up, st.Policy.MinNow)
 	}
 	return nil
 }
