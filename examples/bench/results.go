@@ -28,7 +28,9 @@ func newReport(cfg config) *report {
 	fmt.Fprintf(&b, "%s; %s; %s.\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(),
 		strings.TrimSpace(string(version)))
 	fmt.Fprintf(&b, "Each contender in turn on a fresh redis-server, the example app with `REVRX_ACKS_LATE=1` "+
-		"(task_acks_late) and prefetch multiplier 1; horizon %s from the trace's t=0 for every contender; "+
+		"(task_acks_late) and prefetch multiplier 1 (Celery's pool prefetches MAX x 1; revrx-supervise's "+
+		"single-slot workers get --prefetch-multiplier=2, one reserved task each, as the README advises for late acks); "+
+		"horizon %s from the trace's t=0 for every contender; "+
 		"/proc sampled every %s.\n\n", horizonText(cfg.h.horizon), sampleEvery)
 	return &report{cfg: cfg, path: filepath.Join(cfg.h.out, "bench-results.md"), header: b.String()}
 }
