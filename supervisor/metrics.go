@@ -9,25 +9,25 @@ import (
 // metrics are the supervisor's Prometheus series. Every name is part of the
 // product's interface (README "Metrics"); change them only with the README.
 type metrics struct {
-	queueMessages   *prometheus.GaugeVec
-	workers         *prometheus.GaugeVec
-	desired         prometheus.Gauge
-	min, max        prometheus.Gauge
-	tasksPerWorker  prometheus.Gauge
-	unmet           prometheus.Gauge
-	scalingEvents   *prometheus.CounterVec
-	restarts        *prometheus.CounterVec
-	brokerUp        prometheus.Gauge
-	brokerErrors    prometheus.Counter
-	eventsUp        prometheus.Gauge
-	tasksCompleted  *prometheus.CounterVec
-	taskRuntime     prometheus.Histogram
-	lastDecisionAge prometheus.Gauge
-	oldestAge       *prometheus.GaugeVec
-	hostCPU         prometheus.Gauge
-	hostMemory      prometheus.Gauge
-	workerMemory    *prometheus.GaugeVec
-	scalingBlocked  *prometheus.CounterVec
+	queueMessages  *prometheus.GaugeVec
+	workers        *prometheus.GaugeVec
+	desired        prometheus.Gauge
+	min, max       prometheus.Gauge
+	tasksPerWorker prometheus.Gauge
+	unmet          prometheus.Gauge
+	scalingEvents  *prometheus.CounterVec
+	restarts       *prometheus.CounterVec
+	brokerUp       prometheus.Gauge
+	brokerErrors   prometheus.Counter
+	eventsUp       prometheus.Gauge
+	tasksCompleted *prometheus.CounterVec
+	taskRuntime    prometheus.Histogram
+	lastDecision   prometheus.Gauge
+	oldestAge      *prometheus.GaugeVec
+	hostCPU        prometheus.Gauge
+	hostMemory     prometheus.Gauge
+	workerMemory   *prometheus.GaugeVec
+	scalingBlocked *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -69,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Runtime of tasks finished on supervised workers, from their task events.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
 		}),
-		lastDecisionAge: gauge("revrx_last_decision_timestamp_seconds", "Unix time of the last policy decision (liveness of the loop)."),
+		lastDecision: gauge("revrx_last_decision_timestamp_seconds", "Unix time of the last policy decision (liveness of the loop)."),
 		oldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "revrx_queue_oldest_message_age_seconds",
 			Help: "Age of the oldest due message waiting per queue: exact when producers stamp a published_at header, " +
@@ -89,7 +89,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, c := range []prometheus.Collector{
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp,
-		m.tasksCompleted, m.taskRuntime, m.lastDecisionAge,
+		m.tasksCompleted, m.taskRuntime, m.lastDecision,
 		m.oldestAge, m.hostCPU, m.hostMemory, m.workerMemory, m.scalingBlocked,
 	} {
 		if err := reg.Register(c); err != nil {

@@ -2,10 +2,8 @@ package supervisor
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -304,12 +302,4 @@ func (d Decision) StopNames() []string {
 		names[i] = s.Name
 	}
 	return names
-}
-
-// errList joins validation problems into one error.
-func errList(errs []string) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(errs, "; "))
 }

@@ -79,7 +79,7 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
 	s.m.desired.Set(float64(d.Desired))
 	s.m.unmet.Set(float64(d.Unmet(p)))
-	s.m.lastDecisionAge.Set(float64(now.UnixNano()) / 1e9)
+	s.m.lastDecision.Set(float64(now.UnixNano()) / 1e9)
 	counts := map[Phase]int{}
 	for _, v := range views {
 		counts[v.Phase]++
