@@ -17,6 +17,7 @@ const (
 	DefaultMaxBackoff        = 30 * time.Second
 	DefaultFailedStartWindow = 10 * time.Second
 	DefaultDrainGrace        = 2 * time.Second
+	DefaultPrefetch          = 1
 )
 
 // DefaultCommand is the command prefix used when Config.Command is empty.
@@ -49,6 +50,14 @@ type Config struct {
 	// domain). A template without "@" gets Celery's "celery@" prefix, so the
 	// name the pool reports equals the hostname Celery puts in its events.
 	NameTemplate string
+	// PrefetchMultiplier is passed as --prefetch-multiplier; 0 means
+	// DefaultPrefetch (one reserved task per pool process, so a worker never
+	// hoards tasks an idle sibling could run).
+	PrefetchMultiplier int
+	// Host, if set, forks the workers from an app host that has imported
+	// the app once (see AppHost); while it is not ready, workers are exec'd.
+	// Nil execs every worker. The pool closes the host at the end of Run.
+	Host *AppHost
 	// ExtraArgs are appended after everything else, so single-valued options
 	// given here override the pool's defaults (click keeps the last value).
 	ExtraArgs []string
@@ -120,6 +129,9 @@ func (c Config) withDefaults() Config {
 	if c.Pool == "" {
 		c.Pool = DefaultPool
 	}
+	if c.PrefetchMultiplier == 0 {
+		c.PrefetchMultiplier = DefaultPrefetch
+	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -153,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 0 {
 		return bad("Concurrency", "must be positive, got %d", c.Concurrency)
+	}
+	if c.PrefetchMultiplier < 0 {
+		return bad("PrefetchMultiplier", "must be positive, got %d", c.PrefetchMultiplier)
 	}
 	if !validPools[c.Pool] {
 		return bad("Pool", "unknown pool %q (prefork, eventlet, gevent, solo, processes, threads)", c.Pool)

@@ -16,16 +16,16 @@ import (
 // name; don't). --without-mingle, --without-gossip and -E are plain flags in
 // celery 5.2.6 with no negative form (there is no --with-mingle or
 // --no-events), so they cannot be turned off through ExtraArgs.
-var defaultWorkerArgs = []string{
-	"-E", "--without-mingle", "--without-gossip", "--prefetch-multiplier=1",
-}
+var defaultWorkerArgs = []string{"-E", "--without-mingle", "--without-gossip"}
 
-// workerArgs returns the argv (without the program) of the worker named name:
-// Command[1:] [-A App] worker [-Q q1,q2] -n NAME --concurrency C --pool P
-// -E --without-mingle --without-gossip --prefetch-multiplier=1 ExtraArgs...
-// cfg must have its defaults applied.
-func workerArgs(cfg Config, name string) []string {
-	args := append([]string{}, cfg.Command[1:]...)
+// celeryArgs returns the arguments of the celery command (after the command
+// prefix, Command[1:] for an exec) that runs the worker named name:
+// [-A App] worker [-Q q1,q2] -n NAME --concurrency C --pool P
+// -E --without-mingle --without-gossip --prefetch-multiplier=M ExtraArgs...
+// A forked worker runs exactly these, as "celery ARGS". cfg must have its
+// defaults applied.
+func celeryArgs(cfg Config, name string) []string {
+	var args []string
 	if cfg.App != "" {
 		args = append(args, "-A", cfg.App)
 	}
@@ -37,6 +37,7 @@ func workerArgs(cfg Config, name string) []string {
 		"--concurrency", strconv.Itoa(cfg.Concurrency),
 		"--pool", cfg.Pool)
 	args = append(args, defaultWorkerArgs...)
+	args = append(args, "--prefetch-multiplier="+strconv.Itoa(cfg.PrefetchMultiplier))
 	return append(args, cfg.ExtraArgs...)
 }
 

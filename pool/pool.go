@@ -55,6 +55,7 @@ const (
 	keyErr     = "err"
 	keyStarts  = "failed_starts"
 	keyTimeout = "timeout"
+	keySpawn   = "spawn"
 )
 
 // Worker is a snapshot of one slot.
@@ -64,6 +65,7 @@ type Worker struct {
 	PID          int       // main PID; 0 while starting or in backoff
 	State        State     // Starting, Running, Stopping or Backoff
 	StartedAt    time.Time // start of the current process (zero if none)
+	Spawn        string    // how it started: SpawnFork or SpawnExec ("" if none)
 	Restarts     int       // restarts scheduled after unexpected exits
 	FailedStarts int       // consecutive failed starts
 	LastOutput   []string  // the child's last lines (up to 20), oldest first
@@ -75,15 +77,9 @@ type Worker struct {
 type Pool struct {
 	cfg      Config
 	host     string
-	backoff  backoffPolicy
-	children *children
-	starter  *starter
-	lines    *lineLogger
-	changed  chan struct{}
-
-	servicesOnce sync.Once
-	servicesStop chan struct{} // closed at the end of Run
-	services     sync.WaitGroup
+	backoff backoffPolicy
+	svc     *services
+	changed chan struct{}
 
 	mu         sync.Mutex
 	slots      map[int]*slot
@@ -107,31 +103,21 @@ func New(cfg Config) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostname: %w", err)
 	}
-	ch := newChildren()
+	svc := newServices(cfg.Logger)
+	if cfg.Host != nil {
+		svc = cfg.Host.svc
+	}
 	return &Pool{
 		cfg:  cfg,
 		host: host,
 		backoff: backoffPolicy{
 			Min: cfg.MinBackoff, Max: cfg.MaxBackoff, FailedStartWindow: cfg.FailedStartWindow,
 		},
-		children:     ch,
-		starter:      newStarter(ch),
-		lines:        newLineLogger(cfg.Logger),
-		changed:      make(chan struct{}, 1),
-		servicesStop: make(chan struct{}),
-		slots:        make(map[int]*slot),
-		shutdownCh:   make(chan struct{}),
+		svc:        svc,
+		changed:    make(chan struct{}, 1),
+		slots:      make(map[int]*slot),
+		shutdownCh: make(chan struct{}),
 	}, nil
-}
-
-// startServices starts the locked starter thread and the output logger,
-// once. They stop at the end of Run.
-func (p *Pool) startServices() {
-	p.servicesOnce.Do(func() {
-		p.services.Add(2)
-		go func() { defer p.services.Done(); p.starter.run(p.servicesStop) }()
-		go func() { defer p.services.Done(); p.lines.run(p.servicesStop) }()
-	})
 }
 
 // Run serves the pool until ctx is done or Kill is called, then shuts down:
@@ -149,15 +135,15 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	p.ran = true
 	p.mu.Unlock()
-	p.startServices()
-	defer func() {
-		close(p.servicesStop)
-		p.services.Wait()
-	}()
-	if p.cfg.Reap {
+	p.svc.start()
+	defer p.svc.close()
+	if p.cfg.Host != nil {
+		defer p.cfg.Host.Close()
+	}
+	if p.cfg.Reap || p.cfg.Host != nil { // forked workers are orphans re-parented here
 		stop := make(chan struct{})
 		done := make(chan struct{})
-		go func() { defer close(done); runReaper(p.children, p.cfg.Logger, stop) }()
+		go func() { defer close(done); runReaper(p.svc.children, p.cfg.Logger, stop) }()
 		defer func() { close(stop); <-done }()
 	}
 	select {
@@ -202,7 +188,7 @@ func (p *Pool) beginShutdownLocked() {
 // not exist) is a failed start like an immediate exit: the worker is in
 // Backoff and is retried. Add returns ErrShuttingDown once shutdown began.
 func (p *Pool) Add() (Worker, error) {
-	p.startServices()
+	p.svc.start()
 	p.mu.Lock()
 	if p.shutting {
 		p.mu.Unlock()
@@ -255,6 +241,15 @@ func (p *Pool) Kill() {
 			s.killed = true
 		}
 	}
+}
+
+// HostState returns the app host's state; its Enabled is false when the
+// pool has no host.
+func (p *Pool) HostState() HostState {
+	if p.cfg.Host == nil {
+		return HostState{}
+	}
+	return p.cfg.Host.State()
 }
 
 // Workers returns a snapshot of every slot, sorted by slot number.

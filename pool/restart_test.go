@@ -136,7 +136,7 @@ func TestTermAfterExitIsFine(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatal(err)
 	}
-	pr := &process{cmd: cmd, pid: cmd.Process.Pid, reaped: true}
+	pr := &process{pid: cmd.Process.Pid, reaped: true}
 	if err := pr.term(); err != nil {
 		t.Fatalf("term() on a reaped process = %v, want nil", err)
 	}

@@ -28,7 +28,7 @@ func (s *slot) snapshot() Worker {
 		LastOutput: s.out.snapshot(),
 	}
 	if s.proc != nil {
-		w.PID, w.StartedAt = s.proc.pid, s.proc.startedAt
+		w.PID, w.StartedAt, w.Spawn = s.proc.pid, s.proc.startedAt, s.proc.spawn
 	}
 	return w
 }
@@ -94,10 +94,7 @@ func (p *Pool) launch(s *slot) (*process, error) {
 	if stopped {
 		return nil, ErrShuttingDown
 	}
-	pr, err := startProcess(spawn{
-		cfg: p.cfg, name: s.name, starter: p.starter, stopped: p.servicesStop,
-		children: p.children, lines: p.lines, ring: &s.out,
-	})
+	pr, err := p.start(s)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +108,24 @@ func (p *Pool) launch(s *slot) (*process, error) {
 		}
 	}
 	p.notify()
-	p.logger(s).Debug("worker started", keyPID, pr.pid)
+	p.logger(s).Debug("worker started", keyPID, pr.pid, keySpawn, pr.spawn)
 	return pr, nil
+}
+
+// start forks s's worker from the app host when it is ready, and execs it
+// otherwise, or when the host fails during the request.
+func (p *Pool) start(s *slot) (*process, error) {
+	sp := spawn{cfg: p.cfg, name: s.name, svc: p.svc, ring: &s.out}
+	if h := p.cfg.Host; h != nil && h.forks(p.cfg.Pool) {
+		sp.forking = h
+		pr, err := startProcess(sp)
+		if !errors.Is(err, ErrHostDown) {
+			return pr, err
+		}
+		p.logger(s).Warn("the app host failed; starting the worker with exec", keyErr, err)
+		sp.forking = nil
+	}
+	return startProcess(sp)
 }
 
 // await waits for pr to end. Once s is asked to stop it sends the warm stop
@@ -208,7 +221,7 @@ func (p *Pool) logStopped(log *slog.Logger, exit exitInfo) bool {
 	switch {
 	case errors.Is(exit.Err, ErrShuttingDown):
 		return true
-	case exit.State == nil:
+	case exit.Status == nil:
 		log.Error("worker exit status lost", keyErr, exit.Err)
 		return false
 	}

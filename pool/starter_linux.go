@@ -87,3 +87,17 @@ func (c *children) release(pid int) {
 	default:
 	}
 }
+
+// adopt runs fork, which makes a process that becomes this process's child
+// (a worker forked by the app host and re-parented here), and registers its
+// PID as managed before the reaper may look at it.
+func (c *children) adopt(fork func() (int, error)) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pid, err := fork()
+	if err != nil {
+		return 0, err
+	}
+	c.managed[pid] = true
+	return pid, nil
+}

@@ -61,11 +61,11 @@ func TestValidate(t *testing.T) {
 
 func TestWorkerArgsDefaults(t *testing.T) {
 	cfg := Config{Command: []string{"/usr/bin/python3", "-m", "celery"}}.withDefaults()
-	got := workerArgs(cfg, "worker1@vm")
-	want := []string{"-m", "celery", "worker", "-n", "worker1@vm", "--concurrency", "1", "--pool", "prefork",
+	got := celeryArgs(cfg, "worker1@vm")
+	want := []string{"worker", "-n", "worker1@vm", "--concurrency", "1", "--pool", "prefork",
 		"-E", "--without-mingle", "--without-gossip", "--prefetch-multiplier=1"}
 	if !slices.Equal(got, want) {
-		t.Fatalf("workerArgs() = %q, want %q", got, want)
+		t.Fatalf("celeryArgs() = %q, want %q", got, want)
 	}
 }
 

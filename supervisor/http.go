@@ -41,7 +41,8 @@ func (s *Supervisor) Live(now time.Time) error {
 
 // Ready reports whether this host should receive work: the broker answers,
 // at least MIN workers (as a schedule sets it now) are up (idle or busy),
-// none keeps failing to start, and no shutdown is under way.
+// none keeps failing to start, the app can be imported, and no shutdown is
+// under way.
 func (s *Supervisor) Ready() error {
 	st := s.Snapshot()
 	if st.ShuttingDown {
@@ -49,6 +50,9 @@ func (s *Supervisor) Ready() error {
 	}
 	if !st.Broker.Up {
 		return fmt.Errorf("broker not reachable")
+	}
+	if h := st.AppHost; h != nil && h.ImportError != "" {
+		return fmt.Errorf("app host: cannot import the app: %s", h.ImportError)
 	}
 	up := 0
 	for _, w := range st.Workers {

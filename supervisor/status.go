@@ -17,6 +17,16 @@ type Status struct {
 	Workers      []WorkerStatus         `json:"workers"`
 	LastDecision DecisionStatus         `json:"last_decision"`
 	ShuttingDown bool                   `json:"shutting_down"`
+	AppHost      *pool.HostState        `json:"app_host,omitempty"`
+	Settings     []Setting              `json:"settings,omitempty"`
+}
+
+// Setting is one effective setting and where its value came from: "flag",
+// "env NAME", "app" (the app's own configuration), "default" or "auto".
+type Setting struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
 }
 
 // BrokerStatus tells whether the broker and its events can be read.
@@ -61,6 +71,7 @@ type WorkerStatus struct {
 	IdleSeconds  float64   `json:"idle_seconds,omitempty"`
 	StartedAt    time.Time `json:"started_at,omitzero"`
 	Restarts     int       `json:"restarts"`
+	Spawn        string    `json:"spawn,omitempty"`
 	FailedStarts int       `json:"failed_starts,omitempty"`
 	LastOutput   []string  `json:"last_output,omitempty"`
 }
@@ -95,6 +106,13 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 		Policy:       policyStatus(p, now),
 		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
 		ShuttingDown: s.shuttingDown.Load(),
+		Settings:     s.cfg.Settings,
+	}
+	if hs, ok := s.pool.(HostStater); ok {
+		if h := hs.HostState(); h.Enabled {
+			h.ImportError = s.cfg.Scrub(h.ImportError)
+			st.AppHost = &h
+		}
 	}
 	for q, b := range s.lastBacklog {
 		st.Queues[q] = QueueStatus{Messages: b.Depth, OldestAgeSecs: b.OldestAge.Seconds(), AgeExact: b.AgeExact}
@@ -106,7 +124,7 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 		w := workers[i]
 		ws := WorkerStatus{
 			Name: v.Name, Slot: v.Slot, PID: w.PID, State: v.Phase, Received: v.Received, Running: v.Running,
-			StartedAt: w.StartedAt, Restarts: w.Restarts, FailedStarts: w.FailedStarts,
+			StartedAt: w.StartedAt, Restarts: w.Restarts, FailedStarts: w.FailedStarts, Spawn: w.Spawn,
 		}
 		if v.Phase == PhaseIdle && !v.IdleSince.IsZero() {
 			ws.IdleSeconds = now.Sub(v.IdleSince).Seconds()

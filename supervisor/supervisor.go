@@ -45,6 +45,12 @@ type Pool interface {
 	Changed() <-chan struct{}
 }
 
+// HostStater is implemented by a Pool that forks workers from an app host;
+// /status shows the host and /readyz fails while the app cannot be imported.
+type HostStater interface {
+	HostState() pool.HostState
+}
+
 // Defaults for Config fields left zero.
 const (
 	DefaultPollInterval = time.Second
@@ -60,6 +66,8 @@ type Config struct {
 	// while the broker cannot be read. Nothing is stopped meanwhile either way.
 	StaleAfter time.Duration
 	BrokerURL  string // redacted, for /status only
+	// Settings are the effective settings and their sources, for /status.
+	Settings []Setting
 	// Resources feeds the guard and the memory metrics; nil turns both off.
 	Resources Resources
 	// Scrub removes secrets from text the workers printed before /status

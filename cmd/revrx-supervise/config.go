@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -21,7 +22,16 @@ type config struct {
 	HTTPAddr   string
 	LogFormat  string
 	LogLevel   string
-	Secrets    []string // values that must never be printed
+	Secrets    *secretSet // values that must never be printed
+	// Spawn is how workers start: pool.SpawnFork (from the app host) or
+	// pool.SpawnExec.
+	Spawn string
+	// ImportTimeout bounds how long the app host may take to import the app.
+	ImportTimeout time.Duration
+	// Sources says where each app-overridable setting given on the command
+	// line or in the environment came from ("flag", "env NAME"); a setting
+	// missing here takes the app's value (see applyApp).
+	Sources map[string]string
 }
 
 // usageError is a bad flag or argument: exit code 2.
@@ -82,23 +92,31 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 		return cfg, usagef("--celery-cmd is empty; accepted: a command prefix like 'celery' or '/usr/bin/python3 -m celery'")
 	}
 
+	spawn := c.String(flagSpawn)
+	if spawn != pool.SpawnFork && spawn != pool.SpawnExec {
+		return cfg, usagef("--spawn %q: accepted: fork, exec", spawn)
+	}
+	cfg.Spawn = spawn
+	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn)
 	brokerURL := c.String(flagBroker)
 	ep, err := broker.ParseURL(brokerURL, c.String(flagSentinelMaster))
 	if err != nil {
 		return cfg, usageError{fmt.Errorf("--broker: %w", err)}
 	}
-	if ep.Password != "" {
-		cfg.Secrets = append(cfg.Secrets, ep.Password)
-	}
+	cfg.Secrets = newSecretSet(ep.Password)
 	cfg.Broker = broker.Config{
 		URL: brokerURL, SentinelMaster: c.String(flagSentinelMaster),
-		KeyPrefix: c.String(flagKeyPrefix), PrioritySteps: steps,
+		KeyPrefix: c.String(flagKeyPrefix), PrioritySteps: steps, Separator: c.String(flagPrioritySep),
 	}
 	cfg.Pool = pool.Config{
 		Command: celeryCmd, App: c.String(flagApp), Queues: queues, Concurrency: concurrency,
 		Pool: poolName, NameTemplate: c.String(flagWorkerName), ExtraArgs: extraArgs,
-		Env:             []string{"CELERY_BROKER_URL=" + brokerURL},
 		ShutdownTimeout: c.Duration(flagShutdownTimeout),
+	}
+	if cfg.Sources[flagBroker] != "" {
+		// Celery's CELERY_BROKER_URL wins over the app's broker_url; only a
+		// broker the user chose is forced on the workers (never argv).
+		cfg.Pool.Env = []string{"CELERY_BROKER_URL=" + brokerURL}
 	}
 	if err := cfg.Pool.Validate(); err != nil {
 		return cfg, usageError{err}
@@ -113,6 +131,10 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 		PollInterval: c.Duration(flagPollInterval),
 		BrokerURL:    broker.Redact(brokerURL),
 	}
+	if d := c.Duration(flagImportTimeout); d <= 0 {
+		return cfg, usagef("--import-timeout %s: accepted: a positive duration like 2m", d)
+	}
+	cfg.ImportTimeout = c.Duration(flagImportTimeout)
 	cfg.HTTPAddr = c.String(flagHTTPAddr)
 	cfg.LogFormat = c.String(flagLogFormat)
 	cfg.LogLevel = c.String(flagLogLevel)
@@ -121,3 +143,29 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 
 // pollIntervalFloor keeps a typo like --poll-interval=1ns from spinning a core.
 const pollIntervalFloor = 50 * time.Millisecond
+
+// explicitSources returns, for each of the named flags that the command line
+// or the environment set, where its value came from: "env NAME" when one of
+// its environment variables holds the value in force, else "flag".
+func explicitSources(c *cli.Context, names ...string) map[string]string {
+	out := map[string]string{}
+	for _, name := range names {
+		if !c.IsSet(name) {
+			continue
+		}
+		out[name] = "flag"
+		for _, f := range c.App.Flags {
+			ef, ok := f.(interface{ GetEnvVars() []string })
+			if !ok || !slices.Contains(f.Names(), name) {
+				continue
+			}
+			for _, env := range ef.GetEnvVars() {
+				if v, ok := os.LookupEnv(env); ok && v == c.String(name) {
+					out[name] = "env " + env
+					break
+				}
+			}
+		}
+	}
+	return out
+}

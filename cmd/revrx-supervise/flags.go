@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/revrx/revrx-supervise/pool"
 )
 
 // Flag names, shared by the flag definitions and contextToConfig.
@@ -25,6 +27,9 @@ const (
 	flagKeyPrefix       = "key-prefix"
 	flagPrioritySteps   = "priority-steps"
 	flagSentinelMaster  = "sentinel-master"
+	flagPrioritySep     = "priority-sep"
+	flagSpawn           = "spawn"
+	flagImportTimeout   = "import-timeout"
 )
 
 // flags are every command-line flag; each can also come from the
@@ -37,12 +42,16 @@ func flags() []cli.Flag {
 func supervisorFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagApp, Aliases: []string{"A"}, EnvVars: []string{"CELERY_APP"},
-			Usage: "Celery app passed to each worker as -A (empty: the workers find it themselves)"},
+			Usage: "Celery app, as celery -A finds it; the app host imports it once and reports its configuration (empty: Celery's default app)"},
 		&cli.StringFlag{Name: flagBroker, Aliases: []string{"b"}, EnvVars: []string{"CELERY_BROKER_URL"},
 			Value: "redis://localhost:6379/0",
-			Usage: "Celery broker URL: redis://, rediss://, unix://, redis+socket:// or sentinel://; passed to workers in their environment, never argv"},
+			Usage: "Celery broker URL: redis://, rediss://, unix://, redis+socket:// or sentinel://; passed to workers in their environment, never argv (default: the app's broker_url, else this)"},
 		&cli.StringFlag{Name: flagQueues, Aliases: []string{"Q"}, EnvVars: []string{"REVRX_QUEUES"}, Value: "celery",
-			Usage: "comma-separated queues the workers consume and the supervisor measures"},
+			Usage: "comma-separated queues the workers consume and the supervisor measures (default: the app's task_default_queue, else this)"},
+		&cli.StringFlag{Name: flagSpawn, EnvVars: []string{"REVRX_SPAWN"}, Value: pool.SpawnFork,
+			Usage: "how workers start: fork (from an app host that imported the app once; exec while it is down) or exec (a fresh interpreter each)"},
+		&cli.DurationFlag{Name: flagImportTimeout, EnvVars: []string{"REVRX_IMPORT_TIMEOUT"}, Value: pool.DefaultImportTimeout,
+			Usage: "how long the app host may take to import the app"},
 		// Not Required: urfave/cli checks Required flags before subcommands
 		// (so `version` failed) and without the accepted form; realMain checks it.
 		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
@@ -68,9 +77,11 @@ func supervisorFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagLogLevel, EnvVars: []string{"REVRX_LOG_LEVEL"}, Value: "info",
 			Usage: "log level: debug, info, warn or error"},
 		&cli.StringFlag{Name: flagKeyPrefix, EnvVars: []string{"REVRX_KEY_PREFIX"},
-			Usage: "kombu global_keyprefix of the broker keys (broker_transport_options), e.g. 'pfx:'"},
+			Usage: "kombu global_keyprefix of the broker keys, e.g. 'pfx:' (default: the app's broker_transport_options)"},
 		&cli.StringFlag{Name: flagPrioritySteps, EnvVars: []string{"REVRX_PRIORITY_STEPS"}, Value: "0,3,6,9",
-			Usage: "kombu priority_steps: a queue's depth sums its list and one sub-list per non-zero step"},
+			Usage: "kombu priority_steps: a queue's depth sums its list and one sub-list per non-zero step (default: the app's)"},
+		&cli.StringFlag{Name: flagPrioritySep, EnvVars: []string{"REVRX_PRIORITY_SEP"},
+			Usage: "kombu sep between a queue name and its priority step (default: the app's, else kombu's \\x06\\x16)"},
 		&cli.StringFlag{Name: flagSentinelMaster, EnvVars: []string{"REVRX_SENTINEL_MASTER"},
 			Usage: "Redis Sentinel master name for sentinel:// broker URLs (kombu's master_name transport option)"},
 	}

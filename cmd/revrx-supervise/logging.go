@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 )
 
 // parseLevel reads --log-level.
@@ -16,13 +17,43 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
+// secretSet holds the values that must never be printed. Values can be
+// added while the program runs: the app's own broker password is known only
+// once the app host has reported the app's configuration.
+type secretSet struct {
+	mu      sync.RWMutex
+	secrets []string
+	replace func(string) string
+}
+
+func newSecretSet(secrets ...string) *secretSet {
+	s := &secretSet{}
+	s.add(secrets...)
+	return s
+}
+
+// add adds secrets; empty strings are ignored.
+func (s *secretSet) add(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = append(s.secrets, secrets...)
+	s.replace = scrubber(s.secrets)
+}
+
+// scrub replaces every secret in text with "****".
+func (s *secretSet) scrub(text string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.replace(text)
+}
+
 // newLogger returns the process logger. Every message and attribute passes
 // through a scrubber that replaces the given secrets, so no log line at any
 // level can carry the broker password, whatever printed it (our code,
 // go-redis errors, or a worker's own output).
-func newLogger(w io.Writer, format, level string, secrets []string) *slog.Logger {
+func newLogger(w io.Writer, format, level string, secrets *secretSet) *slog.Logger {
 	lvl, _ := parseLevel(level)
-	scrub := scrubber(secrets)
+	scrub := secrets.scrub
 	opts := &slog.HandlerOptions{
 		Level: lvl,
 		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {

@@ -32,11 +32,17 @@ func run(cfg config, log *slog.Logger) int {
 			return 1
 		}
 	}
-	bcfg := cfg.Broker
-	bcfg.Logger = log
-	rds, err := broker.New(bcfg)
+	host, app := startAppHost(cfg, log)
+	cfg, settings, err := applyApp(cfg, app, log)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		closeHost(host)
+		return 1
+	}
+	rds, err := broker.New(withLogger(cfg.Broker, log))
 	if err != nil {
 		log.Error("broker", "err", err)
+		closeHost(host)
 		return 1
 	}
 	defer rds.Close()
@@ -45,45 +51,28 @@ func run(cfg config, log *slog.Logger) int {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var sup *supervisor.Supervisor
-	pcfg := cfg.Pool
-	pcfg.Logger = log
-	pcfg.Reap = os.Getpid() == 1
-	pcfg.OnRestart = func(name, reason string) { sup.OnRestart(name, reason) }
-	// kombu 5.2 loses a message that Redis hands to a worker during its
-	// warm shutdown (the BRPOP in flight is never read): stop its consumers
-	// first, then stop it once that last poll has returned.
-	pcfg.Drain = func(name string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		return rds.CancelConsumers(ctx, name, pcfg.Queues)
-	}
-	if pcfg.Pool == "solo" {
-		// SIGTERM is not warm for the solo pool (the running task is lost):
-		// ask through remote control, handled between tasks.
-		pcfg.WarmStop = func(name string) error {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			return rds.ShutdownWorkers(ctx, []string{name})
-		}
-	}
+	pcfg := poolConfig(cfg, host, rds, log, func(name, reason string) { sup.OnRestart(name, reason) })
 	wp, err := pool.New(pcfg)
 	if err != nil {
 		log.Error("pool", "err", err)
+		closeHost(host)
 		return 1
 	}
 	scfg := cfg.Supervisor
 	scfg.Logger = log
-	scfg.Scrub = scrubber(cfg.Secrets)
+	scfg.Scrub = cfg.Secrets.scrub
 	scfg.Resources = pool.NewSampler()
+	scfg.Settings = append(settings, spawnSetting(cfg, pcfg))
 	if sup, err = supervisor.New(scfg, rds, rds, wp, reg); err != nil {
 		log.Error("supervisor", "err", err)
+		closeHost(host)
 		return 1
 	}
 
 	p := cfg.Supervisor.Policy
 	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
 		"min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
-		"http", cfg.HTTPAddr, "pid1", pcfg.Reap)
+		"http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -180,4 +169,67 @@ func serveHTTP(ln net.Listener, h http.Handler, log *slog.Logger) func() {
 		_ = srv.Shutdown(ctx)
 		<-done
 	}
+}
+
+func withLogger(c broker.Config, log *slog.Logger) broker.Config {
+	c.Logger = log
+	return c
+}
+
+// poolConfig completes the pool's configuration: the app host (forks, unless
+// --spawn=exec), the two-step stop through the broker, and reaping as PID 1.
+func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Logger, onRestart func(name, reason string)) pool.Config {
+	pcfg := cfg.Pool
+	pcfg.Logger = log
+	pcfg.Reap = os.Getpid() == 1
+	pcfg.OnRestart = onRestart
+	if cfg.Spawn == pool.SpawnFork {
+		pcfg.Host = host
+	} else if host != nil {
+		closeHost(host) // it was started for the app's configuration only
+	}
+	// kombu 5.2 loses a message that Redis hands to a worker during its
+	// warm shutdown (the BRPOP in flight is never read): stop its consumers
+	// first, then stop it once that last poll has returned.
+	pcfg.Drain = func(name string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		return rds.CancelConsumers(ctx, name, pcfg.Queues)
+	}
+	if pcfg.Pool == "solo" {
+		// SIGTERM is not warm for the solo pool (the running task is lost):
+		// ask through remote control, handled between tasks.
+		pcfg.WarmStop = func(name string) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			return rds.ShutdownWorkers(ctx, []string{name})
+		}
+	}
+	return pcfg
+}
+
+// closeHost stops a host that no pool owns.
+func closeHost(h *pool.AppHost) {
+	if h != nil {
+		h.Close()
+	}
+}
+
+func spawnMode(p pool.Config) string {
+	if p.Host != nil {
+		return pool.SpawnFork
+	}
+	return pool.SpawnExec
+}
+
+// spawnSetting is how workers start, for /status.
+func spawnSetting(cfg config, p pool.Config) supervisor.Setting {
+	src := cfg.Sources[flagSpawn]
+	if src == "" {
+		src = sourceDefault
+	}
+	if cfg.Spawn == pool.SpawnFork && p.Host == nil {
+		src = "fallback: no app host"
+	}
+	return supervisor.Setting{Name: "spawn", Value: spawnMode(p), Source: src}
 }
