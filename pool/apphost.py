@@ -17,7 +17,7 @@ modules, calls gc.freeze(), and sends one JSON message:
 
 Then, for every request
 
-    {"type": "fork", "id": N, "argv": [...], "env": {...}}
+    {"type": "fork", "id": N, "name": NODENAME, "argv": [...], "env": {...}}
     with two file descriptors (SCM_RIGHTS): the worker's stdout and stderr
 
 it forks twice so that the worker is re-parented to the supervisor (a
@@ -44,6 +44,7 @@ EXIT_IMPORT_FAILED = 3
 EXIT_NOT_REPARENTED = 70  # EX_SOFTWARE: the supervisor is not our reaper
 TRACEBACK_LINES = 20
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15  # the comm ps -o comm and top show; 15 bytes at most
 
 # Modules a worker imports while it boots; importing them here once means
 # each forked worker starts with them in memory, shared copy-on-write.
@@ -209,7 +210,7 @@ def run_worker(req, fds, sup_pid):
     code = 1
     try:
         os.setpgid(0, 0)
-        await_parent(sup_pid)
+        await_parent(sup_pid, req.get("name", ""))
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fds[0], 1)
@@ -231,8 +232,9 @@ def run_worker(req, fds, sup_pid):
             os._exit(code)
 
 
-def await_parent(sup_pid):
-    """Wait to be re-parented to the supervisor, then die with it."""
+def await_parent(sup_pid, name):
+    """Wait to be re-parented to the supervisor, then die with it; take the
+    worker's name as the process name (comm)."""
     deadline = time.monotonic() + 5
     while os.getppid() != sup_pid:
         if time.monotonic() > deadline:
@@ -245,6 +247,8 @@ def await_parent(sup_pid):
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
     if os.getppid() != sup_pid:  # it died before the prctl
         os._exit(EXIT_NOT_REPARENTED)
+    if name:
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
 
 
 def run_celery(argv):

@@ -20,6 +20,7 @@ const forkTimeout = 10 * time.Second
 type forkRequest struct {
 	Type string            `json:"type"`
 	ID   int               `json:"id"`
+	Name string            `json:"name"` // the node name, also the process name
 	Argv []string          `json:"argv"`
 	Env  map[string]string `json:"env"`
 }
@@ -40,7 +41,7 @@ func forkWorker(sp spawn, pipes outputPipes) (*process, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	req := forkRequest{Type: "fork", Argv: celeryArgs(sp.cfg, sp.name), Env: env}
+	req := forkRequest{Type: "fork", Name: sp.name, Argv: celeryArgs(sp.cfg, sp.name), Env: env}
 	pid, err := sp.svc.children.adopt(func() (int, error) {
 		return sp.forking.fork(req, pipes.outW, pipes.errW)
 	})

@@ -141,8 +141,12 @@ func TestCrashLoopBacksOff(t *testing.T) {
 	if out := strings.Join(st.Workers[0].LastOutput, "\n"); !strings.Contains(out, "no_such_module") {
 		t.Errorf("last output %q does not show the child's error", out)
 	}
-	if code, body := s.get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "failing to start") {
-		t.Errorf("/readyz = %d %q, want 503 naming the failing worker", code, body)
+	// The app host found the cause first; the exec'd workers fail too.
+	if code, body := s.get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "No module named 'no_such_module'") {
+		t.Errorf("/readyz = %d %q, want 503 naming the import error", code, body)
+	}
+	if n := countLines(s.logs.String(), "app host failed", "no_such_module"); n != 1 {
+		t.Errorf("the import error was logged %d times, want once", n)
 	}
 	if code, _ := s.get("/livez"); code != http.StatusOK {
 		t.Errorf("/livez = %d during a crash loop, want 200", code)
