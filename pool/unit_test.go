@@ -128,3 +128,47 @@ func TestRing(t *testing.T) {
 		t.Fatalf("snapshot has %d lines, first %d long, last %d long", len(got), len(got[0]), len(got[len(got)-1]))
 	}
 }
+
+func TestScriptInterpreter(t *testing.T) {
+	tests := []struct {
+		name, head string
+		want       []string
+	}{
+		{"shebang", "#!/usr/bin/python3\nimport sys\n", []string{"/usr/bin/python3"}},
+		{"shebang with options", "#!/opt/venv/bin/python -s\n", []string{"/opt/venv/bin/python", "-s"}},
+		{"env", "#!/usr/bin/env python3\n", []string{"python3"}},
+		{"debian sh wrapper", "#!/bin/sh\nshell_code=''' '\nthen\n    exec python3 \"$0\" \"$@\"\n", []string{"python3"}},
+		{"not python", "#!/bin/bash\necho hi\n", nil},
+		{"binary", "\x7fELF\x02\x01", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := scriptInterpreter(tt.head); !slices.Equal(got, tt.want) {
+				t.Fatalf("scriptInterpreter(%q) = %q, want %q", tt.head, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInterpreterFromModuleForm(t *testing.T) {
+	tests := []struct {
+		cmd  []string
+		want []string
+		ok   bool
+	}{
+		{[]string{"/usr/bin/python3", "-m", "celery"}, []string{"/usr/bin/python3"}, true},
+		{[]string{"python3", "-X", "dev", "-m", "celery"}, []string{"python3", "-X", "dev"}, true},
+		{[]string{"-m", "celery"}, nil, false},
+		{[]string{"/no/such/celery"}, nil, false},
+		{[]string{"nice", "celery", "x"}, nil, false},
+	}
+	for _, tt := range tests {
+		got, err := Interpreter(tt.cmd)
+		if (err == nil) != tt.ok || !slices.Equal(got, tt.want) {
+			t.Errorf("Interpreter(%q) = %q, %v; want %q (ok %v)", tt.cmd, got, err, tt.want, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrNoInterpreter) {
+			t.Errorf("Interpreter(%q) error %v does not wrap ErrNoInterpreter", tt.cmd, err)
+		}
+	}
+}

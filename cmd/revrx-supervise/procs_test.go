@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,19 +24,47 @@ import (
 // with the test's broker URL in its environment.
 func startSupervisorUnder(t *testing.T, prefix, env []string, brokerURL string, args ...string) *supervised {
 	t.Helper()
-	s := &supervised{t: t, addr: freeAddr(t), record: filepath.Join(t.TempDir(), "record.jsonl"),
-		logs: &lockedBuffer{}, done: make(chan struct{})}
-	full := append([]string{binPath, "--celery-cmd", celeryCmd, "-A", "tasks", "--http-addr", s.addr,
+	addr := freeAddr(t)
+	full := append([]string{binPath, "--celery-cmd", celeryCmd, "-A", "tasks", "--http-addr", addr,
 		"--poll-interval", "250ms", "--log-level", "debug"}, args...)
 	full = append(append([]string(nil), prefix...), full...)
-	s.cmd = exec.Command(full[0], full[1:]...)
-	s.cmd.Dir = appDir
-	s.cmd.Env = append(append(os.Environ(), "CELERY_BROKER_URL="+brokerURL, "REVRX_RECORD="+s.record,
-		"PATH=/usr/bin:/bin:"+os.Getenv("PATH")), env...)
+	return launch(t, launchSpec{argv: full, env: append([]string{"CELERY_BROKER_URL=" + brokerURL}, env...),
+		dir: appDir, addr: addr, marker: brokerURL})
+}
+
+// launchSpec is one run of the binary (possibly under a prefix).
+type launchSpec struct {
+	argv   []string // the whole command line
+	env    []string // added to the test's environment
+	dir    string   // working directory
+	addr   string   // the HTTP address it serves
+	marker string   // a string in the environment of everything it starts
+	// clean drops CELERY_* and REVRX_* from the inherited environment, so
+	// only spec.env configures the run.
+	clean bool
+}
+
+// launch starts spec.argv; at the end of the test its process group is
+// SIGKILLed if it still runs, and so is every process left with spec.marker
+// in its environment.
+func launch(t *testing.T, spec launchSpec) *supervised {
+	t.Helper()
+	s := &supervised{t: t, addr: spec.addr, record: filepath.Join(t.TempDir(), "record.jsonl"),
+		logs: &lockedBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(spec.argv[0], spec.argv[1:]...)
+	s.cmd.Dir = spec.dir
+	base := os.Environ()
+	if spec.clean {
+		base = slices.DeleteFunc(base, func(kv string) bool {
+			return strings.HasPrefix(kv, "CELERY_") || strings.HasPrefix(kv, "REVRX_")
+		})
+	}
+	s.cmd.Env = append(append(base, "REVRX_RECORD="+s.record,
+		"PATH=/usr/bin:/bin:"+os.Getenv("PATH")), spec.env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", full[0], err)
+		t.Fatalf("start %s: %v", spec.argv[0], err)
 	}
 	go func() {
 		defer close(s.done)
@@ -53,7 +82,7 @@ func startSupervisorUnder(t *testing.T, prefix, env []string, brokerURL string, 
 			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 			<-s.done
 		}
-		killLeftovers(t, brokerURL)
+		killLeftovers(t, spec.marker)
 		if t.Failed() {
 			t.Logf("supervisor output:\n%s", lastLines(s.logs.String(), 80))
 		}
