@@ -31,18 +31,21 @@ func (r *Redis) ShutdownWorkers(ctx context.Context, names []string) error {
 }
 
 // CancelConsumers tells the worker named name to stop consuming from each
-// of queues (remote control `cancel_consumer`, one broadcast per queue).
+// of queues (remote control `cancel_consumer`, one call per queue) and
+// returns once the worker has answered each: from then on it issues no new
+// BRPOP. It returns an error wrapping ErrNoReply if an answer did not come
+// before ctx is done (the command may still be applied later).
 //
 // It is the first step of a safe stop on Redis: kombu 5.2 does not read a
 // BRPOP still in flight when a worker closes its connection, so a message
 // Redis hands to a worker during its warm shutdown is lost, neither run nor
-// restored. Once the consumer is cancelled the worker issues no new BRPOP,
-// and a message that the last one (kombu polls with a 1 s timeout) still
-// returns has no consumer and is pushed back to its queue. So: cancel,
-// wait a little over a second, then stop.
+// restored. Once the consumer is cancelled, a message that the last BRPOP
+// (kombu polls with a 1 s timeout) still returns has no consumer and is
+// pushed back to its queue. So: cancel, wait a little over a second after
+// the answer, then stop.
 func (r *Redis) CancelConsumers(ctx context.Context, name string, queues []string) error {
 	for _, q := range queues {
-		if err := r.control(ctx, "cancel_consumer", map[string]any{"queue": q}, []string{name}); err != nil {
+		if err := r.call(ctx, "cancel_consumer", map[string]any{"queue": q}, name); err != nil {
 			return fmt.Errorf("cancel consumer %s: %w", q, err)
 		}
 	}
@@ -51,7 +54,7 @@ func (r *Redis) CancelConsumers(ctx context.Context, name string, queues []strin
 
 // control publishes one remote-control command to the destination workers.
 func (r *Redis) control(ctx context.Context, method string, args map[string]any, destination []string) error {
-	msg, err := controlMessage(method, args, destination, time.Now())
+	msg, err := controlMessage(method, args, destination, time.Now(), nil)
 	if err != nil {
 		return err
 	}
@@ -61,11 +64,17 @@ func (r *Redis) control(ctx context.Context, method string, args map[string]any,
 }
 
 // controlMessage builds the kombu envelope of a pidbox broadcast.
-func controlMessage(method string, args map[string]any, destination []string, now time.Time) ([]byte, error) {
-	body, err := json.Marshal(map[string]any{
+// A reply (call) adds the ticket and the reply queue's routing key.
+func controlMessage(method string, args map[string]any, destination []string, now time.Time, reply *replyTo) ([]byte, error) {
+	cmd := map[string]any{
 		"method": method, "arguments": args, "destination": destination,
 		"pattern": nil, "matcher": nil,
-	})
+	}
+	if reply != nil {
+		cmd["ticket"] = reply.ticket
+		cmd["reply_to"] = map[string]any{"exchange": replyExchange, "routing_key": reply.oid}
+	}
+	body, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ const (
 	DefaultMinBackoff        = 1 * time.Second
 	DefaultMaxBackoff        = 30 * time.Second
 	DefaultFailedStartWindow = 10 * time.Second
-	DefaultDrainGrace        = 2 * time.Second
+	DefaultDrainGrace        = 1100 * time.Millisecond
 	DefaultPrefetch          = 1
 )
 
@@ -94,10 +94,13 @@ type Config struct {
 
 	// Drain, if set, is called first on every stop (from the worker's own
 	// goroutine) to make the worker stop taking work, e.g. by cancelling its
-	// queue consumers; the warm stop follows DrainGrace later. If it fails
-	// the warm stop is sent at once.
+	// queue consumers, and returns once the worker has confirmed it; the
+	// warm stop follows DrainGrace later. If it fails the warm stop is sent
+	// at once.
 	Drain func(name string) error
-	// DrainGrace is the wait between Drain and the warm stop; default 2s.
+	// DrainGrace is the wait between Drain's return and the warm stop:
+	// default 1.1 s, kombu's BRPOP timeout (1 s, the longest a poll issued
+	// before the drain can still be in flight) plus a margin.
 	DrainGrace time.Duration
 	// Reap makes Run reap orphaned processes re-parented to this process (set
 	// it when running as PID 1 or as a child subreaper). Managed workers are

@@ -20,9 +20,12 @@ import (
 // the workers' consumers before the SIGTERM about two tasks vanish at every
 // stop (measured: 2 of 120 in 3 of 3 runs), neither run nor left in Redis;
 // a last supervisor then finds fewer than were published. With the drain
-// none should be lost. One residual loss was seen once in a clean-clone CI
-// run under heavy load and not reproduced since; it is logged, not hidden,
-// and two or more lost fail the test.
+// none may be lost.
+//
+// One loss was seen once, under heavy CI load, when the drain waited a fixed
+// 2 s from sending the cancel: a worker that handled the cancel late could
+// still have a BRPOP in flight at the SIGTERM. The drain now waits for the
+// worker to confirm the cancel, and counts its grace from there.
 func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
@@ -80,10 +83,7 @@ func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 	lost := n - len(finished)
 	msg := fmt.Sprintf("%d of %d tasks finished; %d lost (left in Redis: %s waiting, %s unacked)", len(finished), n, lost,
 		rds.Do(t, "LLEN", "steady"), rds.Do(t, "HLEN", "unacked"))
-	switch {
-	case lost >= 2:
+	if lost != 0 {
 		t.Error(msg)
-	case lost == 1:
-		t.Log("RESIDUAL LOSS (see the test's comment): " + msg)
 	}
 }
