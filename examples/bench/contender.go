@@ -64,14 +64,11 @@ func commandFor(c contender, bin, appDir, brokerURL, record, httpAddr string) co
 		if c.keepalive != "" {
 			argv = append(argv, "--keepalive="+c.keepalive)
 		}
-		// Its workers run: celery -A tasks worker -Q bench -n workerN@%h
-		// --concurrency 1 --pool prefork -E --without-mingle --without-gossip
-		// --prefetch-multiplier=1 --loglevel=INFO --prefetch-multiplier=2.
-		// The app acks late (REVRX_ACKS_LATE=1), and a late-ack single-slot
-		// worker with multiplier 1 idles 1-2 s between tasks (README): 2
-		// gives it one running and one reserved task, as the README tells
-		// late-ack users to do. Celery's own pool prefetches MAX x 1 = 10.
-		argv = append(argv, "--", "--loglevel=INFO", "--prefetch-multiplier=2")
+		// As users type it: nothing for the workers but the log level (the
+		// bench reads their "ready." lines; Celery's workers get the same).
+		// The supervisor reads task_acks_late from the app (REVRX_ACKS_LATE=1)
+		// and gives its single-slot workers --prefetch-multiplier=2 itself.
+		argv = append(argv, "--", "--loglevel=INFO")
 		return command{dir: appDir, env: env, argv: argv}
 	}
 	// The same worker flags as revrx-supervise's workers, minus -E (task

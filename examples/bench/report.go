@@ -74,19 +74,26 @@ func (t traceRuns) table(horizon time.Duration) string {
 // verdict compares a revrx-supervise run with its celery --autoscale
 // baseline against the project's targets.
 type verdict struct {
-	p95Limit          float64
-	p95OK, wsOK, lost bool
+	p95Limit                 float64
+	p95OK, wsOK, pssOK, lost bool
 }
 
+// The targets: wait p95 ≤ max(1.1 × Celery's, Celery's + 0.3 s),
+// worker-seconds ≤ 0.9 × Celery's, PSS GB-s ≤ 1.3 × Celery's, nothing lost
+// or run twice.
+const targetsText = "wait p95 ≤ max(1.1 × celery's, celery's + 0.3 s); worker-seconds ≤ 0.9 × celery's; " +
+	"PSS GB-s ≤ 1.3 × celery's; 0 tasks lost or run twice"
+
 func judge(rx, cel result) verdict {
-	v := verdict{p95Limit: math.Max(1.25*cel.WaitP95, cel.WaitP95+1.0)}
+	v := verdict{p95Limit: math.Max(1.1*cel.WaitP95, cel.WaitP95+0.3)}
 	v.p95OK = rx.WaitP95 <= v.p95Limit
-	v.wsOK = rx.WorkerSecs <= 1.0*cel.WorkerSecs
-	v.lost = rx.Lost == 0
+	v.wsOK = rx.WorkerSecs <= 0.9*cel.WorkerSecs
+	v.pssOK = rx.PssGBSecs <= 1.3*cel.PssGBSecs
+	v.lost = rx.Lost == 0 && rx.RunTwice == 0
 	return v
 }
 
-func (v verdict) pass() bool { return v.p95OK && v.wsOK && v.lost }
+func (v verdict) pass() bool { return v.p95OK && v.wsOK && v.pssOK && v.lost }
 
 func mark(ok bool) string {
 	if ok {
@@ -106,8 +113,8 @@ func (t traceRuns) ratios() (string, []string) {
 		}
 		base, ok := t.find(x.c.baseline)
 		if b.Len() == 0 {
-			fmt.Fprintf(&b, "Ratios vs `celery worker --autoscale=10,3` with the same keepalive (targets: wait p95 ≤ max(1.25 × celery's, celery's + 1.0 s); worker-seconds ≤ 1.0 × celery's; 0 tasks lost):\n\n")
-			b.WriteString("| revrx-supervise run | wait p95 ratio | p95 target | worker-seconds ratio | PSS GB-s ratio | tasks lost | result |\n")
+			fmt.Fprintf(&b, "Ratios vs `celery worker --autoscale=10,3` with the same keepalive (targets: %s):\n\n", targetsText)
+			b.WriteString("| revrx-supervise run | wait p95 ratio | p95 target | worker-seconds ratio | PSS GB-s ratio | lost / run twice | result |\n")
 			b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
 		}
 		if !ok {
@@ -120,10 +127,10 @@ func (t traceRuns) ratios() (string, []string) {
 		if !v.pass() {
 			res = "FAIL"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s / %s = %s %s | ≤ %s | %.0f / %.0f = %s %s | %.1f / %.1f = %s | %d %s | **%s** |\n",
+		fmt.Fprintf(&b, "| `%s` | %s / %s = %s %s | ≤ %s | %.0f / %.0f = %s %s | %.1f / %.1f = %s %s | %d / %d %s | **%s** |\n",
 			x.c.label, secs(rx.WaitP95), secs(cel.WaitP95), ratio(rx.WaitP95, cel.WaitP95), mark(v.p95OK),
 			secs(v.p95Limit), rx.WorkerSecs, cel.WorkerSecs, ratio(rx.WorkerSecs, cel.WorkerSecs), mark(v.wsOK),
-			rx.PssGBSecs, cel.PssGBSecs, ratio(rx.PssGBSecs, cel.PssGBSecs), rx.Lost, mark(v.lost), res)
+			rx.PssGBSecs, cel.PssGBSecs, ratio(rx.PssGBSecs, cel.PssGBSecs), mark(v.pssOK), rx.Lost, rx.RunTwice, mark(v.lost), res)
 		summary = append(summary, fmt.Sprintf("- %s, `%s`: **%s** (wait p95 %s vs ≤ %s, worker-seconds ×%s, PSS ×%s, %d lost)",
 			t.tr.name, x.c.label, res, secs(rx.WaitP95), secs(v.p95Limit),
 			ratio(rx.WorkerSecs, cel.WorkerSecs), ratio(rx.PssGBSecs, cel.PssGBSecs), rx.Lost))

@@ -63,8 +63,9 @@ func (rep *report) commands() string {
 			fmt.Fprintf(&b, "- `%s`:\n\n  ```sh\n  %s\n  ```\n\n", x.c.key, x.cmd)
 		}
 	}
-	b.WriteString("revrx-supervise starts each worker as `/usr/bin/python3 -m celery -A tasks worker -Q bench " +
-		"-n workerN@%h --concurrency 1 --pool prefork -E --without-mingle --without-gossip --prefetch-multiplier=1 --loglevel=INFO`.\n\n")
+	b.WriteString("revrx-supervise forks each worker from its app host as `celery -A tasks worker -Q bench " +
+		"-n workerN@%h --concurrency 1 --pool prefork -E --without-mingle --without-gossip --prefetch-multiplier=2 --loglevel=INFO` " +
+		"(2: the app acks late, which the supervisor reads from the app).\n\n")
 	return b.String()
 }
 
