@@ -215,3 +215,37 @@ func workerPIDs(st sv.Status) []int {
 	}
 	return pids
 }
+
+// TestAppBrokerPasswordNeverShown: the password of a broker_url the app
+// sets itself reaches the supervisor only through the app host's report;
+// it must still appear in no log line, not in /status, and in no worker's
+// command line, while the broker is read with it.
+func TestAppBrokerPasswordNeverShown(t *testing.T) {
+	needCelery(t)
+	const password = "app-s3cr3t-pw"
+	rds := testredis.Start(t, "--requirepass", password)
+	marker := fmt.Sprintf("FIDELITY_REDIS_PORT=%d", rds.Port)
+	s := startBare(t, testApps, marker, []string{marker, "FIDELITY_REDIS_PASSWORD=" + password},
+		"-A", "fidelity_app", "--autoscale=2,2", "--log-level=debug")
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	if up := s.metric("revrx_broker_up"); up != 1 {
+		t.Fatalf("revrx_broker_up = %v, want 1 (the app's password must be used)", up)
+	}
+	_, status := s.get("/status")
+	if strings.Contains(string(status), password) {
+		t.Errorf("/status shows the password")
+	}
+	for _, pid := range celeryProcesses(marker) {
+		if strings.Contains(cmdline(pid), password) {
+			t.Errorf("pid %d has the password in its command line: %s", pid, cmdline(pid))
+		}
+	}
+	s.signal(syscall.SIGTERM)
+	s.wait(30 * time.Second)
+	if strings.Contains(s.logs.String(), password) {
+		t.Errorf("the log shows the password")
+	}
+	if !strings.Contains(string(status), `"redis://:***@127.0.0.1`) {
+		t.Errorf("/status does not show the redacted broker URL: %s", status)
+	}
+}
