@@ -18,6 +18,10 @@
 //   - DecodeMessage and Redis.SubscribeEvents: Celery events (worker-online,
 //     worker-heartbeat, the batched task.multi task events, ...) decoded from
 //     the kombu envelopes published on KeyPrefix+"/{db}.celeryev/*".
+//   - Redis.SubscribeChanges: a call soon after any of the queues' lists is
+//     written (Redis client tracking in broadcasting mode, RESP2), so the
+//     caller reads the depths at once instead of on a timer; ErrNoTracking
+//     when the server refuses it.
 //   - Tracker: per-worker task state (received, running, idle since) built
 //     from events, with reconciliation from heartbeats because pub/sub is
 //     lossy. It does no I/O and reads no clock.

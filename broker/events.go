@@ -49,17 +49,54 @@ func (r *Redis) SubscribeEvents(ctx context.Context, handle func(Event), onState
 		onState = func(bool) {}
 	}
 	log := r.cfg.Logger.With("pattern", r.EventPattern())
+	return keepSubscribed(ctx,
+		func(ctx context.Context) (bool, error) { return r.subscribeOnce(ctx, handle, onState) },
+		func(up bool, err error, backoff time.Duration) {
+			if up {
+				onState(false)
+			}
+			log.Warn("event subscription lost; resubscribing", "err", err, "backoff", backoff)
+		})
+}
+
+// subscribeOnce runs one subscription until it fails or ctx is done. up
+// reports whether the subscription was confirmed (and onState(true) called).
+func (r *Redis) subscribeOnce(ctx context.Context, handle func(Event), onState func(bool)) (up bool, err error) {
+	err = receive(ctx, r.client.PSubscribe(ctx, r.EventPattern()), "events", func(msg any) {
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "psubscribe" && !up {
+				up = true
+				onState(true)
+			}
+		case *redis.Message:
+			r.dispatch(m.Payload, handle)
+		}
+	})
+	return up, err
+}
+
+// keepSubscribed calls once, one subscription until it fails, until ctx is
+// done, waiting a capped doubling backoff (100ms..5s, back to 100ms after a
+// run that was up) between calls. After each failed run it calls
+// lost(up, err, backoff), up telling whether that run had been confirmed. It
+// returns nil when ctx is done, and at once an error of once that wraps
+// ErrNoTracking, since retrying cannot help.
+func keepSubscribed(ctx context.Context, once func(context.Context) (up bool, err error),
+	lost func(up bool, err error, backoff time.Duration)) error {
 	backoff := minResubscribeBackoff
 	for {
-		up, err := r.subscribeOnce(ctx, handle, onState)
+		up, err := once(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, ErrNoTracking) {
+			return err
+		}
 		if up {
-			onState(false)
 			backoff = minResubscribeBackoff
 		}
-		log.Warn("event subscription lost; resubscribing", "err", err, "backoff", backoff)
+		lost(up, err, backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -71,10 +108,12 @@ func (r *Redis) SubscribeEvents(ctx context.Context, handle func(Event), onState
 	}
 }
 
-// subscribeOnce runs one subscription until it fails or ctx is done. up
-// reports whether the subscription was confirmed (and onState(true) called).
-func (r *Redis) subscribeOnce(ctx context.Context, handle func(Event), onState func(bool)) (up bool, err error) {
-	ps := r.client.PSubscribe(ctx, r.EventPattern())
+// receive reads ps until it fails or ctx is done and passes every message
+// (subscription confirmations, messages, pongs) to handle, from the caller's
+// goroutine. After a silent pubsubCheckInterval it PINGs; a second silent
+// interval is a dead connection. It closes ps and always returns an error
+// (what names the subscription in it), also when ctx is done.
+func receive(ctx context.Context, ps *redis.PubSub, what string, handle func(msg any)) error {
 	// Reading does not watch ctx; closing the PubSub unblocks it.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer func() {
@@ -87,24 +126,16 @@ func (r *Redis) subscribeOnce(ctx context.Context, handle func(Event), onState f
 		msg, err := ps.ReceiveTimeout(ctx, pubsubCheckInterval)
 		if err != nil {
 			if !isTimeout(err) || pinged {
-				return up, fmt.Errorf("receive events: %w", err)
+				return fmt.Errorf("receive %s: %w", what, err)
 			}
 			if err := ps.Ping(ctx); err != nil {
-				return up, fmt.Errorf("ping events connection: %w", err)
+				return fmt.Errorf("ping %s connection: %w", what, err)
 			}
 			pinged = true
 			continue
 		}
 		pinged = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "psubscribe" && !up {
-				up = true
-				onState(true)
-			}
-		case *redis.Message:
-			r.dispatch(m.Payload, handle)
-		}
+		handle(msg)
 	}
 }
 

@@ -59,8 +59,15 @@ func (s *subscriber) stop(t *testing.T) func() {
 
 func (s *subscriber) waitState(t *testing.T, want bool) {
 	t.Helper()
+	expectState(t, s.states, want)
+}
+
+// expectState waits for the next onState call, sent on states, and fails
+// unless it is onState(want).
+func expectState(t *testing.T, states <-chan bool, want bool) {
+	t.Helper()
 	select {
-	case got := <-s.states:
+	case got := <-states:
 		if got != want {
 			t.Fatalf("onState(%v), want onState(%v)", got, want)
 		}

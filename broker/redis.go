@@ -70,6 +70,7 @@ type Redis struct {
 	cfg        Config
 	client     redis.UniversalClient
 	redacted   string
+	ep         Endpoint // for the change watcher's own client
 	db         int
 	roundTrips atomic.Int64
 	undecoded  atomic.Int64
@@ -87,14 +88,21 @@ func New(cfg Config) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker URL: %w", err)
 	}
-	r := &Redis{cfg: cfg, redacted: Redact(cfg.URL), db: ep.DB, seen: newFirstSeen()}
+	r := &Redis{cfg: cfg, redacted: Redact(cfg.URL), ep: ep, db: ep.DB, seen: newFirstSeen()}
 	routeClientLogs(cfg.Logger)
-	r.client = newClient(ep)
+	r.client = newClient(ep, connSetup{})
 	r.client.AddHook(countHook{n: &r.roundTrips})
 	return r, nil
 }
 
-func newClient(ep Endpoint) redis.UniversalClient {
+// connSetup is what a client sets on its connections beyond the common
+// options; the zero value is the command client's.
+type connSetup struct {
+	protocol  int                                             // RESP version; 0 = go-redis's default (3)
+	onConnect func(ctx context.Context, cn *redis.Conn) error // run on every new connection; may be nil
+}
+
+func newClient(ep Endpoint, setup connSetup) redis.UniversalClient {
 	if ep.Sentinel {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName:    ep.MasterName,
@@ -111,6 +119,8 @@ func newClient(ep Endpoint) redis.UniversalClient {
 			PoolSize:      4,
 			// Redis < 7.2 does not know CLIENT SETINFO; skip the round trip.
 			DisableIdentity: true,
+			Protocol:        setup.protocol,
+			OnConnect:       setup.onConnect,
 		})
 	}
 	return redis.NewClient(&redis.Options{
@@ -130,6 +140,8 @@ func newClient(ep Endpoint) redis.UniversalClient {
 		DisableIdentity: true,
 		// Redis 7 does not know CLIENT MAINT_NOTIFICATIONS; do not ask.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		Protocol:                 setup.protocol,
+		OnConnect:                setup.onConnect,
 	})
 }
 

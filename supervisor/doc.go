@@ -18,6 +18,7 @@
 // code runs live and in the simulator (package simulate) on a virtual clock.
 //
 // The loop consumes three small interfaces declared here (Queue, Events,
-// Pool, plus the optional Resources), implemented by package broker and
-// package pool and faked at that boundary in tests.
+// Pool, plus the optional Resources, and QueueWatcher when the Queue can
+// tell of changes so a new message is read at once), implemented by
+// package broker and package pool and faked at that boundary in tests.
 package supervisor

@@ -20,6 +20,7 @@ type metrics struct {
 	brokerUp       prometheus.Gauge
 	brokerErrors   prometheus.Counter
 	eventsUp       prometheus.Gauge
+	queueWatchUp   prometheus.Gauge
 	tasksCompleted *prometheus.CounterVec
 	taskRuntime    prometheus.Histogram
 	lastDecision   prometheus.Gauge
@@ -60,6 +61,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		brokerUp:     gauge("revrx_broker_up", "1 if the last queue depth read from the broker succeeded, else 0."),
 		brokerErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "revrx_broker_errors_total", Help: "Failed queue depth reads from the broker."}),
 		eventsUp:     gauge("revrx_events_up", "1 while subscribed to the workers' task events, else 0 (events may have been missed)."),
+		queueWatchUp: gauge("revrx_queue_watch_up",
+			"1 while subscribed to change notifications for the queues (a new message is read at once), else 0 (read every poll interval)."),
 		tasksCompleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revrx_tasks_completed_total",
 			Help: "Tasks finished on supervised workers, from their task events, by outcome (succeeded, failed, revoked, rejected, retried).",
@@ -88,7 +91,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, c := range []prometheus.Collector{
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
-		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp,
+		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp, m.queueWatchUp,
 		m.tasksCompleted, m.taskRuntime, m.lastDecision,
 		m.oldestAge, m.hostCPU, m.hostMemory, m.workerMemory, m.scalingBlocked,
 	} {

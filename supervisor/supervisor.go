@@ -164,7 +164,9 @@ func (s *Supervisor) OnRestart(name, reason string) {
 }
 
 // Run subscribes to the workers' events and runs the control loop until ctx
-// is done. It returns nil on cancellation; it does not stop the workers
+// is done. It ticks every PollInterval, when the pool changes, and, if the
+// Queue is a QueueWatcher, soon after a queue changes (at most once per
+// MinChangeGap). It returns nil on cancellation; it does not stop the workers
 // (the pool does that when its own context ends). After ShuttingDown it
 // starts and stops nothing but keeps observing, so /status follows the
 // workers' warm shutdown: cancel ctx once the pool has finished.
@@ -180,8 +182,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	})
 
+	changes := s.watchQueues(ctx, &wg)
+
 	ticker := time.NewTicker(s.cfg.PollInterval)
 	defer ticker.Stop()
+	changes.ticked()
 	s.tick(ctx)
 	for {
 		select {
@@ -189,7 +194,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		case <-ticker.C:
 		case <-s.pool.Changed():
+		case <-changes.notified():
+			if changes.holdUntilGap() {
+				continue
+			}
+		case <-changes.expired():
 		}
+		changes.ticked()
 		s.tick(ctx)
 	}
 }
