@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"syscall"
 	"testing"
 )
@@ -115,6 +116,14 @@ func TestTreeRSS(t *testing.T) {
 	sleep, err := strconv.Atoi(line)
 	if err != nil {
 		t.Fatalf("sleep pid %q: %v", line, err)
+	}
+	// $! is known before the background shell has exec'd sleep; while it
+	// execs its memory reads 0.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		comm, _ := os.ReadFile("/proc/" + line + "/comm")
+		if strings.TrimSpace(string(comm)) == "sleep" || time.Now().After(deadline) {
+			break
+		}
 	}
 	got, err := s.TreesRSS([]int{os.Getpid(), sh, sleep})
 	if err != nil {
