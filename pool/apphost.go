@@ -72,7 +72,7 @@ type HostState struct {
 	Ready    bool      `json:"ready"` // the app is imported and forks are served
 	PID      int       `json:"pid,omitempty"`
 	Restarts int       `json:"restarts"`
-	Since    time.Time `json:"since,omitzero"` // of the current state
+	Since    time.Time `json:"since,omitzero"`  // of the current state
 	Err      string    `json:"error,omitempty"` // why it is not ready
 	// ImportError is set while the last start failed to import the app.
 	ImportError string `json:"import_error,omitempty"`

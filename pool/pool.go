@@ -75,8 +75,8 @@ type Worker struct {
 // concurrent use. Run must be called (once) for the pool to shut down and for
 // its goroutines to end; Add may be called before Run starts.
 type Pool struct {
-	cfg      Config
-	host     string
+	cfg     Config
+	host    string
 	backoff backoffPolicy
 	svc     *services
 	changed chan struct{}

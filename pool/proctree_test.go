@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseProcStat(t *testing.T) {
