@@ -140,7 +140,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	if p.cfg.Host != nil {
 		defer p.cfg.Host.Close()
 	}
-	if p.cfg.Reap || p.cfg.Host != nil { // forked workers are orphans re-parented here
+	if p.cfg.Reap || p.cfg.Host != nil || isSubreaper() { // orphans are re-parented here
 		stop := make(chan struct{})
 		done := make(chan struct{})
 		go func() { defer close(done); runReaper(p.svc.children, p.cfg.Logger, stop) }()

@@ -70,6 +70,14 @@ func reapOrphans(c *children, log *slog.Logger) {
 	}
 }
 
+// isSubreaper reports whether this process is a child subreaper (an app
+// host made it one), so that orphaned descendants are re-parented to it.
+func isSubreaper() bool {
+	var v int32
+	err := unix.Prctl(unix.PR_GET_CHILD_SUBREAPER, uintptr(unsafe.Pointer(&v)), 0, 0, 0)
+	return err == nil && v != 0
+}
+
 // siginfoPIDOffset is where si_pid sits in siginfo_t: after si_signo,
 // si_errno, si_code, plus one int of padding on 64-bit platforms.
 const siginfoPIDOffset = 3*4 + 4*(unsafe.Sizeof(uintptr(0))/8)
