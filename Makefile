@@ -5,7 +5,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # Debian packages the tests and the demo run: real Redis and real Celery.
 DEB_PKGS := redis-server celery python3-celery python3-redis curl
 
-.PHONY: all build deps test test-short demo bench footprint clean
+.PHONY: all build deps test test-short demo bench footprint startup clean
 
 all: build
 
@@ -44,6 +44,12 @@ bench: deps build
 # footprint: the supervisor's CPU and RSS with 10 idle workers, Redis commands per poll.
 footprint: deps build
 	examples/footprint.sh $(BIN)
+
+# startup: worker request -> ready and PSS per worker, exec'd vs forked from the
+# app host, for examples/app tasks and heavy (a Django-sized import); about 2 min.
+startup: deps build
+	$(GO) build -o bin/revrx-startup ./examples/startup
+	bin/revrx-startup
 
 clean:
 	rm -rf bin .demo
