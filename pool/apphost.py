@@ -32,6 +32,7 @@ The host is single-threaded: forking a process with threads is unsafe.
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -45,6 +46,8 @@ EXIT_NOT_REPARENTED = 70  # EX_SOFTWARE: the supervisor is not our reaper
 TRACEBACK_LINES = 20
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15  # the comm ps -o comm and top show; 15 bytes at most
+BATCH_LINGER = 0.015  # s without a new request that ends a batch of forks
+BATCH_MAX_AGE = 0.1  # s: a batch never holds its first worker longer
 
 # Modules a worker imports while it boots; importing them here once means
 # each forked worker starts with them in memory, shared copy-on-write.
@@ -151,26 +154,68 @@ def send(sock, msg):
     sock.sendmsg([json.dumps(msg).encode()])
 
 
+class Batch:
+    """Workers forked close together start booting together.
+
+    A booting worker takes a core for about a second; if it began at once,
+    the host's next forks would wait behind it, and a scale-up by seven
+    would fork the seventh worker most of a second late. So each worker
+    first waits on a gate pipe, which the host closes once no further
+    request has arrived for BATCH_LINGER (or the batch is BATCH_MAX_AGE old).
+    A worker also goes ahead if the host dies (the pipe closes with it).
+    """
+
+    def __init__(self):
+        self.gate = None  # (read end, write end) while a batch is open
+        self.opened = 0.0
+
+    def open(self):
+        if self.gate is None:
+            self.gate, self.opened = os.pipe(), time.monotonic()
+        return self.gate
+
+    def timeout(self):
+        """How long to wait for another request before releasing the batch."""
+        if self.gate is None:
+            return None
+        return max(0.0, min(BATCH_LINGER, self.opened + BATCH_MAX_AGE - time.monotonic()))
+
+    def release(self):
+        if self.gate is not None:
+            for fd in self.gate:
+                os.close(fd)
+            self.gate = None
+
+
 def serve(sock, sup_pid):
     """Answer fork requests until the supervisor closes its end."""
-    while True:
-        try:
+    batch = Batch()
+    try:
+        while True:
+            if not select.select([sock], [], [], batch.timeout())[0]:
+                batch.release()
+                continue
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
-        except InterruptedError:
-            continue
-        if not data:
-            return
-        try:
-            req = json.loads(data)
-            if req.get("type") != "fork" or len(fds) != 2:
-                raise ValueError("bad request: want a fork request with 2 descriptors")
-            pid = fork_worker(req, fds, sup_pid)
-            send(sock, {"type": "forked", "id": req["id"], "pid": pid})
-        except Exception as exc:  # noqa: B902 - the host must outlive a bad request
-            send(sock, {"type": "fork_failed", "id": req_id(data), "error": str(exc)})
-        finally:
-            for fd in fds:
-                os.close(fd)
+            if not data:
+                return
+            answer(sock, data, fds, sup_pid, batch)
+    finally:
+        batch.release()
+
+
+def answer(sock, data, fds, sup_pid, batch):
+    """Fork the worker data asks for, and say how it went."""
+    try:
+        req = json.loads(data)
+        if req.get("type") != "fork" or len(fds) != 2:
+            raise ValueError("bad request: want a fork request with 2 descriptors")
+        pid = fork_worker(req, fds, sup_pid, batch.open())
+        send(sock, {"type": "forked", "id": req["id"], "pid": pid})
+    except Exception as exc:  # noqa: B902 - the host must outlive a bad request
+        send(sock, {"type": "fork_failed", "id": req_id(data), "error": str(exc)})
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def req_id(data):
@@ -180,7 +225,7 @@ def req_id(data):
         return 0
 
 
-def fork_worker(req, fds, sup_pid):
+def fork_worker(req, fds, sup_pid, gate):
     """Fork twice; return the pid of the worker, an orphan of the supervisor."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -192,7 +237,7 @@ def fork_worker(req, fds, sup_pid):
             worker = os.fork()
             if worker == 0:
                 os.close(w)
-                run_worker(req, fds, sup_pid)  # never returns
+                run_worker(req, fds, sup_pid, gate)  # never returns
             os.write(w, b"%d" % worker)
         finally:
             os._exit(0)
@@ -205,7 +250,7 @@ def fork_worker(req, fds, sup_pid):
     return int(text)
 
 
-def run_worker(req, fds, sup_pid):
+def run_worker(req, fds, sup_pid, gate):
     """In the worker: become a supervised Celery worker, then exit."""
     code = 1
     try:
@@ -215,8 +260,11 @@ def run_worker(req, fds, sup_pid):
         os.dup2(null, 0)
         os.dup2(fds[0], 1)
         os.dup2(fds[1], 2)
-        for fd in {SOCKET_FD, null, fds[0], fds[1]}:
+        for fd in {SOCKET_FD, null, fds[0], fds[1], gate[1]}:
             os.close(fd)
+        while os.read(gate[0], 1):  # until the host releases the batch
+            pass
+        os.close(gate[0])
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.environ.update(req.get("env") or {})
         code = run_celery(req["argv"])
