@@ -47,7 +47,7 @@ TRACEBACK_LINES = 20
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15  # the comm ps -o comm and top show; 15 bytes at most
 BATCH_LINGER = 0.015  # s without a new request that ends a batch of forks
-BATCH_MAX_AGE = 0.1  # s: a batch never holds its first worker longer
+BATCH_MAX_AGE = 0.3  # s: a batch never holds its first worker longer
 
 # Modules a worker imports while it boots; importing them here once means
 # each forked worker starts with them in memory, shared copy-on-write.
