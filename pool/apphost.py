@@ -4,7 +4,7 @@ The supervisor embeds this file and runs it with the interpreter of
 --celery-cmd, with its end of a SOCK_SEQPACKET socket pair as file
 descriptor 3 and these arguments:
 
-    python3 - --app APP        (the program on standard input)
+    python3 - --app APP --title-room SPACES    (the program on standard input)
 
 It imports the app exactly as ``celery -A APP`` finds it (APP, else
 $CELERY_APP, else Celery's default app; the working directory on
@@ -67,6 +67,8 @@ WORKER_MODULES = (
 def main(argv):
     sup_pid, app_name = os.getppid(), parse_args(argv)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=SOCKET_FD)
+    set_cmdline(["revrx-apphost", "-A", app_name or os.environ.get("CELERY_APP", "")])
+    set_comm("revrx-apphost")
     try:
         app = load_app(app_name)
         config = app_config(app)
@@ -81,15 +83,45 @@ def main(argv):
 
 
 def parse_args(argv):
-    """Return the app name of ``--app APP`` ("" if not given)."""
+    """Return the app name of ``--app APP`` ("" if not given).
+
+    --title-room is padding: its blanks make the room in which
+    set_cmdline writes a process's command line.
+    """
     app_name = ""
     it = iter(argv)
     for arg in it:
         if arg == "--app":
             app_name = next(it)
+        elif arg == "--title-room":
+            next(it)
         else:
             raise SystemExit("apphost: unknown argument %r" % arg)
     return app_name
+
+
+def set_comm(name):
+    """Set the process name (comm: ps -o comm, top), 15 bytes at most."""
+    if name:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+def set_cmdline(words):
+    """Show words as this process's command line (/proc/PID/cmdline, ps),
+    as setproctitle does: overwrite the argv area the kernel reads it from,
+    padded with NULs, through /proc/self/mem. Best effort."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end
+        data = "\0".join(words).encode()[: end - start - 1]
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(data + b"\0" * (end - start - len(data)))
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 def load_app(app_name):
@@ -255,7 +287,7 @@ def run_worker(req, fds, sup_pid, gate):
     code = 1
     try:
         os.setpgid(0, 0)
-        await_parent(sup_pid, req.get("name", ""))
+        await_parent(sup_pid, req.get("name", ""), req["argv"])
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(fds[0], 1)
@@ -280,9 +312,10 @@ def run_worker(req, fds, sup_pid, gate):
             os._exit(code)
 
 
-def await_parent(sup_pid, name):
+def await_parent(sup_pid, name, argv):
     """Wait to be re-parented to the supervisor, then die with it; take the
-    worker's name as the process name (comm)."""
+    worker's name as the process name (comm) and "celery ARGV" as the
+    command line."""
     deadline = time.monotonic() + 5
     while os.getppid() != sup_pid:
         if time.monotonic() > deadline:
@@ -295,8 +328,8 @@ def await_parent(sup_pid, name):
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
     if os.getppid() != sup_pid:  # it died before the prctl
         os._exit(EXIT_NOT_REPARENTED)
-    if name:
-        libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+    set_comm(name)
+    set_cmdline(["celery"] + list(argv))
 
 
 def run_celery(argv):

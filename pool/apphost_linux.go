@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +23,10 @@ const (
 	hostLogName          = "apphost"
 	maxHostMessage       = 1 << 20
 )
+
+// titleRoom is padding on the host's command line: forked workers rewrite
+// that area to show "celery <their arguments>" in ps, as setproctitle does.
+var titleRoom = strings.Repeat(" ", 2048)
 
 // HostConfig describes the app host.
 type HostConfig struct {
@@ -259,7 +264,7 @@ func (h *AppHost) startProcess() (*exec.Cmd, *net.UnixConn, outputPipes, error) 
 		return nil, nil, pipes, err
 	}
 	defer pipes.closeWrite()
-	args := append(append([]string{}, h.cfg.Interpreter[1:]...), "-", "--app", h.cfg.App)
+	args := append(append([]string{}, h.cfg.Interpreter[1:]...), "-", "--app", h.cfg.App, "--title-room", titleRoom)
 	cmd := exec.Command(h.cfg.Interpreter[0], args...)
 	cmd.Env = append(os.Environ(), h.cfg.Env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = src, pipes.outW, pipes.errW

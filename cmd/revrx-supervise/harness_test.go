@@ -239,13 +239,13 @@ func lastLines(s string, n int) string {
 }
 
 // celeryProcesses lists the live celery processes whose environment holds
-// marker (e.g. the test's broker URL), to prove none survive: exec'd
-// workers ("python3 -m celery ..."), and the app host and the workers it
-// forked, which keep its command line ("python3 - --app APP").
+// marker (e.g. the test's broker URL), to prove none survive: workers
+// ("python3 -m celery ...", or "celery ..." when forked) and the app host
+// ("revrx-apphost -A APP").
 func celeryProcesses(marker string) []int {
 	var pids []int
 	for _, pid := range processesWithEnv(marker) {
-		if c := cmdline(pid); strings.Contains(c, "celery") || strings.Contains(c, "python3 - --app") {
+		if c := cmdline(pid); strings.Contains(c, "celery") || strings.Contains(c, "revrx-apphost") {
 			pids = append(pids, pid)
 		}
 	}
