@@ -52,6 +52,8 @@ func runHelper(mode string) int {
 		return helperSpawnOrphan()
 	case "sleeper":
 		time.Sleep(time.Hour)
+	case "fail-then-stay":
+		return helperFailThenStay()
 	case "flood":
 		return helperFlood()
 	case "reaper-test":
@@ -88,6 +90,24 @@ func helperCeleryLike() int {
 	fmt.Println("warm shutdown")
 	ms, _ := strconv.Atoi(os.Getenv("POOL_HELPER_TERM_MS"))
 	time.Sleep(time.Duration(ms) * time.Millisecond)
+	return 0
+}
+
+// helperFailThenStay exits 1 at once on its first three starts (counted in
+// a file of POOL_HELPER_DIR), then stays up.
+func helperFailThenStay() int {
+	path := filepath.Join(os.Getenv("POOL_HELPER_DIR"), "starts")
+	b, _ := os.ReadFile(path)
+	n, _ := strconv.Atoi(string(b))
+	if err := os.WriteFile(path, []byte(strconv.Itoa(n+1)), 0o600); err != nil {
+		return 98
+	}
+	if n < 3 {
+		fmt.Fprintln(os.Stderr, "Error: Unrecoverable error")
+		return 1
+	}
+	fmt.Println("ready")
+	time.Sleep(time.Hour)
 	return 0
 }
 

@@ -70,6 +70,27 @@ func TestFailedStartBacksOffAndReports(t *testing.T) {
 	}
 }
 
+// TestFailedStartsClearOnceUp: after a streak of failed starts, a worker
+// that stays up for the failed-start window has its streak cleared while it
+// runs (readiness reads it), not only at its next exit.
+func TestFailedStartsClearOnceUp(t *testing.T) {
+	p, _, _ := testPool(t, "fail-then-stay", nil)
+	stop := run(t, p)
+	if _, err := p.Add(); err != nil {
+		t.Fatal(err)
+	}
+	waitWorkers(t, p, "3 failed starts", func(ws []Worker) bool { return len(ws) == 1 && ws[0].FailedStarts == 3 })
+	ws := waitWorkers(t, p, "the streak cleared while it runs", func(ws []Worker) bool {
+		return len(ws) == 1 && ws[0].State == Running && ws[0].FailedStarts == 0
+	})
+	if ws[0].Restarts != 3 {
+		t.Fatalf("restarts = %d, want 3", ws[0].Restarts)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
 func TestMissingCommandIsAFailedStart(t *testing.T) {
 	var rs restarts
 	p, rec, _ := testPool(t, "exit-now", func(c *Config) {

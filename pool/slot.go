@@ -131,10 +131,8 @@ func (p *Pool) start(s *slot) (*process, error) {
 // await waits for pr to end. Once s is asked to stop it sends the warm stop
 // (warmStop), allows ShutdownTimeout, then SIGKILLs the process group.
 func (p *Pool) await(s *slot, pr *process) exitInfo {
-	select {
-	case <-pr.done:
+	if !p.awaitStop(s, pr) {
 		return pr.exit
-	case <-s.stop:
 	}
 	if !p.warmStop(s, pr) {
 		return pr.exit
@@ -155,6 +153,30 @@ func (p *Pool) await(s *slot, pr *process) exitInfo {
 	}
 	<-pr.done
 	return pr.exit
+}
+
+// awaitStop waits until s is asked to stop (true) or its process ends
+// (false). Once the process has stayed up for FailedStartWindow its start
+// counts as a success: the failed-start streak ends at once, so readiness
+// recovers without waiting for the worker's next exit.
+func (p *Pool) awaitStop(s *slot, pr *process) bool {
+	stable := time.NewTimer(p.cfg.FailedStartWindow)
+	defer stable.Stop()
+	for {
+		select {
+		case <-pr.done:
+			return false
+		case <-s.stop:
+			return true
+		case <-stable.C:
+			p.mu.Lock()
+			if s.bo.FailedStarts > 0 {
+				s.bo.FailedStarts = 0
+				p.notify()
+			}
+			p.mu.Unlock()
+		}
+	}
 }
 
 // warmStop asks s's process to stop warm: Drain first (then DrainGrace),
