@@ -74,8 +74,16 @@ func (b Behavior) WithDefaults() Behavior {
 
 // Validate checks the block as the HPA API does.
 func (b Behavior) Validate() error {
-	for dir, r := range map[string]Rules{"scaleUp": b.ScaleUp, "scaleDown": b.ScaleDown} {
-		if w := r.StabilizationWindowSeconds; w != nil && (*w < 0 || *w > 3600) {
+	for _, d := range []struct {
+		dir string
+		r   Rules
+	}{{"scaleUp", b.ScaleUp}, {"scaleDown", b.ScaleDown}} {
+		dir, r := d.dir, d.r
+		w := r.StabilizationWindowSeconds
+		if w == nil {
+			return fmt.Errorf("behavior.%s.stabilizationWindowSeconds: missing (WithDefaults fills it)", dir)
+		}
+		if *w < 0 || *w > 3600 {
 			return fmt.Errorf("behavior.%s.stabilizationWindowSeconds %d: must be 0..3600", dir, *w)
 		}
 		switch r.SelectPolicy {

@@ -20,9 +20,12 @@ type Guard struct {
 
 // Validate checks the ratios.
 func (g Guard) Validate() error {
-	for name, v := range map[string]float64{"max cpu": g.MaxCPU, "max memory": g.MaxMemory, "critical memory": g.CriticalMemory} {
-		if v < 0 || v > 1 {
-			return fmt.Errorf("policy: %s %g: must be a ratio in (0, 1], or 0 for off", name, v)
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"max cpu", g.MaxCPU}, {"max memory", g.MaxMemory}, {"critical memory", g.CriticalMemory}} {
+		if r.v < 0 || r.v > 1 {
+			return fmt.Errorf("policy: %s %g: must be a ratio in (0, 1], or 0 for off", r.name, r.v)
 		}
 	}
 	return nil

@@ -48,7 +48,7 @@ func TestDecide(t *testing.T) {
 			name: "stale broker reading may still scale up",
 			obs: Observation{Waiting: 4, BrokerOK: false, Workers: []WorkerView{
 				idle("w1", 1, time.Hour), idle("w2", 2, time.Hour), idle("w3", 3, time.Hour)}},
-			wantDesired: 4, wantStart: 1,
+			wantDesired: 4, wantStart: 1, wantReason: "4 waiting, 0 reserved, 0 running -> 4 by queue",
 		},
 		{
 			name: "stale broker reading never scales down",
@@ -61,53 +61,53 @@ func TestDecide(t *testing.T) {
 			obs: Observation{BrokerOK: true, Workers: []WorkerView{
 				idle("w1", 1, time.Minute), idle("w2", 2, 29*time.Second), idle("w3", 3, time.Minute),
 				idle("w4", 4, 31*time.Second), idle("w5", 5, 10*time.Second)}},
-			wantDesired: 3, wantStop: []string{"w3", "w1"},
+			wantDesired: 3, wantStop: []string{"w3", "w1"}, wantReason: "0 waiting, 0 reserved, 0 running -> 3 by min",
 		},
 		{
 			name: "busy workers are never stopped, even above desired",
 			obs: Observation{BrokerOK: true, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), busy("w2", 2, 0, 1), busy("w3", 3, 1, 0), busy("w4", 4, 1, 0), idle("w5", 5, time.Hour)}},
-			wantDesired: 4, wantStop: []string{"w5"},
+			wantDesired: 4, wantStop: []string{"w5"}, wantReason: "0 waiting, 1 reserved, 3 running -> 4 by queue",
 		},
 		{
 			name: "longest idle first, highest slot on a tie",
 			obs: Observation{BrokerOK: true, Workers: []WorkerView{
 				idle("w1", 1, time.Minute), idle("w2", 2, time.Minute), idle("w3", 3, 2*time.Minute),
 				idle("w4", 4, time.Minute), idle("w5", 5, time.Minute)}},
-			wantDesired: 3, wantStop: []string{"w3", "w5"},
+			wantDesired: 3, wantStop: []string{"w3", "w5"}, wantReason: "0 waiting, 0 reserved, 0 running -> 3 by min",
 		},
 		{
 			name: "starting workers count and are never stopped",
 			obs: Observation{BrokerOK: true, Workers: []WorkerView{
 				{Name: "w1", Slot: 1, Phase: PhaseStarting}, {Name: "w2", Slot: 2, Phase: PhaseStarting},
 				{Name: "w3", Slot: 3, Phase: PhaseStarting}, {Name: "w4", Slot: 4, Phase: PhaseStarting}}},
-			wantDesired: 3,
+			wantDesired: 3, wantReason: "0 waiting, 0 reserved, 0 running -> 3 by min",
 		},
 		{
 			name: "stopping workers do not count towards desired",
 			obs: Observation{Waiting: 3, BrokerOK: true, Workers: []WorkerView{
 				{Name: "w1", Slot: 1, Phase: PhaseStopping}, idle("w2", 2, 0), idle("w3", 3, 0)}},
-			wantDesired: 3, wantStart: 1,
+			wantDesired: 3, wantStart: 1, wantReason: "3 waiting, 0 reserved, 0 running -> 3 by min",
 		},
 		{
 			name: "backoff workers count: no extra spawn for a crash loop",
 			obs: Observation{BrokerOK: true, Workers: []WorkerView{
 				{Name: "w1", Slot: 1, Phase: PhaseBackoff}, {Name: "w2", Slot: 2, Phase: PhaseBackoff},
 				{Name: "w3", Slot: 3, Phase: PhaseBackoff}}},
-			wantDesired: 3,
+			wantDesired: 3, wantReason: "0 waiting, 0 reserved, 0 running -> 3 by min",
 		},
 		{
 			name:   "tasks per worker divides demand, rounding up",
 			policy: &Policy{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
 			obs:    Observation{Waiting: 9, BrokerOK: true},
 			// ceil(9/4) = 3
-			wantDesired: 3, wantStart: 3,
+			wantDesired: 3, wantStart: 3, wantReason: "9 waiting, 0 reserved, 0 running -> 3 by queue",
 		},
 		{
 			name:        "min 0 and no demand stops every idle worker",
 			policy:      &Policy{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 			obs:         Observation{BrokerOK: true, Workers: []WorkerView{idle("w1", 1, time.Minute), idle("w2", 2, 2*time.Second)}},
-			wantDesired: 0, wantStop: []string{"w1", "w2"},
+			wantDesired: 0, wantStop: []string{"w1", "w2"}, wantReason: "0 waiting, 0 reserved, 0 running -> 0 by min",
 		},
 	}
 	for _, tt := range tests {
@@ -120,6 +120,9 @@ func TestDecide(t *testing.T) {
 			if got.Desired != tt.wantDesired || got.Start != tt.wantStart || !slices.Equal(got.StopNames(), tt.wantStop) {
 				t.Errorf("Decide() = desired %d start %d stop %v, want desired %d start %d stop %v (reason %q)",
 					got.Desired, got.Start, got.StopNames(), tt.wantDesired, tt.wantStart, tt.wantStop, got.Reason)
+			}
+			if tt.wantReason == "" {
+				t.Fatalf("case %q asserts no reason (Decide says %q)", tt.name, got.Reason)
 			}
 			if !strings.Contains(got.Reason, tt.wantReason) {
 				t.Errorf("Decide().Reason = %q, want it to contain %q", got.Reason, tt.wantReason)

@@ -118,7 +118,8 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 		st.Queues[q] = QueueStatus{Messages: b.Depth, OldestAgeSecs: b.OldestAge.Seconds(), AgeExact: b.AgeExact}
 	}
 	if s.host.OK {
-		st.Host = &s.host
+		host := s.host // a copy: the loop rewrites s.host while /status encodes st
+		st.Host = &host
 	}
 	for i, v := range views {
 		w := workers[i]

@@ -317,16 +317,38 @@ func TestBehaviorPolicies(t *testing.T) {
 }
 
 func TestBehaviorValidate(t *testing.T) {
-	bad := []Behavior{
-		{ScaleUp: Rules{SelectPolicy: "Sometimes"}},
-		{ScaleDown: Rules{Policies: []StepPolicy{{"Workers", 1, 10}}}},
-		{ScaleDown: Rules{Policies: []StepPolicy{{"Pods", 0, 10}}}},
-		{ScaleUp: Rules{Policies: []StepPolicy{{"Pods", 1, 0}}}},
-		{ScaleUp: Rules{StabilizationWindowSeconds: ptr(int32(-1))}},
+	tests := []struct {
+		b    Behavior
+		want string
+	}{
+		{Behavior{ScaleUp: Rules{SelectPolicy: "Sometimes"}}.WithDefaults(), "behavior.scaleUp.selectPolicy"},
+		{Behavior{ScaleDown: Rules{Policies: []StepPolicy{{"Workers", 1, 10}}}}.WithDefaults(), "behavior.scaleDown.policies[0].type"},
+		{Behavior{ScaleDown: Rules{Policies: []StepPolicy{{"Pods", 0, 10}}}}.WithDefaults(), "behavior.scaleDown.policies[0].value"},
+		{Behavior{ScaleUp: Rules{Policies: []StepPolicy{{"Pods", 1, 0}}}}.WithDefaults(), "behavior.scaleUp.policies[0].periodSeconds"},
+		{Behavior{ScaleUp: Rules{StabilizationWindowSeconds: ptr(int32(-1))}}.WithDefaults(), "behavior.scaleUp.stabilizationWindowSeconds -1"},
+		// Without defaults a window is nil, and Decide would dereference it.
+		{Behavior{ScaleDown: Rules{SelectPolicy: SelectMax}}, "behavior.scaleUp.stabilizationWindowSeconds: missing"},
+		// Both directions wrong: always the first one, scaleUp.
+		{Behavior{ScaleUp: Rules{SelectPolicy: "x"}, ScaleDown: Rules{SelectPolicy: "y"}}.WithDefaults(), "behavior.scaleUp.selectPolicy"},
 	}
-	for _, b := range bad {
-		if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "behavior.") {
-			t.Errorf("%+v.Validate() = %v, want an error naming the field", b, err)
+	for _, tt := range tests {
+		for range 20 { // map iteration once made the "first" error random
+			if err := tt.b.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%+v.Validate() = %v, want an error containing %q", tt.b, err, tt.want)
+			}
+		}
+	}
+	p := Policy{Min: 1, Max: 5, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &Behavior{}}
+	if err := p.Validate(); err == nil {
+		t.Fatal("Policy.Validate accepted a behavior with nil windows (Decide panics on it)")
+	}
+}
+
+func TestGuardValidateOrder(t *testing.T) {
+	g := Guard{MaxCPU: 2, MaxMemory: -1, CriticalMemory: 3}
+	for range 20 {
+		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "max cpu") {
+			t.Fatalf("Validate() = %v, want the first field, max cpu", err)
 		}
 	}
 }

@@ -118,7 +118,8 @@ type Supervisor struct {
 	m       *metrics
 	log     *slog.Logger
 
-	lastTick     atomic.Int64 // unix nanos of the last completed tick, for /livez
+	lastTick     atomic.Int64                    // unix nanos of the last completed tick, for /livez
+	poolNames    atomic.Pointer[map[string]bool] // node names whose events count
 	eventsUp     atomic.Bool
 	shuttingDown atomic.Bool
 
@@ -213,6 +214,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 	now := s.cfg.Now()
 	s.readQueues(ctx, now)
 	workers := s.pool.Workers()
+	s.setPoolNames(workers)
 	s.forgetReplaced(workers)
 	views := s.views(workers, now)
 	s.sampleResources(workers, views, now)
@@ -282,6 +284,7 @@ func (s *Supervisor) act(d Decision) {
 		}
 		started++
 		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
+		s.setPoolNames(s.pool.Workers()) // before the new worker's first event
 	}
 	var stopped []string
 	for _, st := range d.Stop {

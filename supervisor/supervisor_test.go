@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -395,5 +396,31 @@ func TestNoSpawnAfterShutdown(t *testing.T) {
 	}
 	if st := h.sup.Snapshot(); !st.ShuttingDown || !strings.Contains(st.LastDecision.Reason, "shutting down") {
 		t.Errorf("status = %+v, want shutting down", st.LastDecision)
+	}
+}
+
+// TestForeignEventsIgnored: events from workers outside the pool (other
+// hosts share the Redis) are neither tracked (memory stays bounded by the
+// pool) nor counted as completions of supervised workers.
+func TestForeignEventsIgnored(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 2, TasksPerWorker: 1, Keepalive: 30 * time.Second})
+	h.tick(0)
+	h.onlineAll()
+	for i := range 5000 {
+		host := "spoof" + strconv.Itoa(i) + "@elsewhere"
+		h.event("task-received", host, "u"+strconv.Itoa(i))
+		h.event("task-succeeded", host, "u"+strconv.Itoa(i))
+	}
+	if n := len(h.sup.tracker.Snapshot(h.now)); n != 1 {
+		t.Fatalf("the tracker holds %d workers after 5000 foreign ones, want the pool's 1", n)
+	}
+	if got := h.metric(h.sup.m.tasksCompleted.WithLabelValues("succeeded")); got != 0 {
+		t.Fatalf("tasks completed = %v, want 0 (none ran on the pool)", got)
+	}
+	w := h.pool.Workers()[0].Name
+	h.event("task-received", w, "mine")
+	h.event("task-succeeded", w, "mine")
+	if got := h.metric(h.sup.m.tasksCompleted.WithLabelValues("succeeded")); got != 1 {
+		t.Fatalf("tasks completed = %v, want 1", got)
 	}
 }

@@ -9,6 +9,17 @@ import (
 
 // forgetReplaced drops the task state of workers whose process is gone, so a
 // restarted worker with the same name starts clean.
+// setPoolNames publishes the node names of the pool to handleEvent, which
+// drops every other host's events, so that what the tracker keeps is
+// bounded by the pool.
+func (s *Supervisor) setPoolNames(workers []pool.Worker) {
+	names := make(map[string]bool, len(workers))
+	for _, w := range workers {
+		names[w.Name] = true
+	}
+	s.poolNames.Store(&names)
+}
+
 func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
 	alive := make(map[string]int, len(workers))
 	for _, w := range workers {
@@ -58,6 +69,9 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
 // handleEvent applies one Celery event to the per-worker state and counts
 // finished tasks.
 func (s *Supervisor) handleEvent(ev broker.Event) {
+	if names := s.poolNames.Load(); names != nil && !(*names)[ev.Hostname] {
+		return // another host's worker (many share one Redis): not ours to track
+	}
 	c, done := s.tracker.Observe(ev, s.cfg.Now())
 	if !done {
 		return
