@@ -96,7 +96,8 @@ type Config struct {
 	// goroutine) to make the worker stop taking work, e.g. by cancelling its
 	// queue consumers, and returns once the worker has confirmed it; the
 	// warm stop follows DrainGrace later. If it fails the warm stop is sent
-	// at once.
+	// at once. One worker drains at a time (Drain and DrainGrace): see the
+	// pool's drain for the message two draining workers can lose.
 	Drain func(name string) error
 	// DrainGrace is the wait between Drain's return and the warm stop:
 	// default 1.1 s, kombu's BRPOP timeout (1 s, the longest a poll issued

@@ -80,6 +80,8 @@ type Pool struct {
 	backoff backoffPolicy
 	svc     *services
 	changed chan struct{}
+	// drainSlot (capacity 1) is held by the one worker draining (see drain).
+	drainSlot chan struct{}
 
 	mu         sync.Mutex
 	slots      map[int]*slot
@@ -115,6 +117,7 @@ func New(cfg Config) (*Pool, error) {
 		},
 		svc:        svc,
 		changed:    make(chan struct{}, 1),
+		drainSlot:  make(chan struct{}, 1),
 		slots:      make(map[int]*slot),
 		shutdownCh: make(chan struct{}),
 	}, nil
