@@ -24,6 +24,14 @@ type QueueWatcher interface {
 // while a burst is still seen within MinChangeGap.
 const MinChangeGap = 50 * time.Millisecond
 
+// ChangeSettle is how long a queue change is left to settle before the tick
+// it causes. An idle worker takes a new message within milliseconds, so a
+// read at once would see, for an instant, a backlog that is not there, and
+// scale up for it (each such worker then idles a keepalive). A message still
+// waiting after ChangeSettle is one no free worker took: a burst is seen
+// within ChangeSettle (+ one read), and bursts the pool absorbs are not.
+const ChangeSettle = 100 * time.Millisecond
+
 // watchQueues starts the Queue's change subscription on wg, if it has one,
 // and returns a gate that lets its notifications through at most once per
 // MinChangeGap. Without a watcher, or once it gives up, the gate never
@@ -76,11 +84,12 @@ func (g *changeGate) notified() <-chan struct{} {
 	return g.changed
 }
 
-// holdUntilGap reports whether a change arrived too soon after the last
-// tick; if so it arms the gate, whose expired channel is then ready when
-// the gap has passed.
+// holdUntilGap arms the gate for a change that just arrived: its expired
+// channel is ready once the change has settled (ChangeSettle) and
+// MinChangeGap has passed since the last tick. It reports whether the tick
+// must wait, which it always does while ChangeSettle is positive.
 func (g *changeGate) holdUntilGap() bool {
-	wait := MinChangeGap - time.Since(g.last)
+	wait := max(ChangeSettle, MinChangeGap-time.Since(g.last))
 	if wait <= 0 {
 		return false
 	}

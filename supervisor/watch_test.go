@@ -105,8 +105,12 @@ func TestRunTicksOnQueueChange(t *testing.T) {
 		t.Errorf("revrx_queue_watch_up = %v while subscribed, want 1", got)
 	}
 	for i := range 3 {
+		at := time.Now()
 		changed()
 		wait("after change " + string(rune('1'+i)))
+		if d := time.Since(at); d < ChangeSettle {
+			t.Errorf("the read came %s after the change, want it to settle %s first", d, ChangeSettle)
+		}
 	}
 	if err := stop(); err != nil {
 		t.Fatalf("Run() = %v, want nil", err)
@@ -117,8 +121,8 @@ func TestRunTicksOnQueueChange(t *testing.T) {
 }
 
 // TestRunBoundsChangeTicks: a flood of notifications (one every 100µs for
-// a second, as BRPOPs under load give) makes ticks at most MinChangeGap
-// apart, and still some.
+// a second, as BRPOPs under load give) makes ticks at most one per
+// max(ChangeSettle, MinChangeGap), and still some.
 func TestRunBoundsChangeTicks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		flooded := make(chan struct{})
@@ -142,13 +146,15 @@ func TestRunBoundsChangeTicks(t *testing.T) {
 		}
 		close(q.reads)
 		reads := <-collected
-		// The first tick, then at most one per gap over the second.
-		if max := 2 + int(time.Second/MinChangeGap); len(reads) > max || len(reads) < max/2 {
-			t.Errorf("%d ticks during a 1 s flood of notifications, want %d..%d", len(reads), max/2, max)
+		// The first tick, then at most one per gap over the second: a change
+		// settles ChangeSettle, and ticks are MinChangeGap apart at least.
+		gap := max(ChangeSettle, MinChangeGap)
+		if most := 2 + int(time.Second/gap); len(reads) > most || len(reads) < most/2 {
+			t.Errorf("%d ticks during a 1 s flood of notifications, want %d..%d", len(reads), most/2, most)
 		}
 		for i := 1; i < len(reads); i++ {
-			if d := reads[i].Sub(reads[i-1]); d < MinChangeGap {
-				t.Errorf("ticks %d and %d %s apart, want >= %s", i-1, i, d, MinChangeGap)
+			if d := reads[i].Sub(reads[i-1]); d < gap {
+				t.Errorf("ticks %d and %d %s apart, want >= %s", i-1, i, d, gap)
 			}
 		}
 	})
