@@ -24,6 +24,7 @@ deps:
 # test: vet, unit tests (race detector) and the end-to-end tests against a
 # private redis-server and real Celery workers.
 test: deps
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 
