@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,47 +33,13 @@ func run(cfg config, log *slog.Logger) int {
 			return 1
 		}
 	}
-	host, app := startAppHost(cfg, log)
-	cfg, settings, err := applyApp(cfg, app, log)
+	prog, err := assemble(cfg, log)
 	if err != nil {
-		log.Error("configuration", "err", err)
-		closeHost(host)
+		log.Error("cannot start", "err", err)
 		return 1
 	}
-	rds, err := broker.New(withLogger(cfg.Broker, log))
-	if err != nil {
-		log.Error("broker", "err", err)
-		closeHost(host)
-		return 1
-	}
-	defer rds.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	var sup *supervisor.Supervisor
-	pcfg := poolConfig(cfg, host, rds, log, func(name, reason string) { sup.OnRestart(name, reason) })
-	wp, err := pool.New(pcfg)
-	if err != nil {
-		log.Error("pool", "err", err)
-		closeHost(host)
-		return 1
-	}
-	scfg := cfg.Supervisor
-	scfg.Logger = log
-	scfg.Scrub = cfg.Secrets.scrub
-	scfg.Resources = pool.NewSampler()
-	scfg.Settings = append(settings, spawnSetting(cfg, pcfg))
-	if sup, err = supervisor.New(scfg, rds, rds, wp, reg); err != nil {
-		log.Error("supervisor", "err", err)
-		closeHost(host)
-		return 1
-	}
-
-	p := cfg.Supervisor.Policy
-	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
-		"min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
-		"http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg))
+	defer prog.rds.Close()
+	sup, wp := prog.sup, prog.pool
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -90,15 +57,65 @@ func run(cfg config, log *slog.Logger) int {
 		sup.ShuttingDown()
 	})
 	wg.Go(func() { _ = sup.Run(supCtx) })
-	srvDone := serveHTTP(ln, sup.Handler(reg), log)
+	srvDone := serveHTTP(ln, sup.Handler(prog.reg), log)
 	wg.Wait()
 	srvDone()
+	return exitCode(syscall.Signal(forced.Load()), poolErr, log)
+}
 
+// program is what run runs: the broker client, the pool and the loop.
+type program struct {
+	rds  *broker.Redis
+	reg  *prometheus.Registry
+	pool *pool.Pool
+	sup  *supervisor.Supervisor
+}
+
+// assemble starts the app host, makes the app's configuration the default,
+// and builds the broker client, the pool and the supervisor. On error
+// nothing is left running.
+func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
+	host, app := startAppHost(cfg, log)
+	defer func() {
+		if err != nil {
+			closeHost(host)
+		}
+	}()
+	cfg, settings, err := applyApp(cfg, app, log)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	prog := &program{reg: prometheus.NewRegistry()}
+	if prog.rds, err = broker.New(withLogger(cfg.Broker, log)); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	prog.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pcfg := poolConfig(cfg, host, prog.rds, log, func(name, reason string) { prog.sup.OnRestart(name, reason) })
+	if prog.pool, err = pool.New(pcfg); err != nil {
+		prog.rds.Close()
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	scfg := cfg.Supervisor
+	scfg.Logger, scfg.Scrub, scfg.Resources = log, cfg.Secrets.scrub, pool.NewSampler()
+	scfg.Settings = append(settings, spawnSetting(cfg, pcfg))
+	if prog.sup, err = supervisor.New(scfg, prog.rds, prog.rds, prog.pool, prog.reg); err != nil {
+		prog.rds.Close()
+		return nil, fmt.Errorf("supervisor: %w", err)
+	}
+	p := cfg.Supervisor.Policy
+	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
+		"min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
+		"http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg))
+	return prog, nil
+}
+
+// exitCode is the process's exit code after the pool stopped with poolErr;
+// forced is the second signal that forced the stop, 0 if none did.
+func exitCode(forced syscall.Signal, poolErr error, log *slog.Logger) int {
 	switch {
-	case forced.Load() != 0:
-		sig := syscall.Signal(forced.Load())
-		log.Warn("stopped by a second signal; workers were killed", "signal", sig.String())
-		return 128 + int(sig)
+	case forced != 0:
+		log.Warn("stopped by a second signal; workers were killed", "signal", forced.String())
+		return 128 + int(forced)
 	case errors.Is(poolErr, pool.ErrKilled):
 		log.Error("stopped; some workers had to be killed", "err", poolErr)
 		return 1
