@@ -52,6 +52,20 @@ func (r *Redis) CancelConsumers(ctx context.Context, name string, queues []strin
 	return nil
 }
 
+// AddConsumers tells the worker named name to consume from each of queues
+// again (remote control `add_consumer`, one call per queue; a queue it
+// already consumes is left alone), and returns once the worker has
+// answered each. The worker applies it on its event loop's next turn. It
+// takes back a worker whose consumers CancelConsumers cancelled.
+func (r *Redis) AddConsumers(ctx context.Context, name string, queues []string) error {
+	for _, q := range queues {
+		if err := r.call(ctx, "add_consumer", map[string]any{"queue": q}, name); err != nil {
+			return fmt.Errorf("add consumer %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
 // control publishes one remote-control command to the destination workers.
 func (r *Redis) control(ctx context.Context, method string, args map[string]any, destination []string) error {
 	msg, err := controlMessage(method, args, destination, time.Now(), nil)

@@ -84,25 +84,21 @@ type Config struct {
 	// block for long and must not call back into the Pool synchronously.
 	OnRestart func(name, reason string)
 
-	// WarmStop, if set, replaces the SIGTERM of a warm stop: it is called
-	// (from the worker's own goroutine, never under a lock) to ask the worker
-	// named name to finish its running task and exit, e.g. through Celery's
-	// remote control for the solo pool, where SIGTERM is not warm. If it
-	// fails, nothing else is sent: the process group is SIGKILLed after
-	// ShutdownTimeout as for any worker that does not stop.
-	WarmStop func(name string) error
-
-	// Drain, if set, is called first on every stop (from the worker's own
-	// goroutine) to make the worker stop taking work, e.g. by cancelling its
-	// queue consumers, and returns once the worker has confirmed it; the
-	// warm stop follows DrainGrace later. If it fails the warm stop is sent
-	// at once. One worker drains at a time (Drain and DrainGrace): see the
-	// pool's drain for the message two draining workers can lose.
-	Drain func(name string) error
-	// DrainGrace is the wait between Drain's return and the warm stop:
+	// Control, if set, makes every stop safe on Redis: the worker's
+	// consumers are cancelled first (kombu 5.2 loses a message Redis hands
+	// to a worker during its warm shutdown: the BRPOP in flight is never
+	// read), the warm stop follows DrainGrace after the worker confirmed,
+	// and until then the worker can be taken back (Reclaim). A solo worker
+	// gets Celery's remote-control shutdown instead of SIGTERM. Nil: SIGTERM
+	// at once, no take-back.
+	Control RemoteControl
+	// DrainGrace is the wait between the drain's confirmation and the warm stop:
 	// default 1.1 s, kombu's BRPOP timeout (1 s, the longest a poll issued
 	// before the drain can still be in flight) plus a margin.
 	DrainGrace time.Duration
+	// MaxWorkers, if positive, caps the slots: Add fails with ErrFull while
+	// that many exist, stopping ones included.
+	MaxWorkers int
 	// Reap makes Run reap orphaned processes re-parented to this process (set
 	// it when running as PID 1 or as a child subreaper). Managed workers are
 	// never reaped by the reaper, so no exit status is lost.

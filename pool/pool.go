@@ -21,6 +21,10 @@ var (
 	// ErrKilled is wrapped by Run's error when at least one worker did not
 	// exit within ShutdownTimeout (or Kill was used) and was SIGKILLed.
 	ErrKilled = errors.New("workers killed")
+	// ErrNotDraining is returned by Reclaim once a worker's warm stop was sent.
+	ErrNotDraining = errors.New("worker is not draining")
+	// ErrFull is returned by Add while Config.MaxWorkers slots exist.
+	ErrFull = errors.New("pool is at its maximum")
 	// ErrUnclean is wrapped by Run's error when the exit status of a worker
 	// stopped by the shutdown was lost (e.g. reaped by another waiter).
 	ErrUnclean = errors.New("workers stopped uncleanly")
@@ -35,6 +39,10 @@ const (
 	// Running: the process is alive. Readiness (Celery's "ready") is for the
 	// caller to learn from events.
 	Running State = "running"
+	// Draining: a stop was requested and the worker's consumers are being
+	// cancelled (Config.Control); until the warm stop is sent, Reclaim can
+	// take it back.
+	Draining State = "draining"
 	// Stopping: a warm stop (SIGTERM to the main PID) was sent, or the slot
 	// is being removed; it is not restarted.
 	Stopping State = "stopping"
@@ -197,6 +205,10 @@ func (p *Pool) Add() (Worker, error) {
 		p.mu.Unlock()
 		return Worker{}, ErrShuttingDown
 	}
+	if m := p.cfg.MaxWorkers; m > 0 && len(p.slots) >= m {
+		p.mu.Unlock()
+		return Worker{}, fmt.Errorf("add: %d workers alive: %w", len(p.slots), ErrFull)
+	}
 	n := 1
 	for p.slots[n] != nil {
 		n++
@@ -222,10 +234,8 @@ func (p *Pool) Add() (Worker, error) {
 func (p *Pool) Stop(name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, s := range p.slots {
-		if s.name == name {
-			return p.stopLocked(s)
-		}
+	if s := p.slotNamed(name); s != nil {
+		return p.stopLocked(s)
 	}
 	return fmt.Errorf("stop %q: %w", name, ErrUnknownWorker)
 }

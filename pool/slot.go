@@ -16,7 +16,8 @@ type slot struct {
 	bo      backoffState
 	restart int
 	stopReq bool
-	stop    chan struct{} // closed on the first stop request
+	stop    chan struct{} // closed on a stop request; replaced when taken back
+	back    chan struct{} // closed when taken back (Reclaim) after a stop request
 	killed  bool
 	out     ring
 }
@@ -31,18 +32,6 @@ func (s *slot) snapshot() Worker {
 		w.PID, w.StartedAt, w.Spawn = s.proc.pid, s.proc.startedAt, s.proc.spawn
 	}
 	return w
-}
-
-// stopLocked requests a warm stop of s. Idempotent. p.mu must be held.
-func (p *Pool) stopLocked(s *slot) error {
-	if s.stopReq {
-		return nil
-	}
-	s.stopReq = true
-	s.state = Stopping
-	close(s.stop)
-	p.notify()
-	return nil // the slot's own goroutine (await) carries out the stop
 }
 
 // supervise runs slot s until it is stopped: start, wait, back off, restart.
@@ -128,109 +117,6 @@ func (p *Pool) start(s *slot) (*process, error) {
 	return startProcess(sp)
 }
 
-// await waits for pr to end. Once s is asked to stop it sends the warm stop
-// (warmStop), allows ShutdownTimeout, then SIGKILLs the process group.
-func (p *Pool) await(s *slot, pr *process) exitInfo {
-	if !p.awaitStop(s, pr) {
-		return pr.exit
-	}
-	if !p.warmStop(s, pr) {
-		return pr.exit
-	}
-	t := time.NewTimer(p.cfg.ShutdownTimeout)
-	defer t.Stop()
-	select {
-	case <-pr.done:
-		return pr.exit
-	case <-t.C:
-	}
-	if pr.killGroup() {
-		p.mu.Lock()
-		s.killed = true
-		p.mu.Unlock()
-		p.logger(s).Warn("worker did not stop in time: killed its process group",
-			keyPID, pr.pid, keyTimeout, p.cfg.ShutdownTimeout)
-	}
-	<-pr.done
-	return pr.exit
-}
-
-// awaitStop waits until s is asked to stop (true) or its process ends
-// (false). Once the process has stayed up for FailedStartWindow its start
-// counts as a success: the failed-start streak ends at once, so readiness
-// recovers without waiting for the worker's next exit.
-func (p *Pool) awaitStop(s *slot, pr *process) bool {
-	stable := time.NewTimer(p.cfg.FailedStartWindow)
-	defer stable.Stop()
-	for {
-		select {
-		case <-pr.done:
-			return false
-		case <-s.stop:
-			return true
-		case <-stable.C:
-			p.mu.Lock()
-			if s.bo.FailedStarts > 0 {
-				s.bo.FailedStarts = 0
-				p.notify()
-			}
-			p.mu.Unlock()
-		}
-	}
-}
-
-// warmStop asks s's process to stop warm: Drain first (then DrainGrace),
-// then WarmStop, or SIGTERM to the main PID only. It reports false if the
-// process ended meanwhile.
-func (p *Pool) warmStop(s *slot, pr *process) bool {
-	log := p.logger(s)
-	if p.cfg.Drain != nil && !p.drain(s, pr) {
-		return false
-	}
-	if p.cfg.WarmStop != nil {
-		if err := p.cfg.WarmStop(s.name); err != nil {
-			log.Warn("warm stop request failed; the worker is killed after the shutdown timeout",
-				keyErr, err, keyTimeout, p.cfg.ShutdownTimeout)
-		}
-		return true
-	}
-	if err := pr.term(); err != nil {
-		log.Warn("warm stop failed", keyErr, err)
-	}
-	return true
-}
-
-// drain runs Config.Drain, then waits DrainGrace, holding the pool's drain
-// slot throughout: one worker drains at a time. With two draining at once
-// kombu 5.2 can lose a message that arrives meanwhile: the first worker's
-// last poll returns it, and with no consumer left it is restored (pushed
-// back) and then acked; the second worker's last poll takes it in between,
-// and that ack deletes the second worker's record of it, so the second
-// worker's own restore finds nothing and the message is gone (measured: 2
-// of 104 in a 5 s-keepalive scale-down of 7 at once). A message restored by
-// the one draining worker goes to a consuming one. It reports false if the
-// process ended meanwhile.
-func (p *Pool) drain(s *slot, pr *process) bool {
-	select {
-	case p.drainSlot <- struct{}{}:
-	case <-pr.done:
-		return false
-	}
-	defer func() { <-p.drainSlot }()
-	if err := p.cfg.Drain(s.name); err != nil {
-		p.logger(s).Warn("could not stop the worker consuming before its warm stop", keyErr, err)
-		return true
-	}
-	t := time.NewTimer(p.cfg.DrainGrace)
-	defer t.Stop()
-	select {
-	case <-pr.done:
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // afterExit records an exit and decides whether and when to restart.
 // ok is false when s was asked to stop (or the pool is shutting down).
 func (p *Pool) afterExit(s *slot, exit exitInfo) (d restartDecision, ok bool) {
@@ -274,12 +160,13 @@ func (p *Pool) logStopped(log *slog.Logger, exit exitInfo) bool {
 
 // sleep waits d before a restart; it returns false if s is stopped first.
 func (p *Pool) sleep(s *slot, d time.Duration) bool {
+	stop := p.stopCh(s)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-s.stop:
+	case <-stop:
 		return false
 	}
 }

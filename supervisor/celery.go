@@ -32,7 +32,7 @@ func decideCelery(obs Observation, now time.Time, p Policy) Decision {
 	for _, w := range obs.Workers {
 		received += w.Received
 		running += w.Running
-		if w.Phase != PhaseStopping {
+		if !w.Phase.leaving() {
 			d.Current++
 		}
 	}
@@ -46,16 +46,17 @@ func decideCelery(obs Observation, now time.Time, p Policy) Decision {
 	}
 
 	if up := min(qty, p.Max); up > d.Current {
-		d.Desired, d.Start = up, up-d.Current
+		d.Desired = up
 		d.History.LastScaleUp = now
 		d.Reason = fmt.Sprintf("%s -> %d by celery", inputs, up)
+		d.grow(obs.Workers, p.Max)
 		return d
 	}
 	d.Desired = max(d.Current, p.Min)
-	if d.Current < p.Min {
-		d.Start = p.Min - d.Current
-	}
 	d.Reason = fmt.Sprintf("%s -> %d by celery", inputs, d.Desired)
+	if d.Desired > d.Current {
+		d.grow(obs.Workers, p.Max)
+	}
 	messages := obs.Waiting > 0 || received > 0
 	if now.Sub(d.History.LastCheck) >= p.Keepalive {
 		d.History.LastCheck = now

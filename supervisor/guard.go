@@ -37,9 +37,9 @@ func (g Guard) blocksUp(h HostUsage) string {
 	case !h.OK:
 		return ""
 	case g.MaxCPU > 0 && h.CPU > g.MaxCPU:
-		return "cpu"
+		return BlockedCPU
 	case g.MaxMemory > 0 && h.Memory > g.MaxMemory:
-		return "memory"
+		return BlockedMemory
 	}
 	return ""
 }

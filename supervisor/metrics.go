@@ -86,7 +86,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"worker"}),
 		scalingBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "revrx_scaling_blocked_total",
-			Help: "Decisions whose scale-up was held back, by reason (cpu, memory, behavior).",
+			Help: "Decisions whose scale-up was held back, by reason (cpu, memory, behavior, stopping: leaving workers still count against max).",
 		}, []string{"reason"}),
 	}
 	for _, c := range []prometheus.Collector{
@@ -101,6 +101,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	for _, ph := range Phases {
 		m.workers.WithLabelValues(string(ph))
+	}
+	for _, r := range BlockedReasons {
+		m.scalingBlocked.WithLabelValues(r)
 	}
 	for _, r := range []string{"crashed", "exited", "failed_start"} {
 		m.restarts.WithLabelValues(r)

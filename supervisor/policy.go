@@ -11,18 +11,38 @@ import (
 type Phase string
 
 // The phases a worker goes through. A worker is Starting from its exec until
-// Celery announces it online, then Idle or Busy by its task events, Stopping
-// once a warm stop was sent, and in Backoff while the pool waits to restart it.
+// Celery announces it online, then Idle or Busy by its task events, Draining
+// once its stop was requested (its consumers are being cancelled; it can
+// still be taken back), Stopping once the warm stop was sent, and in Backoff
+// while the pool waits to restart it.
 const (
 	PhaseStarting Phase = "starting"
 	PhaseIdle     Phase = "idle"
 	PhaseBusy     Phase = "busy"
+	PhaseDraining Phase = "draining"
 	PhaseStopping Phase = "stopping"
 	PhaseBackoff  Phase = "backoff"
 )
 
 // Phases lists every phase, in the order metrics and status report them.
-var Phases = []Phase{PhaseStarting, PhaseIdle, PhaseBusy, PhaseStopping, PhaseBackoff}
+var Phases = []Phase{PhaseStarting, PhaseIdle, PhaseBusy, PhaseDraining, PhaseStopping, PhaseBackoff}
+
+// leaving reports whether a worker in phase ph is on its way out: it does
+// not count towards the desired workers, but its process still counts
+// against Max until it exits.
+func (ph Phase) leaving() bool { return ph == PhaseDraining || ph == PhaseStopping }
+
+// Why a scale-up was held back: Decision.Blocked, and the label of
+// revrx_scaling_blocked_total.
+const (
+	BlockedCPU      = "cpu"      // the host's CPU is above the guard
+	BlockedMemory   = "memory"   // the host's memory is above the guard
+	BlockedBehavior = "behavior" // the HPA behavior's scale-up policies
+	BlockedStopping = "stopping" // leaving workers still count against Max
+)
+
+// BlockedReasons lists every Blocked value, for metrics.
+var BlockedReasons = []string{BlockedCPU, BlockedMemory, BlockedBehavior, BlockedStopping}
 
 // Algorithms Policy.Algorithm accepts.
 const (
@@ -111,16 +131,17 @@ type Stop struct {
 
 // Decision is what Decide wants done, and why.
 type Decision struct {
-	Demand   int64   // waiting + received + running tasks
-	Wanted   int     // the winning strategy's count before the bounds
-	Desired  int     // the target after guard, bounds and behavior
-	Current  int     // workers that count towards Desired (all but stopping ones)
-	Start    int     // workers to start now
-	Stop     []Stop  // workers to warm-stop now
-	Strategy string  // the strategy that set Wanted: "queue", "wait", "schedule", "min", "celery"
-	Blocked  string  // why a scale-up was held back ("cpu", "memory", "behavior"), or ""
-	Reason   string  // one line naming the inputs that led here
-	History  History // to pass to the next Decide
+	Demand   int64    // waiting + received + running tasks
+	Wanted   int      // the winning strategy's count before the bounds
+	Desired  int      // the target after guard, bounds and behavior
+	Current  int      // workers that count towards Desired (all but draining and stopping ones)
+	Reclaim  []string // draining workers to take back (consumers re-added) before any start
+	Start    int      // workers to start now
+	Stop     []Stop   // workers to warm-stop now
+	Strategy string   // the strategy that set Wanted: "queue", "wait", "schedule", "min", "celery"
+	Blocked  string   // why a scale-up was held back (BlockedCPU, BlockedMemory, BlockedBehavior, BlockedStopping), or ""
+	Reason   string   // one line naming the inputs that led here
+	History  History  // to pass to the next Decide
 }
 
 // Unmet is the number of workers the demand asks for above the upper bound:
@@ -151,7 +172,7 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 	for _, w := range obs.Workers {
 		received += w.Received
 		running += w.Running
-		if w.Phase != PhaseStopping {
+		if !w.Phase.leaving() {
 			d.Current++
 		}
 	}
@@ -180,7 +201,7 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 	if p.Behavior != nil {
 		limited := p.Behavior.apply(target, d.Current, now, &d.History)
 		if limited != target && target > d.Current && d.Blocked == "" {
-			d.Blocked = "behavior"
+			d.Blocked = BlockedBehavior
 		}
 		target = min(max(limited, lo), hi)
 	}
@@ -201,7 +222,7 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 	}
 	switch {
 	case d.Desired > d.Current:
-		d.Start = d.Desired - d.Current
+		d.grow(obs.Workers, p.Max)
 	case !obs.BrokerOK:
 		if d.Desired < d.Current {
 			d.Reason += fmt.Sprintf(", holding %d: broker reading is stale", d.Current)
@@ -220,8 +241,39 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 			}
 		}
 	}
-	d.History.record(now, d.Start-len(d.Stop))
+	d.History.record(now, len(d.Reclaim)+d.Start-len(d.Stop))
 	return d
+}
+
+// grow moves the pool up to Desired without ever exceeding max worker
+// processes: it takes back draining workers first (the lowest slots), then
+// starts new ones only in the room that the workers still alive, leaving
+// ones included, leave under max. What the room cannot hold waits for the
+// leaving workers to exit (Blocked "stopping").
+func (d *Decision) grow(workers []WorkerView, maxProcs int) {
+	need := d.Desired - d.Current
+	var draining []WorkerView
+	for _, w := range workers {
+		if w.Phase == PhaseDraining {
+			draining = append(draining, w)
+		}
+	}
+	slices.SortFunc(draining, func(a, b WorkerView) int { return cmp.Compare(a.Slot, b.Slot) })
+	for _, w := range draining[:min(need, len(draining))] {
+		d.Reclaim = append(d.Reclaim, w.Name)
+	}
+	need -= len(d.Reclaim)
+	room := max(maxProcs-len(workers), 0)
+	d.Start = min(need, room)
+	if held := need - d.Start; held > 0 {
+		if d.Blocked == "" {
+			d.Blocked = BlockedStopping
+		}
+		d.Reason += fmt.Sprintf(", %d held: %d leaving workers still count against max %d", held, len(workers)-d.Current, maxProcs)
+	}
+	if len(d.Reclaim) > 0 {
+		d.Reason += fmt.Sprintf(", taking back %d draining", len(d.Reclaim))
+	}
 }
 
 // queueProposal is demand over tasks-per-worker, rounded up, held at the

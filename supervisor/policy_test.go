@@ -26,6 +26,7 @@ func TestDecide(t *testing.T) {
 		wantDesired int
 		wantStart   int
 		wantStop    []string
+		wantReclaim []string
 		wantReason  string
 	}{
 		{
@@ -97,6 +98,22 @@ func TestDecide(t *testing.T) {
 			wantDesired: 3, wantReason: "0 waiting, 0 reserved, 0 running -> 3 by min",
 		},
 		{
+			name:   "a burst during a scale-down takes back draining workers before starting",
+			policy: &Policy{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second},
+			obs: Observation{Waiting: 4, BrokerOK: true, Workers: []WorkerView{
+				idle("w1", 1, 0), {Name: "w3", Slot: 3, Phase: PhaseDraining}, {Name: "w2", Slot: 2, Phase: PhaseDraining},
+				{Name: "w4", Slot: 4, Phase: PhaseStopping}}},
+			wantDesired: 4, wantReclaim: []string{"w2", "w3"},
+			wantReason: "1 held: 3 leaving workers still count against max 4, taking back 2 draining",
+		},
+		{
+			name:   "leaving workers count against max: never above max processes",
+			policy: &Policy{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second},
+			obs: Observation{Waiting: 10, BrokerOK: true, Workers: []WorkerView{
+				idle("w1", 1, 0), {Name: "w2", Slot: 2, Phase: PhaseStopping}, {Name: "w3", Slot: 3, Phase: PhaseStopping}}},
+			wantDesired: 4, wantStart: 1, wantReason: "2 held: 2 leaving workers still count against max 4",
+		},
+		{
 			name:   "tasks per worker divides demand, rounding up",
 			policy: &Policy{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
 			obs:    Observation{Waiting: 9, BrokerOK: true},
@@ -117,9 +134,10 @@ func TestDecide(t *testing.T) {
 				pol = *tt.policy
 			}
 			got := Decide(tt.obs, t0, pol)
-			if got.Desired != tt.wantDesired || got.Start != tt.wantStart || !slices.Equal(got.StopNames(), tt.wantStop) {
-				t.Errorf("Decide() = desired %d start %d stop %v, want desired %d start %d stop %v (reason %q)",
-					got.Desired, got.Start, got.StopNames(), tt.wantDesired, tt.wantStart, tt.wantStop, got.Reason)
+			if got.Desired != tt.wantDesired || got.Start != tt.wantStart || !slices.Equal(got.StopNames(), tt.wantStop) ||
+				!slices.Equal(got.Reclaim, tt.wantReclaim) {
+				t.Errorf("Decide() = desired %d start %d stop %v reclaim %v, want desired %d start %d stop %v reclaim %v (reason %q)",
+					got.Desired, got.Start, got.StopNames(), got.Reclaim, tt.wantDesired, tt.wantStart, tt.wantStop, tt.wantReclaim, got.Reason)
 			}
 			if tt.wantReason == "" {
 				t.Fatalf("case %q asserts no reason (Decide says %q)", tt.name, got.Reason)

@@ -41,6 +41,8 @@ type Events interface {
 type Pool interface {
 	Add() (pool.Worker, error)
 	Stop(name string) error
+	// Reclaim takes back a draining worker (its stop not yet committed).
+	Reclaim(name string) error
 	Workers() []pool.Worker
 	Changed() <-chan struct{}
 }
@@ -274,7 +276,7 @@ func (s *Supervisor) act(d Decision) {
 	if d.Blocked != "" {
 		s.m.scalingBlocked.WithLabelValues(d.Blocked).Inc()
 	}
-	started := 0
+	started := s.reclaim(d)
 	for range d.Start {
 		if _, err := s.pool.Add(); err != nil {
 			if !errors.Is(err, pool.ErrShuttingDown) {
@@ -297,12 +299,28 @@ func (s *Supervisor) act(d Decision) {
 	}
 	switch {
 	case started > 0:
-		s.log.Info(fmt.Sprintf("scaling up by %d", started), "desired", d.Desired, "reason", d.Reason)
+		s.log.Info(fmt.Sprintf("scaling up by %d", started), "desired", d.Desired, "taken_back", d.Reclaim, "reason", d.Reason)
 	case len(stopped) > 0:
 		s.log.Info(fmt.Sprintf("scaling down by %d", len(stopped)), "desired", d.Desired, "workers", stopped, "reason", d.Reason)
 	case d.Desired != s.lastDesired || d.Blocked != s.lastBlocked:
 		s.log.Info("desired workers changed", "desired", d.Desired, "current", d.Current, "reason", d.Reason)
 	}
+}
+
+// reclaim takes back the draining workers d names and returns how many
+// came back; one whose warm stop went out meanwhile stays gone (the next
+// decision sees it as stopping).
+func (s *Supervisor) reclaim(d Decision) int {
+	n := 0
+	for _, name := range d.Reclaim {
+		if err := s.pool.Reclaim(name); err != nil {
+			s.log.Debug("could not take the worker back", "worker", name, "err", err)
+			continue
+		}
+		n++
+		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
+	}
+	return n
 }
 
 func boolFloat(b bool) float64 {

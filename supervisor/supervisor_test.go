@@ -83,11 +83,23 @@ func (p *fakePool) Stop(name string) error {
 	defer p.mu.Unlock()
 	for i := range p.workers {
 		if p.workers[i].Name == name {
-			p.workers[i].State = pool.Stopping
+			p.workers[i].State = pool.Draining
 			return nil
 		}
 	}
 	return pool.ErrUnknownWorker
+}
+
+func (p *fakePool) Reclaim(name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.workers {
+		if p.workers[i].Name == name && p.workers[i].State == pool.Draining {
+			p.workers[i].State = pool.Running
+			return nil
+		}
+	}
+	return pool.ErrNotDraining
 }
 
 func (p *fakePool) Workers() []pool.Worker {
@@ -104,7 +116,7 @@ func (p *fakePool) exitStopped() {
 	defer p.mu.Unlock()
 	kept := p.workers[:0]
 	for _, w := range p.workers {
-		if w.State != pool.Stopping {
+		if w.State != pool.Stopping && w.State != pool.Draining {
 			kept = append(kept, w)
 		}
 	}
@@ -204,7 +216,7 @@ func TestSupervisorScalesUpAndIdleDown(t *testing.T) {
 	// only the three idle ones go.
 	var stopped []string
 	for _, w := range h.pool.Workers() {
-		if w.State == pool.Stopping {
+		if w.State == pool.Draining {
 			stopped = append(stopped, w.Name)
 		}
 	}
@@ -223,6 +235,35 @@ func TestSupervisorScalesUpAndIdleDown(t *testing.T) {
 	}
 	if got := len(h.pool.Workers()); got != 2 {
 		t.Errorf("after the tasks: %d workers, want MIN 2", got)
+	}
+}
+
+// TestBurstDuringScaleDownTakesBackDraining: a burst while idle workers
+// drain takes them back instead of starting processes beside them, so the
+// pool never holds more than MAX.
+func TestBurstDuringScaleDownTakesBackDraining(t *testing.T) {
+	h := newHarness(t, Policy{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
+	h.depth = 3
+	h.tick(0)
+	h.onlineAll()
+	h.depth = 0
+	h.tick(5 * time.Second) // every worker idle past the keepalive: two drain
+	draining := 0
+	for _, w := range h.pool.Workers() {
+		if w.State == pool.Draining {
+			draining++
+		}
+	}
+	if draining != 2 {
+		t.Fatalf("%d draining after the backlog went, want 2", draining)
+	}
+	h.depth = 10
+	h.tick(100 * time.Millisecond)
+	if n := len(h.pool.Workers()); n != 3 || h.running() != 3 {
+		t.Fatalf("after the burst: %d workers, %d running; want the 3 taken back, none added", n, h.running())
+	}
+	if got := h.metric(h.sup.m.scalingEvents.WithLabelValues("up", "queue")); got != 3+2 {
+		t.Errorf("scaling_events_total{up,queue} = %v, want 5 (3 starts, 2 take-backs)", got)
 	}
 }
 

@@ -46,6 +46,8 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
 		v := WorkerView{Name: w.Name, Slot: w.Slot}
 		a := acts[w.Name]
 		switch {
+		case w.State == pool.Draining:
+			v.Phase = PhaseDraining
 		case w.State == pool.Stopping:
 			v.Phase = PhaseStopping
 		case w.State == pool.Backoff:

@@ -194,7 +194,8 @@ func withLogger(c broker.Config, log *slog.Logger) broker.Config {
 }
 
 // poolConfig completes the pool's configuration: the app host (forks, unless
-// --spawn=exec), the two-step stop through the broker, and reaping as PID 1.
+// --spawn=exec), the safe stop through the broker's remote control, the cap
+// at MAX processes, and reaping as PID 1.
 func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Logger, onRestart func(name, reason string)) pool.Config {
 	pcfg := cfg.Pool
 	pcfg.Logger = log
@@ -205,31 +206,8 @@ func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Log
 	} else if host != nil {
 		closeHost(host) // it was started for the app's configuration only
 	}
-	// kombu 5.2 loses a message that Redis hands to a worker during its
-	// warm shutdown (the BRPOP in flight is never read): stop its consumers
-	// first, then stop it once that last poll has returned (DrainGrace
-	// after the worker confirmed).
-	pcfg.Drain = func(name string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		err := rds.CancelConsumers(ctx, name, pcfg.Queues)
-		if errors.Is(err, broker.ErrNoReply) {
-			// Sent, not confirmed: a solo worker answers between tasks, and
-			// handles the stop that follows after it, in order.
-			log.Debug("the worker did not confirm its drain in time", "worker", name)
-			return nil
-		}
-		return err
-	}
-	if pcfg.Pool == "solo" {
-		// SIGTERM is not warm for the solo pool (the running task is lost):
-		// ask through remote control, handled between tasks.
-		pcfg.WarmStop = func(name string) error {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			return rds.ShutdownWorkers(ctx, []string{name})
-		}
-	}
+	pcfg.Control = rds
+	pcfg.MaxWorkers = cfg.Supervisor.Policy.Max
 	return pcfg
 }
 
