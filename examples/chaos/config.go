@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// config is the harness's settings after flags and environment.
+type config struct {
+	bin         string // revrx-supervise binary
+	seed        uint64
+	short       bool
+	max, min    int
+	out         string // kept output directory ("" = a temporary one, removed)
+	deadline    time.Duration
+	appDir      string // examples/app
+	redisServer string
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseConfig reads the flags (each with an environment default).
+func parseConfig(args []string) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("revrx-chaos", flag.ContinueOnError)
+	fs.StringVar(&cfg.bin, "bin", envOr("CHAOS_BIN", "bin/revrx-supervise"), "revrx-supervise binary ($CHAOS_BIN)")
+	seed := fs.String("seed", os.Getenv("CHAOS_SEED"), "seed of the plan and the fault targets (default: the clock) ($CHAOS_SEED)")
+	fs.BoolVar(&cfg.short, "short", os.Getenv("CHAOS_SHORT") == "1", "short run: ~150 tasks, ~40 s, no SIGTERM phase ($CHAOS_SHORT=1)")
+	fs.StringVar(&cfg.out, "out", os.Getenv("CHAOS_OUT"), "keep logs, record and Redis data in this directory (default: a temporary one, removed) ($CHAOS_OUT)")
+	fs.DurationVar(&cfg.deadline, "deadline", 0, "hard limit on the whole run (default 10m, 4m with -short)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.max, cfg.min = 6, 2
+	cfg.seed = uint64(time.Now().UnixNano() % 1_000_000)
+	if *seed != "" {
+		n, err := strconv.ParseUint(*seed, 10, 64)
+		if err != nil {
+			return cfg, fmt.Errorf("-seed %q: want a non-negative integer", *seed)
+		}
+		cfg.seed = n
+	}
+	return cfg, cfg.locate()
+}
+
+// locate finds the binary, the app and the tools the run needs.
+func (cfg *config) locate() error {
+	var err error
+	if cfg.bin, err = filepath.Abs(cfg.bin); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.bin); err != nil {
+		return fmt.Errorf("revrx-supervise binary: %w (run make build)", err)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	cfg.appDir = filepath.Join(root, "examples", "app")
+	if cfg.redisServer, err = exec.LookPath("redis-server"); err != nil {
+		return fmt.Errorf("%w (make deps installs it)", err)
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import celery, redis").Run(); err != nil {
+		return errors.New("/usr/bin/python3 cannot import celery and redis (make deps installs them)")
+	}
+	return nil
+}
+
+// repoRoot is the nearest directory upwards holding examples/app/tasks.py.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "examples", "app", "tasks.py")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run from the revrx-supervise repository (examples/app/tasks.py not found)")
+		}
+		dir = parent
+	}
+}

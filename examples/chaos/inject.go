@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// inject carries out one fault. Only a failure of the harness itself (a
+// Redis that does not come back) is an error.
+func (r *run) inject(ctx context.Context, f faultStep) error {
+	switch f.kind {
+	case faultKillMain, faultKillChild:
+		r.killWorker(ctx, f.kind)
+	case faultRedisRestart:
+		r.logf("redis restart: SIGTERM (SHUTDOWN, AOF kept), down %.1fs", f.down.Seconds())
+		res := r.restartRedis(ctx, f.down)
+		r.mu.Lock()
+		r.restarts = append(r.restarts, res)
+		r.mu.Unlock()
+		if res.err != nil {
+			return fmt.Errorf("redis restart: %w", res.err)
+		}
+		r.logf("supervisor: broker_up 0 after %s, back to 1 %s after Redis was up", dur(res.sawZero), dur(res.recovered))
+	case faultPoisonOnce:
+		msgs := malformed
+		if r.p.name == "short" {
+			i := r.rng.IntN(len(malformed))
+			msgs = malformed[i : i+1]
+		}
+		if err := r.pushPoison(msgs); err != nil {
+			r.logf("malformed messages: %v", err)
+			return nil
+		}
+		r.logf("pushed %d malformed message(s) (each crashes the worker that takes it)", len(msgs))
+	case faultPoisonLoop:
+		m := loopingPoison(r.rng)
+		if err := r.pushPoison([]string{m.encode()}); err != nil {
+			r.logf("crash-looping message: %v", err)
+			return nil
+		}
+		r.mu.Lock()
+		r.poison = append(r.poison, m.ID)
+		r.mu.Unlock()
+		r.logf("pushed crash-looping message %s", m.ID)
+	case faultEventJunk:
+		if err := r.publishJunk(f.n); err != nil {
+			r.logf("celeryev garbage: %v", err)
+			return nil
+		}
+		r.logf("published %d garbage messages on the celeryev channels", f.n)
+	}
+	return nil
+}

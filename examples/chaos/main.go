@@ -1,0 +1,136 @@
+// Command revrx-chaos is the `make chaos` suite: it runs revrx-supervise as
+// users type it, on a private redis-server with real Celery 5.2 workers of
+// the acks_late sample app, publishes about 1,000 short tasks in scale
+// storms and reversals, and meanwhile injects faults at seeded random times
+// and targets: SIGKILL of busy worker main processes and of pool children,
+// Redis shut down and restarted twice (AOF, same port), malformed and
+// crash-looping messages on the queue, garbage on the celeryev channels,
+// and SIGTERM to the supervisor during a scale-up (a second supervisor then
+// finishes the backlog). It samples the real worker processes in /proc every
+// 100 ms and, at the end, prints one table and an Expected/Result line: no
+// task lost, unacked empty within 15 s of the last kill, never more than MAX
+// worker processes, exit 0 after SIGTERM. It exits 1 when an expectation
+// fails.
+//
+//	bin/revrx-chaos -bin bin/revrx-supervise            # ~4 min
+//	bin/revrx-chaos -short -bin bin/revrx-supervise     # ~1 min
+//	CHAOS_SEED=42 CHAOS_OUT=/tmp/chaos bin/revrx-chaos  # replay a seed, keep the logs
+//
+// Loopback only; it signals only processes it started (and their
+// descendants, found in /proc), stops by itself within -deadline, and kills
+// everything it started and removes its temporary directory on every exit
+// path. Standard library only.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() { os.Exit(realMain()) }
+
+// realMain runs the suite and returns the exit code: 0 all expectations
+// held, 1 one failed or the run broke, 2 bad usage.
+func realMain() int {
+	cfg, err := parseConfig(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	r := &run{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 3))}
+	r.p = fullPlan(rand.New(rand.NewPCG(cfg.seed, 1)))
+	if cfg.short {
+		r.p = shortPlan(rand.New(rand.NewPCG(cfg.seed, 1)))
+	}
+	if cfg.deadline > 0 {
+		r.p.deadline = cfg.deadline
+	}
+	fmt.Fprintf(os.Stderr, "chaos: %s run, seed %d (replay with -seed %d), deadline %s\n", r.p.name, cfg.seed, cfg.seed, r.p.deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), r.p.deadline)
+	defer cancel()
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stopSignals()
+	if err := r.prepareDir(); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 1
+	}
+	defer r.cleanup()
+	ok, err := r.whole(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos: error:", err)
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "chaos: stopped by the deadline or a signal:", context.Cause(ctx))
+		}
+		return 1
+	}
+	if !ok {
+		return 1
+	}
+	return 0
+}
+
+// whole sets up, runs the plan, inspects Redis and prints the report.
+func (r *run) whole(ctx context.Context) (bool, error) {
+	stop := make(chan struct{})
+	defer close(stop)
+	if err := r.setup(ctx, stop); err != nil {
+		return false, fmt.Errorf("setup: %w", err)
+	}
+	if err := r.execute(ctx); err != nil {
+		return false, err
+	}
+	r.rec.poll()
+	lo, err := r.inspect()
+	if err != nil {
+		return false, fmt.Errorf("inspect redis: %w", err)
+	}
+	ok := r.summarize(os.Stdout, lo)
+	r.printNotes()
+	return ok, nil
+}
+
+// prepareDir makes the run's directory: -out, else a temporary one.
+func (r *run) prepareDir() error {
+	if r.cfg.out != "" {
+		r.dir = r.cfg.out
+		return os.MkdirAll(r.dir, 0o755)
+	}
+	var err error
+	r.dir, err = os.MkdirTemp("", "revrx-chaos-")
+	return err
+}
+
+// cleanup kills everything the run started and removes its temporary
+// directory (a -out directory is kept).
+func (r *run) cleanup() {
+	killStarted()
+	if r.cfg.out == "" && r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+	} else if r.dir != "" {
+		fmt.Fprintln(os.Stderr, "chaos: logs, record and Redis data kept in", r.dir)
+	}
+}
+
+// printNotes shows the supervisors' own warnings and errors, once each.
+func (r *run) printNotes() {
+	_, notes := r.logDigest()
+	if len(notes) == 0 {
+		return
+	}
+	fmt.Println("\nsupervisor warnings and errors (first of each kind):")
+	for _, n := range notes {
+		if len(n) > 300 {
+			n = n[:300] + "..."
+		}
+		fmt.Println("  " + n)
+	}
+}

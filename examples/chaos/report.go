@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// dur prints a measured duration, or "never" for -1.
+func dur(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+// metricText is the sum of a counter over every supervisor's last /metrics,
+// or "n/a" when no supervisor exports it.
+func (r *run) metricText(name string) string {
+	var sum float64
+	found := false
+	for _, s := range r.sups {
+		if v, ok := metricSum(s.last(), name); ok {
+			sum, found = sum+v, true
+		}
+	}
+	if !found {
+		return "n/a"
+	}
+	return fmt.Sprintf("%g", sum)
+}
+
+// labelled is "a=1 b=2" for each label value of a counter, summed over the
+// supervisors.
+func (r *run) labelled(name, label string) string {
+	sums := map[string]float64{}
+	var order []string
+	for _, s := range r.sups {
+		for k, v := range s.last() {
+			pre := name + "{" + label + `="`
+			if rest, ok := strings.CutPrefix(k, pre); ok {
+				val, _, _ := strings.Cut(rest, `"`)
+				if _, seen := sums[val]; !seen {
+					order = append(order, val)
+				}
+				sums[val] += v
+			}
+		}
+	}
+	if len(order) == 0 {
+		return "n/a"
+	}
+	var parts []string
+	for _, v := range order {
+		parts = append(parts, fmt.Sprintf("%s=%g", v, sums[v]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// table writes two aligned columns.
+type table struct{ rows [][2]string }
+
+func (t *table) add(k, format string, args ...any) {
+	t.rows = append(t.rows, [2]string{k, fmt.Sprintf(format, args...)})
+}
+
+func (t *table) write(w io.Writer) {
+	width := 0
+	for _, r := range t.rows {
+		width = max(width, len(r[0]))
+	}
+	for _, r := range t.rows {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, r[0], r[1])
+	}
+}
+
+// unackedAfterKill is how long after the last kill unacked was first seen
+// empty (-1: never), and the last kill (zero: none).
+func (r *run) unackedAfterKill() (time.Duration, time.Time) {
+	last := r.lastKill()
+	if last.IsZero() {
+		return 0, last
+	}
+	at, ok := r.bw.firstEmptyAfter(last)
+	if !ok {
+		return -1, last
+	}
+	return at.Sub(last), last
+}

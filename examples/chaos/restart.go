@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"time"
+)
+
+// restartResult is what one Redis restart looked like from the supervisor's
+// /metrics. Durations are -1 when the event was not seen.
+type restartResult struct {
+	at         time.Time
+	down       time.Duration // SIGTERM to Redis -> Redis answers PING again
+	sawZero    time.Duration // SIGTERM -> revrx_broker_up 0 first seen
+	recovered  time.Duration // Redis answering again -> revrx_broker_up 1 (after a 0)
+	eventsBack time.Duration // Redis answering again -> revrx_events_up 1 (after a 0)
+	err        error
+}
+
+// restartRedis shuts Redis down, keeps it down for `down`, starts it again
+// on the same port from the same data directory, and measures how long the
+// supervisor takes to read the broker again. Publishing and other writers
+// wait on the gate meanwhile; their connections are dropped.
+func (r *run) restartRedis(ctx context.Context, down time.Duration) restartResult {
+	res := restartResult{at: time.Now(), sawZero: -1, recovered: -1, eventsBack: -1}
+	r.gate.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			r.gate.Unlock()
+		}
+	}()
+	if res.err = r.redis.stop(); res.err != nil {
+		return res
+	}
+	sup := r.cur.Load()
+	zeroEvents := false
+	for time.Since(res.at) < down {
+		if m, err := sup.metrics(); err == nil {
+			if v, ok := m["revrx_broker_up"]; ok && v == 0 && res.sawZero < 0 {
+				res.sawZero = time.Since(res.at)
+			}
+			zeroEvents = zeroEvents || m["revrx_events_up"] == 0
+		}
+		if res.err = sleepCtx(ctx, 100*time.Millisecond); res.err != nil {
+			return res
+		}
+	}
+	if res.err = r.redis.start(ctx); res.err != nil {
+		return res
+	}
+	upAt := time.Now()
+	res.down = upAt.Sub(res.at)
+	r.rc.reset()
+	r.pub.rc.reset()
+	r.gate.Unlock()
+	locked = false
+	r.logf("redis back after %.1fs down", res.down.Seconds())
+	res.err = r.awaitRecovery(ctx, sup, upAt, zeroEvents, &res)
+	return res
+}
+
+// awaitRecovery polls /metrics every 50 ms for up to 30 s after Redis is
+// back, until revrx_broker_up and revrx_events_up are 1 again.
+func (r *run) awaitRecovery(ctx context.Context, sup *supervisorProc, upAt time.Time, zeroEvents bool, res *restartResult) error {
+	for time.Since(upAt) < 30*time.Second {
+		m, err := sup.metrics()
+		if err == nil {
+			b, e := m["revrx_broker_up"], m["revrx_events_up"]
+			if b == 0 && res.sawZero < 0 {
+				res.sawZero = time.Since(res.at)
+			}
+			zeroEvents = zeroEvents || e == 0
+			if b == 1 && res.sawZero >= 0 && res.recovered < 0 {
+				res.recovered = time.Since(upAt)
+			}
+			if e == 1 && zeroEvents && res.eventsBack < 0 {
+				res.eventsBack = time.Since(upAt)
+			}
+			if res.recovered >= 0 && (res.eventsBack >= 0 || !zeroEvents) {
+				return nil
+			}
+			if res.sawZero < 0 && time.Since(upAt) > 5*time.Second {
+				return nil // never saw the broker down: nothing to recover from
+			}
+		}
+		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}

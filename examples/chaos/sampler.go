@@ -1,0 +1,147 @@
+package main
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// workerProc is one Celery worker main process seen under a supervisor.
+type workerProc struct {
+	name        string // node name (the process name forked workers set)
+	first, last time.Time
+	gone        bool // no longer seen alive
+}
+
+// sampler counts, from /proc, the Celery worker main processes that are
+// live (not zombie) children of the current supervisor, and remembers which
+// pool child belongs to which main process. It does not trust the
+// supervisor's own account.
+type sampler struct {
+	sup atomic.Int64 // current supervisor PID (0: none)
+
+	mu        sync.Mutex
+	mains     map[int]*workerProc
+	childMain map[int]int // pool child pid -> worker main pid
+	most      int
+	mostAt    time.Time
+	above     time.Duration // time with more than limit alive
+	limit     int
+	samples   int
+	last      time.Time
+}
+
+func newSampler(limit int) *sampler {
+	return &sampler{mains: map[int]*workerProc{}, childMain: map[int]int{}, limit: limit}
+}
+
+// take looks at the process tree once.
+func (s *sampler) take(now time.Time) {
+	sup := int(s.sup.Load())
+	if sup == 0 {
+		return
+	}
+	seen := map[int]bool{}
+	kids := map[int][]int{}
+	for _, pid := range childrenOf(sup) {
+		if st, ok := readPstat(pid); !ok || st.zombie || !isCeleryWorker(cmdline(pid)) {
+			continue
+		}
+		seen[pid] = true
+		kids[pid] = childrenOf(pid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples++
+	for pid := range seen {
+		w := s.mains[pid]
+		if w == nil {
+			w = &workerProc{name: procName(pid), first: now}
+			s.mains[pid] = w
+		}
+		w.last, w.gone = now, false
+		for _, c := range kids[pid] {
+			s.childMain[c] = pid
+		}
+	}
+	for pid, w := range s.mains {
+		if !seen[pid] {
+			w.gone = true
+		}
+	}
+	if n := len(seen); n > s.most {
+		s.most, s.mostAt = n, now
+	}
+	if len(seen) > s.limit && !s.last.IsZero() {
+		s.above += now.Sub(s.last)
+	}
+	s.last = now
+}
+
+// run samples every interval until stop closes.
+func (s *sampler) run(stop <-chan struct{}, interval time.Duration) {
+	every(stop, interval, false, s.take)
+}
+
+// mainOf is the worker main process a pool child belonged to (0: unknown).
+func (s *sampler) mainOf(child int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.childMain[child]
+}
+
+// aliveMains lists the worker main processes seen alive in the last sample.
+func (s *sampler) aliveMains() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []int
+	for pid, w := range s.mains {
+		if !w.gone {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// procName is the worker's node name from its command line (-n), e.g.
+// worker3@vm.
+func procName(pid int) string {
+	argv := cmdline(pid)
+	for i, a := range argv {
+		if a == "-n" && i+1 < len(argv) {
+			return argv[i+1]
+		}
+	}
+	return "?"
+}
+
+// seen reports when the worker main process pid was last seen alive and
+// whether it has gone since.
+func (s *sampler) seen(pid int) (last time.Time, gone, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.mains[pid]
+	if w == nil {
+		return time.Time{}, false, false
+	}
+	return w.last, w.gone, true
+}
+
+// nameOf is the node name of a worker main process, as first seen.
+func (s *sampler) nameOf(pid int) string {
+	s.mu.Lock()
+	w := s.mains[pid]
+	s.mu.Unlock()
+	if w != nil && w.name != "?" {
+		return w.name
+	}
+	return procName(pid)
+}
+
+// peak is the most worker main processes alive at once, when, and how long
+// more than the limit were alive.
+func (s *sampler) peak() (most int, at time.Time, above time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.most, s.mostAt, s.above
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// celeryCmd is how Celery is run here (CELERY.md: the Debian /usr/bin/celery
+// wrapper runs the first python3 on PATH).
+const celeryCmd = "/usr/bin/python3 -m celery"
+
+// run is one chaos run: what it started, what it did, what it saw.
+type run struct {
+	cfg        config
+	p          plan
+	dir        string // temporary directory: Redis data, logs, the record
+	recordPath string
+	redis      *redisServer
+	gate       sync.RWMutex // write-held while Redis is being restarted
+	rc         *respClient  // faults and poison
+	pub        *publisher
+	rec        *record
+	samp       *sampler
+	bw         *brokerWatch
+	cur        atomic.Pointer[supervisorProc]
+	rng        *rand.Rand // fault targets (the plan has its own)
+	t0         time.Time  // start of the load
+
+	mu       sync.Mutex
+	sups     []*supervisorProc
+	kills    []kill
+	poison   []string // ids of crash-looping messages
+	junk     int      // garbage messages published on the event channel
+	restarts []restartResult
+	term     *termResult
+	final    *supervisorStop
+}
+
+// supervisorStop is the last supervisor's own SIGTERM at the end of the run.
+type supervisorStop struct {
+	exitCode int
+	took     time.Duration
+}
+
+// logf prints a progress line with the offset from the start of the load.
+func (r *run) logf(format string, args ...any) {
+	t := 0.0
+	if !r.t0.IsZero() {
+		t = time.Since(r.t0).Seconds()
+	}
+	fmt.Fprintf(os.Stderr, "chaos: t=%6.1fs  %s\n", t, fmt.Sprintf(format, args...))
+}
+
+// setup starts Redis, the watchers and the first supervisor.
+func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
+	port, err := freeRedisPort(r.rng)
+	if err != nil {
+		return err
+	}
+	r.redis = &redisServer{bin: r.cfg.redisServer, dir: filepath.Join(r.dir, "redis"), port: port}
+	if err := os.MkdirAll(r.redis.dir, 0o755); err != nil {
+		return err
+	}
+	if err := r.redis.start(ctx); err != nil {
+		return err
+	}
+	r.recordPath = filepath.Join(r.dir, "record.jsonl")
+	r.rc = newRESP(r.redis.addr())
+	r.pub = newPublisher(newRESP(r.redis.addr()), &r.gate, rand.New(rand.NewPCG(r.cfg.seed, 2)))
+	r.rec = newRecord(r.recordPath)
+	r.samp = newSampler(r.cfg.max)
+	r.bw = &brokerWatch{rc: newRESP(r.redis.addr())}
+	sup, err := r.startSupervisor(1)
+	if err != nil {
+		return err
+	}
+	r.sups = []*supervisorProc{sup}
+	r.cur.Store(sup)
+	r.samp.sup.Store(int64(sup.proc.pid()))
+	go r.rec.follow(stop, 100*time.Millisecond)
+	go r.samp.run(stop, 100*time.Millisecond)
+	go r.bw.run(stop, 250*time.Millisecond)
+	go r.pollMetrics(stop, 500*time.Millisecond)
+	r.logf("redis-server on %s (AOF in %s), supervisor pid %d: %s", r.redis.addr(), r.redis.dir, sup.proc.pid(), shellJoin(sup.argv))
+	return sup.waitReady(ctx, r.cfg.min, 90*time.Second)
+}
+
+// execute runs the whole plan: load and faults, the SIGTERM phase, the
+// drain, the final stop.
+func (r *run) execute(ctx context.Context) error {
+	r.t0 = time.Now()
+	r.logf("load starts: %d tasks planned, %d faults", r.p.tasks(), len(r.p.faults))
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- r.pub.run(ctx, r.t0, r.p.publishes) }()
+	if err := r.runFaults(ctx); err != nil {
+		return err
+	}
+	if err := <-pubErr; err != nil {
+		return err
+	}
+	if r.p.sigtermBurst > 0 {
+		if err := sleepCtx(ctx, time.Until(r.t0.Add(r.p.sigtermAt))); err != nil {
+			return err
+		}
+		res, err := r.sigtermPhase(ctx)
+		r.term = &res
+		if err != nil {
+			return err
+		}
+	}
+	if err := r.drain(ctx); err != nil {
+		return err
+	}
+	r.stopLast()
+	return nil
+}
+
+// runFaults injects each fault at its time.
+func (r *run) runFaults(ctx context.Context) error {
+	faults := append([]faultStep(nil), r.p.faults...)
+	sort.SliceStable(faults, func(i, j int) bool { return faults[i].at < faults[j].at })
+	for _, f := range faults {
+		if err := sleepCtx(ctx, time.Until(r.t0.Add(f.at))); err != nil {
+			return err
+		}
+		if err := r.inject(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shellJoin quotes argv for display.
+func shellJoin(argv []string) string {
+	out := ""
+	for i, a := range argv {
+		if i > 0 {
+			out += " "
+		}
+		if a == "" || strings.ContainsAny(a, " \t'\"$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out += a
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"syscall"
+	"time"
+)
+
+// termResult is what the supervisor's SIGTERM during a scale-up did.
+type termResult struct {
+	scalingUp     bool          // a worker was starting when the signal went out
+	workers       int           // workers in /status at the signal
+	exitCode      int           // -1: killed by the harness
+	took          time.Duration // signal -> exit
+	limit         time.Duration // workers × 1.1 s + --shutdown-timeout (25 s) + 5 s
+	queuedAfter   int64         // LLEN chaos once it had exited
+	unackedAfter  int64         // HLEN unacked once it had exited
+	survivors     int           // its worker processes still alive 2 s after its exit
+	publishedHere int
+}
+
+// sigtermPhase publishes a burst, SIGTERMs the supervisor as soon as
+// /status shows a worker starting (at most 5 s later), waits for it to exit,
+// then starts a second supervisor to finish the backlog.
+func (r *run) sigtermPhase(ctx context.Context) (termResult, error) {
+	res := termResult{exitCode: -1}
+	sup := r.cur.Load()
+	durations := make([]float64, r.p.sigtermBurst)
+	pl := &planner{rng: r.rng}
+	for i := range durations {
+		durations[i] = pl.duration()
+	}
+	if err := r.pub.publish(ctx, durations); err != nil {
+		return res, err
+	}
+	res.publishedHere = len(durations)
+	st := r.awaitStarting(ctx, sup, &res)
+	res.workers = len(st.Workers)
+	res.limit = time.Duration(res.workers)*1100*time.Millisecond + 30*time.Second
+	mains := r.samp.aliveMains()
+	sent := time.Now()
+	if err := sup.proc.signal(syscall.SIGTERM); err != nil {
+		return res, err
+	}
+	r.logf("SIGTERM to the supervisor (pid %d) with %d workers, scaling up: %v", sup.proc.pid(), res.workers, res.scalingUp)
+	if !sup.proc.waitFor(res.limit + 30*time.Second) {
+		r.logf("supervisor still running %s after SIGTERM: killing it", time.Since(sent).Round(time.Second))
+		sup.proc.killTree()
+	} else {
+		res.exitCode = sup.proc.exitCode()
+	}
+	res.took = time.Since(sent)
+	_ = sleepCtx(ctx, 2*time.Second)
+	for _, pid := range mains {
+		if alive(pid) {
+			res.survivors++
+		}
+	}
+	if s, ok := r.bw.latest(); ok {
+		res.queuedAfter, res.unackedAfter = s.queued, s.unacked
+	}
+	r.logf("supervisor exited with %d after %.1fs; %d queued, %d unacked", res.exitCode, res.took.Seconds(), res.queuedAfter, res.unackedAfter)
+	return res, r.switchSupervisor(ctx)
+}
+
+// awaitStarting polls /status every 20 ms for up to 5 s until a worker is
+// starting, and returns the last status read.
+func (r *run) awaitStarting(ctx context.Context, sup *supervisorProc, res *termResult) status {
+	var last status
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := sup.status(); err == nil {
+			last = st
+			if countState(st, "starting") > 0 {
+				res.scalingUp = true
+				return st
+			}
+		}
+		if sleepCtx(ctx, 20*time.Millisecond) != nil {
+			break
+		}
+	}
+	return last
+}
+
+// switchSupervisor starts the second supervisor and follows it instead.
+func (r *run) switchSupervisor(ctx context.Context) error {
+	sup, err := r.startSupervisor(2)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.sups = append(r.sups, sup)
+	r.mu.Unlock()
+	r.cur.Store(sup)
+	r.samp.sup.Store(int64(sup.proc.pid()))
+	r.logf("second supervisor started (pid %d) to finish the backlog", sup.proc.pid())
+	return sup.waitReady(ctx, 0, 60*time.Second)
+}
