@@ -57,6 +57,7 @@ type workerState struct {
 	received  map[string]time.Time // uuid -> when received
 	running   map[string]time.Time // uuid -> when started
 	eta       map[string]etaTask   // received with a future ETA
+	names     map[string]string    // uuid -> task name, while tracked
 }
 
 func newWorkerState() *workerState {
@@ -64,6 +65,7 @@ func newWorkerState() *workerState {
 		received: make(map[string]time.Time),
 		running:  make(map[string]time.Time),
 		eta:      make(map[string]etaTask),
+		names:    make(map[string]string),
 	}
 }
 
@@ -138,6 +140,9 @@ func (w *workerState) receive(ev Event, at time.Time) {
 	if ev.UUID == "" {
 		return
 	}
+	if ev.Name != "" {
+		w.names[ev.UUID] = ev.Name
+	}
 	if _, ok := w.running[ev.UUID]; ok {
 		return // started event arrived first
 	}
@@ -174,6 +179,7 @@ func (w *workerState) finish(ev Event, at time.Time) Completion {
 	delete(w.received, ev.UUID)
 	delete(w.running, ev.UUID)
 	delete(w.eta, ev.UUID)
+	delete(w.names, ev.UUID)
 	return c
 }
 
@@ -204,6 +210,7 @@ func (w *workerState) reconcile(active int, at time.Time) {
 			delete(w.running, stale[i].id)
 		}
 	}
+	defer w.pruneNames()
 	if active > 0 {
 		return
 	}
@@ -217,6 +224,63 @@ func (w *workerState) reconcile(active int, at time.Time) {
 			delete(w.eta, id)
 		}
 	}
+}
+
+// pruneNames forgets the names of tasks no longer tracked.
+func (w *workerState) pruneNames() {
+	for id := range w.names {
+		_, r := w.received[id]
+		_, s := w.running[id]
+		_, e := w.eta[id]
+		if !r && !s && !e {
+			delete(w.names, id)
+		}
+	}
+}
+
+// TaskRef names one task.
+type TaskRef struct {
+	ID   string
+	Name string // "" if its task-received event was not seen
+}
+
+// Running returns the tasks hostname's events say it is running (started,
+// not finished), sorted by id.
+func (t *Tracker) Running(hostname string) []TaskRef {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := t.workers[hostname]
+	if w == nil {
+		return nil
+	}
+	out := make([]TaskRef, 0, len(w.running))
+	for id := range w.running {
+		out = append(out, TaskRef{ID: id, Name: w.names[id]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Tasks returns every task hostname's events say it holds: received
+// (with or without an ETA) or running, sorted by id.
+func (t *Tracker) Tasks(hostname string) []TaskRef {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := t.workers[hostname]
+	if w == nil {
+		return nil
+	}
+	var out []TaskRef
+	for _, m := range []map[string]time.Time{w.received, w.running} {
+		for id := range m {
+			out = append(out, TaskRef{ID: id, Name: w.names[id]})
+		}
+	}
+	for id := range w.eta {
+		out = append(out, TaskRef{ID: id, Name: w.names[id]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Forget drops everything known about hostname: the process behind that

@@ -25,7 +25,8 @@ child subreaper, or PID 1), which therefore waits for its exact exit status
 itself, and answers {"type": "forked", "id": N, "pid": PID} or
 {"type": "fork_failed", "id": N, "error": "..."}. The worker runs
 ``celery ARGV`` exactly as ``python -m celery ARGV`` would, with the app
-already imported. The host exits when the supervisor closes the socket.
+already imported, and records the messages it takes (track_held). The
+host exits when the supervisor closes the socket.
 
 The host is single-threaded: forking a process with threads is unsafe.
 """
@@ -48,6 +49,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15  # the comm ps -o comm and top show; 15 bytes at most
 BATCH_LINGER = 0.015  # s without a new request that ends a batch of forks
 BATCH_MAX_AGE = 0.3  # s: a batch never holds its first worker longer
+HELD_PREFIX = "revrx.held."  # + node name: broker/restore.go reads it
 
 # Modules a worker imports while it boots; importing them here once means
 # each forked worker starts with them in memory, shared copy-on-write.
@@ -299,6 +301,7 @@ def run_worker(req, fds, sup_pid, gate):
         os.close(gate[0])
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.environ.update(req.get("env") or {})
+        track_held(req.get("name", ""))
         code = run_celery(req["argv"])
     except SystemExit as exc:
         code = exit_code(exc)
@@ -330,6 +333,45 @@ def await_parent(sup_pid, name, argv):
         os._exit(EXIT_NOT_REPARENTED)
     set_comm(name)
     set_cmdline(["celery"] + list(argv))
+
+
+def track_held(node):
+    """Record in the Redis set HELD_PREFIX + node the delivery tag of every
+    message this worker takes, before kombu records it in its unacked hash,
+    and drop it in the same MULTI/EXEC as kombu's ack. A message kombu
+    restores itself (at shutdown, or after an error) stays in the set. So,
+    once the worker is gone, the set holds exactly the messages it had in
+    flight when it ended (plus, after a warm stop, the reserved ones kombu
+    put back): what the supervisor must put back or count as a death. The
+    set expires two visibility timeouts after the last message taken (by
+    then kombu's own sweep has restored what it held). Only kombu's Redis
+    transport is patched; with any other the function does nothing."""
+    try:
+        from kombu.transport import redis as kredis
+        qos = kredis.QoS
+        append, remove = qos.append, qos._remove_from_indices
+    except (ImportError, AttributeError):
+        return
+    if not node:
+        return
+    key = HELD_PREFIX + node
+
+    def tracked_append(self, message, delivery_tag):
+        chan = self.channel
+        ttl = int(2 * max(chan.visibility_timeout, 60))
+        prefix = getattr(chan, "global_keyprefix", "") or ""
+        with chan.conn_or_acquire() as client:
+            # SADD is prefixed by kombu's client, EXPIRE is not.
+            client.pipeline().sadd(key, delivery_tag).expire(prefix + key, ttl).execute()
+        return append(self, message, delivery_tag)
+
+    def tracked_remove(self, delivery_tag, pipe=None):
+        piped = remove(self, delivery_tag, pipe)
+        if pipe is None:  # ack (and reject); a restore passes its transaction
+            piped = piped.srem(key, delivery_tag)
+        return piped
+
+    qos.append, qos._remove_from_indices = tracked_append, tracked_remove
 
 
 def run_celery(argv):

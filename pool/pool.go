@@ -79,6 +79,18 @@ type Worker struct {
 	LastOutput   []string  // the child's last lines (up to 20), oldest first
 }
 
+// Exit is a worker process that has ended (Config.OnExit).
+type Exit struct {
+	Name   string // node name
+	PID    int    // its main PID
+	Spawn  string // SpawnFork or SpawnExec
+	Status string // "exit status 0", "signal: killed"
+	// Died is true unless the end was a warm stop the pool asked for and
+	// the worker exited 0 in time: it crashed, exited on its own, or was
+	// SIGKILLed after the shutdown timeout.
+	Died bool
+}
+
 // Pool runs Celery worker processes, one per slot. All methods are safe for
 // concurrent use. Run must be called (once) for the pool to shut down and for
 // its goroutines to end; Add may be called before Run starts.

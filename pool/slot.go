@@ -45,6 +45,7 @@ func (p *Pool) supervise(s *slot, first chan struct{}) {
 		if err == nil {
 			release(&first) // Add returns with the worker running
 			exit = p.await(s, pr)
+			p.reportExit(s, pr, exit)
 		} else {
 			if !errors.Is(err, ErrShuttingDown) {
 				s.out.add("start failed: " + err.Error())
@@ -63,6 +64,21 @@ func (p *Pool) supervise(s *slot, first chan struct{}) {
 			return
 		}
 	}
+}
+
+// reportExit tells Config.OnExit that s's process has ended (reaped, its
+// group killed: nothing of it runs any more), before the slot changes.
+func (p *Pool) reportExit(s *slot, pr *process, exit exitInfo) {
+	if p.cfg.OnExit == nil {
+		return
+	}
+	p.mu.Lock()
+	stopped := s.stopReq && !s.killed
+	p.mu.Unlock()
+	p.cfg.OnExit(Exit{
+		Name: s.name, PID: pr.pid, Spawn: pr.spawn, Status: exit.String(),
+		Died: !stopped || exit.crashed(),
+	})
 }
 
 // release closes *first once.

@@ -29,6 +29,10 @@ type metrics struct {
 	hostMemory     prometheus.Gauge
 	workerMemory   *prometheus.GaugeVec
 	scalingBlocked *prometheus.CounterVec
+
+	tasksRestored    prometheus.Counter
+	tasksQuarantined prometheus.Counter
+	tasksDied        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -88,8 +92,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "revrx_scaling_blocked_total",
 			Help: "Decisions whose scale-up was held back, by reason (cpu, memory, behavior, stopping: leaving workers still count against max).",
 		}, []string{"reason"}),
+		tasksRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revrx_tasks_restored_total",
+			Help: "Messages a gone worker held, put back on their queues by the supervisor (redelivered).",
+		}),
+		tasksQuarantined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revrx_tasks_quarantined_total",
+			Help: "Messages in flight at two worker deaths, moved to their queue's quarantine list (QUEUE.quarantine).",
+		}),
+		tasksDied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revrx_tasks_died_total",
+			Help: "Tasks running when their worker died in an app that acks on receipt: Celery cannot redeliver them.",
+		}),
 	}
 	for _, c := range []prometheus.Collector{
+		m.tasksRestored, m.tasksQuarantined, m.tasksDied,
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp, m.queueWatchUp,
 		m.tasksCompleted, m.taskRuntime, m.lastDecision,

@@ -72,6 +72,10 @@ type Config struct {
 	Settings []Setting
 	// Resources feeds the guard and the memory metrics; nil turns both off.
 	Resources Resources
+	// AcksLate is the app's task_acks_late: with it off, a task running
+	// when its worker dies was acked already and cannot be put back, so it
+	// is reported as died.
+	AcksLate bool
 	// Scrub removes secrets from text the workers printed before /status
 	// shows it; nil means identity.
 	Scrub  func(string) string
@@ -117,8 +121,11 @@ type Supervisor struct {
 	events  Events
 	pool    Pool
 	tracker *broker.Tracker
-	m       *metrics
-	log     *slog.Logger
+	// restorer settles what gone workers held (nil: the Queue is not one).
+	restorer Restorer
+	exits    exits
+	m        *metrics
+	log      *slog.Logger
 
 	lastTick     atomic.Int64                    // unix nanos of the last completed tick, for /livez
 	poolNames    atomic.Pointer[map[string]bool] // node names whose events count
@@ -154,8 +161,10 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	m.min.Set(float64(cfg.Policy.Min))
 	m.max.Set(float64(cfg.Policy.Max))
 	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
+	restorer, _ := q.(Restorer)
 	return &Supervisor{
 		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
+		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)},
 		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{},
 	}, nil
 }
@@ -186,6 +195,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	})
 
 	changes := s.watchQueues(ctx, &wg)
+	if s.restorer != nil {
+		wg.Go(func() { s.settleExits(ctx) })
+	}
 
 	ticker := time.NewTicker(s.cfg.PollInterval)
 	defer ticker.Stop()

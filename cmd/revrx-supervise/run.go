@@ -90,7 +90,9 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	prog.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pcfg := poolConfig(cfg, host, prog.rds, log, func(name, reason string) { prog.sup.OnRestart(name, reason) })
+	pcfg := poolConfig(cfg, host, prog.rds, log)
+	pcfg.OnRestart = func(name, reason string) { prog.sup.OnRestart(name, reason) }
+	pcfg.OnExit = func(e pool.Exit) { prog.sup.OnWorkerExit(e) }
 	if prog.pool, err = pool.New(pcfg); err != nil {
 		prog.rds.Close()
 		return nil, fmt.Errorf("pool: %w", err)
@@ -196,11 +198,10 @@ func withLogger(c broker.Config, log *slog.Logger) broker.Config {
 // poolConfig completes the pool's configuration: the app host (forks, unless
 // --spawn=exec), the safe stop through the broker's remote control, the cap
 // at MAX processes, and reaping as PID 1.
-func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Logger, onRestart func(name, reason string)) pool.Config {
+func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Logger) pool.Config {
 	pcfg := cfg.Pool
 	pcfg.Logger = log
 	pcfg.Reap = os.Getpid() == 1
-	pcfg.OnRestart = onRestart
 	if cfg.Spawn == pool.SpawnFork {
 		pcfg.Host = host
 	} else if host != nil {

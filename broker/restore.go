@@ -1,0 +1,416 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Keys of kombu's ack emulation (docs/celery-on-redis.md, "Unacked"): the
+// message a worker has taken and not acked is in the hash, delivery tag ->
+// JSON [message, exchange, routing_key], and in the index, tag -> the unix
+// time it was taken.
+const (
+	unackedKey      = "unacked"
+	unackedIndexKey = "unacked_index"
+	bindingPrefix   = "_kombu.binding."
+)
+
+// Keys of this project, beside the queues, under the same global_keyprefix.
+const (
+	// HeldPrefix + node name is the set of delivery tags a worker forked by
+	// the app host has taken: the tag is added before kombu records the
+	// message in unacked and removed in the same transaction as kombu's
+	// ack or restore (pool/apphost.py), so it holds every message of
+	// unacked that is this worker's (and perhaps a few already settled).
+	HeldPrefix = "revrx.held."
+	// QuarantineSuffix, after a queue's name, is the list where a message
+	// in flight at two worker deaths is moved instead of being restored.
+	QuarantineSuffix = ".quarantine"
+	// deathsPrefix + task id counts the worker deaths a message was in
+	// flight at; it expires a day after the last one.
+	deathsPrefix = "revrx.deaths."
+	deathsTTL    = 24 * time.Hour
+	// restoreRetries bounds the optimistic transaction's retries against
+	// concurrent acks and restores.
+	restoreRetries = 8
+)
+
+// Outcome is what Settle did with one message.
+type Outcome string
+
+// Settle's outcomes.
+const (
+	Restored    Outcome = "restored"    // back at the front of its queue, redelivered
+	Quarantined Outcome = "quarantined" // moved to its queue's quarantine list
+	Unroutable  Outcome = "unroutable"  // no queue bound: left for kombu's own sweep
+	// Requeued: the worker had put it back itself (kombu restores what a
+	// worker holds when it shuts down, even after a crash); a death was
+	// counted.
+	Requeued Outcome = "requeued"
+	// Settled: no longer anywhere to act on (acked, or already taken again).
+	Gone Outcome = "gone"
+)
+
+// Settled is one message a dead worker held.
+type Settled struct {
+	Tag     string
+	ID      string // task id (headers.id), "" if unknown
+	Task    string // task name (headers.task), "" if unknown
+	Queue   string // the list it went to (the quarantine list, if quarantined)
+	Outcome Outcome
+	Deaths  int64 // worker deaths it was in flight at, this one included (0: not counted)
+}
+
+// unackedEntry is one value of the unacked hash.
+type unackedEntry struct {
+	payload         map[string]json.RawMessage
+	exchange, route string
+	id, task, tag   string
+	priority        int
+}
+
+// HeldBy returns the delivery tags recorded in worker's held set.
+func (r *Redis) HeldBy(ctx context.Context, worker string) ([]string, error) {
+	r.roundTrips.Add(1)
+	return r.client.SMembers(ctx, r.cfg.KeyPrefix+HeldPrefix+worker).Result()
+}
+
+// ForgetHeld deletes worker's held set, once its messages are settled.
+func (r *Redis) ForgetHeld(ctx context.Context, worker string) error {
+	r.roundTrips.Add(1)
+	return r.client.Del(ctx, r.cfg.KeyPrefix+HeldPrefix+worker).Err()
+}
+
+// TagsOf returns the delivery tags of the messages in unacked whose task
+// id is in ids: what a worker that kept no held set (an exec'd one) had
+// taken, as far as its task events announced it. It scans the whole hash
+// (HSCAN), so it is for the rare death of such a worker only.
+func (r *Redis) TagsOf(ctx context.Context, ids map[string]bool) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var tags []string
+	var cursor uint64
+	for {
+		r.roundTrips.Add(1)
+		kv, next, err := r.client.HScan(ctx, r.cfg.KeyPrefix+unackedKey, cursor, "", 500).Result()
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if e, err := parseUnacked(kv[i+1]); err == nil && ids[e.id] {
+				tags = append(tags, kv[i])
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return tags, nil
+		}
+	}
+}
+
+// Settle puts back the message with delivery tag tag, which worker (now
+// gone) held, as kombu's restore_by_tag does, in one optimistic transaction
+// on the unacked hash (atomic against a concurrent ack or restore; never
+// restored twice): it leaves unacked and its index and goes to the front of
+// the list it came from (its priority sub-list) with the redelivered flags
+// set. With death true (the worker died: it was not stopped) the message's
+// deaths are counted, and at the second it is quarantined instead: moved
+// to its queue's quarantine list, from unacked or, if the dying worker had
+// put it back itself, from the tail of its queue (queues are the ones the
+// pool consumes, searched then).
+func (r *Redis) Settle(ctx context.Context, worker, tag string, death bool, queues []string) (s Settled, err error) {
+	for range restoreRetries {
+		s, err = r.settleOnce(ctx, worker, tag, death, queues)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return s, err
+		}
+	}
+	return s, fmt.Errorf("settle %s: the keys kept changing: %w", tag, err)
+}
+
+func (r *Redis) settleOnce(ctx context.Context, worker, tag string, death bool, queues []string) (s Settled, err error) {
+	s = Settled{Tag: tag, Outcome: Gone}
+	pfx := r.cfg.KeyPrefix
+	var requeued bool
+	err = r.client.Watch(ctx, func(tx *redis.Tx) error {
+		r.roundTrips.Add(1)
+		raw, err := tx.HGet(ctx, pfx+unackedKey, tag).Result()
+		if errors.Is(err, redis.Nil) {
+			requeued = true
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return r.restoreEntry(ctx, tx, worker, raw, death, &s)
+	}, pfx+unackedKey)
+	if err != nil || !requeued || !death {
+		return s, err
+	}
+	return r.countRequeued(ctx, worker, tag, queues)
+}
+
+// restoreEntry restores (or quarantines) the unacked entry raw of s.Tag.
+func (r *Redis) restoreEntry(ctx context.Context, tx *redis.Tx, worker, raw string, death bool, s *Settled) error {
+	e, err := parseUnacked(raw)
+	if err != nil {
+		return fmt.Errorf("unacked %s: %w", s.Tag, err)
+	}
+	s.ID, s.Task = e.id, e.task
+	queues, err := r.lookup(ctx, tx, e.exchange, e.route)
+	if err != nil {
+		return err
+	}
+	if len(queues) == 0 {
+		s.Outcome = Unroutable
+		return nil
+	}
+	if death {
+		if s.Deaths, err = r.deaths(ctx, tx, s.Tag); err != nil {
+			return err
+		}
+	}
+	body, err := e.redelivered()
+	if err != nil {
+		return err
+	}
+	s.Outcome, s.Queue = Restored, r.priorityKey(queues[0], e.priority)
+	if s.Deaths >= 2 {
+		s.Outcome, s.Queue = Quarantined, queues[0]+QuarantineSuffix
+	}
+	pfx := r.cfg.KeyPrefix
+	r.roundTrips.Add(1)
+	_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, pfx+unackedIndexKey, s.Tag)
+		p.HDel(ctx, pfx+unackedKey, s.Tag)
+		p.SRem(ctx, pfx+HeldPrefix+worker, s.Tag)
+		if s.Outcome == Quarantined {
+			p.LPush(ctx, pfx+s.Queue, body)
+			p.Del(ctx, pfx+deathsPrefix+s.Tag) // requeued by hand, it starts afresh
+			return nil
+		}
+		for _, q := range queues {
+			p.RPush(ctx, pfx+r.priorityKey(q, e.priority), body) // the next one consumed
+		}
+		if s.Deaths > 0 {
+			p.Set(ctx, pfx+deathsPrefix+s.Tag, s.Deaths, deathsTTL)
+		}
+		return nil
+	})
+	return err
+}
+
+// deaths is the count of deaths the message with delivery tag tag was in
+// flight at, this one included.
+func (r *Redis) deaths(ctx context.Context, tx *redis.Tx, tag string) (int64, error) {
+	r.roundTrips.Add(1)
+	n, err := tx.Get(ctx, r.cfg.KeyPrefix+deathsPrefix+tag).Int64()
+	if errors.Is(err, redis.Nil) {
+		err = nil
+	}
+	return n + 1, err
+}
+
+// countRequeued counts a death of the message with delivery tag tag, which
+// its dying worker had put back itself, and at the second death moves it
+// from the tail of its queue (kombu pushes a restored message where the
+// next BRPOP takes it) to the quarantine list. If another worker has taken
+// it meanwhile it stays Requeued: that worker's death, if it comes, finds
+// the count at two and quarantines it.
+func (r *Redis) countRequeued(ctx context.Context, worker, tag string, queues []string) (Settled, error) {
+	s := Settled{Tag: tag, Outcome: Requeued}
+	pfx := r.cfg.KeyPrefix
+	key := pfx + deathsPrefix + tag
+	var incr *redis.IntCmd
+	r.roundTrips.Add(1)
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		incr = p.Incr(ctx, key)
+		p.Expire(ctx, key, deathsTTL)
+		p.SRem(ctx, pfx+HeldPrefix+worker, tag)
+		return nil
+	})
+	if err != nil {
+		return s, err
+	}
+	if s.Deaths = incr.Val(); s.Deaths < 2 {
+		return s, nil
+	}
+	for _, q := range queues {
+		for _, list := range r.queueKeys(q) {
+			found, err := r.quarantineFromList(ctx, list, pfx+q+QuarantineSuffix, &s)
+			if err != nil || !found {
+				if err != nil {
+					return s, err
+				}
+				continue
+			}
+			s.Outcome, s.Queue = Quarantined, q+QuarantineSuffix
+			r.roundTrips.Add(1)
+			return s, r.client.Del(ctx, key).Err()
+		}
+	}
+	return s, nil
+}
+
+// requeueSearch is how many messages at the tail of each list
+// countRequeued searches.
+const requeueSearch = 100
+
+// quarantineFromList moves the message with s.Tag from the tail of list to
+// the quarantine list, atomically against consumers (WATCH on list).
+func (r *Redis) quarantineFromList(ctx context.Context, list, quarantine string, s *Settled) (found bool, err error) {
+	for range restoreRetries {
+		err = r.client.Watch(ctx, func(tx *redis.Tx) error {
+			r.roundTrips.Add(1)
+			items, err := tx.LRange(ctx, list, -requeueSearch, -1).Result()
+			if err != nil {
+				return err
+			}
+			for _, it := range items {
+				e, err := parseMessage(it)
+				if err != nil || e.tag != s.Tag {
+					continue
+				}
+				found, s.ID, s.Task = true, e.id, e.task
+				r.roundTrips.Add(1)
+				_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.LRem(ctx, list, -1, it)
+					p.LPush(ctx, quarantine, it)
+					return nil
+				})
+				return err
+			}
+			return nil
+		}, list)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return found, err
+		}
+		found = false
+	}
+	return false, fmt.Errorf("quarantine %s from %s: the list kept changing: %w", s.Tag, list, err)
+}
+
+// lookup finds the queues a message published to exchange with routing key
+// route goes to, as kombu's direct exchange does: the anonymous exchange
+// routes to the queue named route; a named one to every queue bound to it
+// with that routing key (its binding table, "_kombu.binding."+exchange, of
+// routing_key, pattern and queue joined by the separator).
+func (r *Redis) lookup(ctx context.Context, tx *redis.Tx, exchange, route string) ([]string, error) {
+	if exchange == "" {
+		return []string{route}, nil
+	}
+	r.roundTrips.Add(1)
+	members, err := tx.SMembers(ctx, r.cfg.KeyPrefix+bindingPrefix+exchange).Result()
+	if err != nil {
+		return nil, err
+	}
+	var queues []string
+	for _, m := range members {
+		parts := strings.Split(m, r.cfg.Separator)
+		if len(parts) == 3 && parts[0] == route && parts[2] != "" {
+			queues = append(queues, parts[2])
+		}
+	}
+	return queues, nil
+}
+
+// priorityKey is the list of queue that holds messages of priority pri:
+// kombu's _q_for_pri, the highest step not above pri (clamped to 0..9).
+func (r *Redis) priorityKey(queue string, pri int) string {
+	pri = min(max(pri, 0), 9)
+	step := 0
+	for _, s := range r.cfg.PrioritySteps {
+		if s <= pri {
+			step = s
+		}
+	}
+	if step == 0 {
+		return queue
+	}
+	return fmt.Sprintf("%s%s%d", queue, r.cfg.Separator, step)
+}
+
+// parseUnacked decodes [message, exchange, routing_key].
+func parseUnacked(raw string) (unackedEntry, error) {
+	var parts []json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &parts); err != nil || len(parts) != 3 {
+		return unackedEntry{}, fmt.Errorf("not [message, exchange, routing_key]")
+	}
+	e, err := parseMessage(string(parts[0]))
+	if err != nil {
+		return e, err
+	}
+	if json.Unmarshal(parts[1], &e.exchange) != nil || json.Unmarshal(parts[2], &e.route) != nil {
+		return e, fmt.Errorf("exchange or routing key is not a string")
+	}
+	return e, nil
+}
+
+// parseMessage decodes the fields of a kombu message that a restore needs.
+func parseMessage(raw string) (unackedEntry, error) {
+	var e unackedEntry
+	if err := json.Unmarshal([]byte(raw), &e.payload); err != nil {
+		return e, fmt.Errorf("message: %w", err)
+	}
+	var h struct {
+		ID   string `json:"id"`
+		Task string `json:"task"`
+	}
+	_ = json.Unmarshal(e.payload["headers"], &h)
+	e.id, e.task = h.ID, h.Task
+	var props struct {
+		Priority *int   `json:"priority"`
+		Tag      string `json:"delivery_tag"`
+	}
+	_ = json.Unmarshal(e.payload["properties"], &props)
+	if props.Priority != nil {
+		e.priority = *props.Priority
+	}
+	e.tag = props.Tag
+	return e, nil
+}
+
+// redelivered is the message with kombu's redelivered flags set
+// (headers.redelivered and properties.delivery_info.redelivered); every
+// other field is kept byte for byte.
+func (e unackedEntry) redelivered() (string, error) {
+	out := make(map[string]json.RawMessage, len(e.payload))
+	for k, v := range e.payload {
+		out[k] = v
+	}
+	var err error
+	if out["headers"], err = setField(e.payload["headers"], "redelivered", json.RawMessage("true")); err != nil {
+		return "", fmt.Errorf("headers: %w", err)
+	}
+	props := map[string]json.RawMessage{}
+	if len(e.payload["properties"]) > 0 {
+		if err := json.Unmarshal(e.payload["properties"], &props); err != nil {
+			return "", fmt.Errorf("properties: %w", err)
+		}
+	}
+	if props["delivery_info"], err = setField(props["delivery_info"], "redelivered", json.RawMessage("true")); err != nil {
+		return "", fmt.Errorf("delivery_info: %w", err)
+	}
+	if out["properties"], err = json.Marshal(props); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// setField sets key in the JSON object obj (null or missing: a new one).
+func setField(obj json.RawMessage, key string, v json.RawMessage) (json.RawMessage, error) {
+	m := map[string]json.RawMessage{}
+	if len(obj) > 0 && string(obj) != "null" {
+		if err := json.Unmarshal(obj, &m); err != nil {
+			return nil, err
+		}
+	}
+	m[key] = v
+	return json.Marshal(m)
+}

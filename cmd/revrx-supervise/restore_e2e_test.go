@@ -1,0 +1,85 @@
+package main
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/revrx/revrx-supervise/internal/testredis"
+	sv "github.com/revrx/revrx-supervise/supervisor"
+)
+
+// busyWorkerPID returns the main PID of a worker that the task record shows
+// running a task now, and that worker's name.
+func busyWorkerPID(t *testing.T, s *supervised) (int, string) {
+	t.Helper()
+	var pid int
+	var name string
+	waitFor(t, 20*time.Second, "a worker running a task", func() bool {
+		started, finished := tally(readRecords(t, s.record))
+		busy := map[string]bool{}
+		for _, r := range readRecords(t, s.record) {
+			if r.Event == "start" && finished[r.ID] < started[r.ID] {
+				busy[r.Worker] = true
+			}
+		}
+		for _, w := range s.status().Workers {
+			if busy[w.Name] && w.PID != 0 {
+				pid, name = w.PID, w.Name
+				return true
+			}
+		}
+		return false
+	})
+	return pid, name
+}
+
+// TestDeadWorkerMessagesComeBack: a late-ack worker SIGKILLed mid-task
+// (as the OOM killer does) leaves the task it was running and the one it
+// had reserved in kombu's unacked hash, where kombu would leave them for
+// its visibility timeout (an hour by default). The supervisor puts both
+// back within seconds, redelivered, from the dead worker's held set, and
+// every task runs to the end; nothing is left in unacked.
+func TestDeadWorkerMessagesComeBack(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--autoscale=2,2", "-Q", "restore")
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	publish(t, url, "restore", 4, 2)
+	pid, name := busyWorkerPID(t, s)
+	waitFor(t, 10*time.Second, "4 messages taken", func() bool { return rds.Do(t, "LLEN", "restore") == "0" })
+	held := rds.Do(t, "SCARD", "revrx.held."+name)
+	if held != "2" {
+		t.Fatalf("the busy worker's held set has %s tags, want 2 (running + reserved)", held)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the dead worker's 2 messages restored", func() bool {
+		return s.metric("revrx_tasks_restored_total") == 2
+	})
+	t.Logf("restored %.1f s after the SIGKILL", time.Since(killed).Seconds())
+	waitFor(t, 60*time.Second, "every task finished", func() bool {
+		_, finished := tally(readRecords(t, s.record))
+		return len(finished) == 4
+	})
+	if n := rds.Do(t, "HLEN", "unacked"); n != "0" {
+		t.Errorf("unacked holds %s messages after every task finished, want 0", n)
+	}
+	if n := rds.Do(t, "EXISTS", "revrx.held."+name); n != "0" {
+		t.Errorf("the dead worker's held set is still there")
+	}
+	if n := countLines(s.logs.String(), "put back 2 message(s) the gone worker held", name); n != 1 {
+		t.Errorf("%d log lines naming the restored tasks, want 1", n)
+	}
+	started, _ := tally(readRecords(t, s.record))
+	twice := 0
+	for _, c := range started {
+		twice += c - 1
+	}
+	if twice != 1 {
+		t.Errorf("%d tasks started twice, want exactly 1: the one the killed worker was running", twice)
+	}
+}

@@ -1,0 +1,185 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+)
+
+// Restorer settles what a worker held once it is gone (broker.Redis): the
+// messages recorded in its held set are put back on their queues, and a
+// message in flight at two deaths is quarantined.
+type Restorer interface {
+	HeldBy(ctx context.Context, worker string) ([]string, error)
+	// TagsOf finds in unacked the messages of the given task ids (for a
+	// worker that kept no held set).
+	TagsOf(ctx context.Context, ids map[string]bool) ([]string, error)
+	Settle(ctx context.Context, worker, tag string, death bool, queues []string) (broker.Settled, error)
+	ForgetHeld(ctx context.Context, worker string) error
+}
+
+// settleRetry is the wait before an exit is settled again after a broker
+// error; its messages are safe in unacked meanwhile.
+const settleRetry = time.Second
+
+// exitJob is one ended worker whose messages are to be settled.
+type exitJob struct {
+	exit    pool.Exit
+	running []broker.TaskRef // its tasks running at the end, by its events
+	tasks   []broker.TaskRef // running and received: what an exec'd worker held
+	settled []broker.Settled
+}
+
+// exits queues ended workers for the settling goroutine.
+type exits struct {
+	mu   sync.Mutex
+	jobs []*exitJob
+	wake chan struct{}
+}
+
+func (q *exits) push(j *exitJob) {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, j)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *exits) take() []*exitJob {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	jobs := q.jobs
+	q.jobs = nil
+	return jobs
+}
+
+// OnWorkerExit is the pool's OnExit hook: it records what the worker's
+// events said it was doing and queues the settling of its messages. It is
+// safe to call from any goroutine and never blocks.
+func (s *Supervisor) OnWorkerExit(e pool.Exit) {
+	if s.restorer == nil {
+		return
+	}
+	s.exits.push(&exitJob{exit: e, running: s.tracker.Running(e.Name), tasks: s.tracker.Tasks(e.Name)})
+}
+
+// settleExits settles queued exits until ctx is done, then, for at most
+// two seconds, the ones still queued (the pool's shutdown ends workers
+// right before the loop stops).
+func (s *Supervisor) settleExits(ctx context.Context) {
+	retry := time.NewTimer(settleRetry)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			s.settleQueued(final)
+			return
+		case <-s.exits.wake:
+		case <-retry.C:
+		}
+		s.settleQueued(ctx)
+		retry.Reset(settleRetry)
+	}
+}
+
+// settleQueued settles every queued exit; one that fails goes back.
+func (s *Supervisor) settleQueued(ctx context.Context) {
+	for _, j := range s.exits.take() {
+		if err := s.settle(ctx, j); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("could not settle a gone worker's messages yet; retrying", "worker", j.exit.Name, "err", err)
+			}
+			s.exits.push(j)
+		}
+	}
+}
+
+// settle puts back, or quarantines, every message j's worker held, then
+// reports it once.
+func (s *Supervisor) settle(ctx context.Context, j *exitJob) error {
+	tags, err := s.heldTags(ctx, j)
+	if err != nil {
+		return err
+	}
+	for _, tag := range tags {
+		st, err := s.restorer.Settle(ctx, j.exit.Name, tag, j.exit.Died, s.cfg.Queues)
+		if err != nil {
+			return err
+		}
+		j.settled = append(j.settled, st)
+	}
+	if err := s.restorer.ForgetHeld(ctx, j.exit.Name); err != nil {
+		return err
+	}
+	s.reportSettled(j)
+	return nil
+}
+
+// heldTags is what j's worker held: its held set (a forked worker records
+// every message it takes), or, for an exec'd one that died, the messages
+// of unacked that its events announced.
+func (s *Supervisor) heldTags(ctx context.Context, j *exitJob) ([]string, error) {
+	if j.exit.Spawn == pool.SpawnFork || !j.exit.Died {
+		return s.restorer.HeldBy(ctx, j.exit.Name)
+	}
+	ids := map[string]bool{}
+	for _, t := range j.tasks {
+		ids[t.ID] = true
+	}
+	return s.restorer.TagsOf(ctx, ids)
+}
+
+// reportSettled logs and counts what became of j's messages: one line for
+// what was put back, one per quarantined message, and, for an app that
+// acks on receipt, the tasks that died with the worker.
+func (s *Supervisor) reportSettled(j *exitJob) {
+	var restored, requeued []string
+	for _, st := range j.settled {
+		switch st.Outcome {
+		case broker.Restored:
+			restored = append(restored, taskText(st.ID, st.Task))
+			s.m.tasksRestored.Inc()
+		case broker.Requeued:
+			requeued = append(requeued, st.Tag)
+		case broker.Quarantined:
+			s.m.tasksQuarantined.Inc()
+			s.log.Warn("quarantined a message that was in flight at two worker deaths; requeue it by hand once fixed",
+				"worker", j.exit.Name, "task_id", st.ID, "task", st.Task, "list", st.Queue)
+		case broker.Unroutable:
+			s.log.Warn("a gone worker's message has no queue bound; kombu restores it after its visibility timeout",
+				"worker", j.exit.Name, "task_id", st.ID, "task", st.Task)
+		}
+	}
+	if len(restored) > 0 {
+		s.log.Info(fmt.Sprintf("put back %d message(s) the gone worker held", len(restored)),
+			"worker", j.exit.Name, "status", j.exit.Status, "tasks", restored)
+	}
+	if len(requeued) > 0 {
+		s.log.Info(fmt.Sprintf("counted a death against %d message(s) the dying worker put back itself", len(requeued)),
+			"worker", j.exit.Name, "status", j.exit.Status, "delivery_tags", requeued)
+	}
+	if j.exit.Died && !s.cfg.AcksLate && len(j.running) > 0 {
+		var died []string
+		for _, t := range j.running {
+			died = append(died, taskText(t.ID, t.Name))
+		}
+		s.m.tasksDied.Add(float64(len(died)))
+		s.log.Error("tasks died with their worker: the app acks on receipt (task_acks_late off), so Celery cannot redeliver them",
+			"worker", j.exit.Name, "status", j.exit.Status, "tasks", died)
+	}
+}
+
+func taskText(id, name string) string {
+	if name == "" {
+		name = "?"
+	}
+	return id + " " + name
+}
