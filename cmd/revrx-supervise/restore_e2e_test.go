@@ -83,3 +83,72 @@ func TestDeadWorkerMessagesComeBack(t *testing.T) {
 		t.Errorf("%d tasks started twice, want exactly 1: the one the killed worker was running", twice)
 	}
 }
+
+// TestWholeHostDeathStrandsNothing: when the supervisor is SIGKILLed with
+// its workers (node loss), nobody is left to restore what they held; the
+// messages stay in kombu's shared unacked hash, so kombu's own sweep by any
+// worker brings them back once their visibility timeout has passed (here
+// 3 s, set by the app): a new supervisor on another host (another name
+// template) runs every task.
+func TestWholeHostDeathStrandsNothing(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	env := []string{"REVRX_ACKS_LATE=1", "REVRX_VISIBILITY_TIMEOUT=3"}
+	a := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "host")
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return a.workersIn(sv.PhaseIdle) == 2 })
+	publish(t, url, "host", 4, 4)
+	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
+		return rds.Do(t, "LLEN", "host") == "0" && rds.Do(t, "HLEN", "unacked") == "4"
+	})
+	if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL); err != nil { // the whole host at once
+		t.Fatal(err)
+	}
+	a.wait(10 * time.Second)
+	waitFor(t, 10*time.Second, "the dead host's workers gone", func() bool { return len(celeryProcesses(url)) == 0 })
+	if n := rds.Do(t, "HLEN", "unacked"); n != "4" {
+		t.Fatalf("unacked holds %s after the host died, want the 4 messages its workers held", n)
+	}
+	time.Sleep(3 * time.Second) // past the visibility timeout
+	b := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "host", "--worker-name", "b{n}@%h")
+	waitFor(t, 40*time.Second, "the 4 messages back and run", func() bool {
+		_, finished := tally(readRecords(t, b.record))
+		return len(finished) == 4
+	})
+	if n := b.metric("revrx_tasks_restored_total"); n != 0 {
+		t.Errorf("the new supervisor restored %v messages itself; kombu's sweep should have", n)
+	}
+}
+
+// TestEarlyAckDeathIsReported: in an app that acks on receipt (Celery's
+// default), the task a SIGKILLed worker was running was acked already and
+// cannot come back; the supervisor reports it by id and name, and puts
+// back only the reserved message.
+func TestEarlyAckDeathIsReported(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	publish(t, url, "early", 2, 3)
+	pid, name := busyWorkerPID(t, s)
+	waitFor(t, 10*time.Second, "both messages taken", func() bool { return rds.Do(t, "LLEN", "early") == "0" })
+	var running string
+	started, finished := tally(readRecords(t, s.record))
+	for id := range started {
+		if finished[id] == 0 {
+			running = id
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the task-started event reaches the supervisor
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the died task reported", func() bool { return s.metric("revrx_tasks_died_total") == 1 })
+	if n := countLines(s.logs.String(), "tasks died with their worker", name, running+" tasks.sleep"); n != 1 {
+		t.Errorf("%d log lines naming the died task %s, want 1", n, running)
+	}
+	if n := s.metric("revrx_tasks_restored_total"); n != 1 {
+		t.Errorf("revrx_tasks_restored_total = %v, want 1 (the reserved message)", n)
+	}
+}

@@ -10,6 +10,8 @@ Environment:
     REVRX_KEY_PREFIX    kombu Redis ``global_keyprefix`` (e.g. "pfx:"), if set.
     REVRX_RECORD        file to which every task appends a JSON line at start
                         and at end (see ``_record``); unset = no record.
+    REVRX_VISIBILITY_TIMEOUT  kombu's visibility_timeout in seconds, if set
+                        (tests of kombu's own restore after a host's death).
     REVRX_ACKS_LATE     "1" to set task_acks_late=True (the setting the
                         reference figures in traces/README.md used); default
                         is Celery's own default (early ack).
@@ -30,6 +32,8 @@ app = Celery("tasks")
 _transport_options = {}
 if os.environ.get("REVRX_KEY_PREFIX"):
     _transport_options["global_keyprefix"] = os.environ["REVRX_KEY_PREFIX"]
+if os.environ.get("REVRX_VISIBILITY_TIMEOUT"):
+    _transport_options["visibility_timeout"] = float(os.environ["REVRX_VISIBILITY_TIMEOUT"])
 
 app.conf.update(
     worker_prefetch_multiplier=1,
