@@ -19,6 +19,7 @@ type slot struct {
 	stop    chan struct{} // closed on a stop request; replaced when taken back
 	back    chan struct{} // closed when taken back (Reclaim) after a stop request
 	killed  bool
+	retired bool // stopped by Retire: never taken back
 	out     ring
 }
 
@@ -30,6 +31,9 @@ func (s *slot) snapshot() Worker {
 	}
 	if s.proc != nil {
 		w.PID, w.StartedAt, w.Spawn = s.proc.pid, s.proc.startedAt, s.proc.spawn
+	}
+	if s.retired && w.State == Draining {
+		w.State = Stopping // not to be taken back
 	}
 	return w
 }

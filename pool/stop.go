@@ -48,6 +48,20 @@ func (p *Pool) stopLocked(s *slot) error {
 	return nil // the slot's own goroutine (await) carries out the stop
 }
 
+// Retire warm-stops the named worker for good: as Stop, but it cannot be
+// taken back (a worker replaced because it misbehaves). Idempotent; an
+// unknown name returns an error wrapping ErrUnknownWorker.
+func (p *Pool) Retire(name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.slotNamed(name)
+	if s == nil {
+		return fmt.Errorf("retire %q: %w", name, ErrUnknownWorker)
+	}
+	s.retired = true
+	return p.stopLocked(s)
+}
+
 // Reclaim takes back the named worker while it is Draining: its stop is
 // cancelled, its consumers are re-added (by its own goroutine) and it is
 // Running again, so a burst during a scale-down reuses it instead of
@@ -61,7 +75,7 @@ func (p *Pool) Reclaim(name string) error {
 	switch {
 	case s == nil:
 		return fmt.Errorf("reclaim %q: %w", name, ErrUnknownWorker)
-	case p.shutting || s.state != Draining:
+	case p.shutting || s.state != Draining || s.retired:
 		return fmt.Errorf("reclaim %q (%s): %w", name, s.state, ErrNotDraining)
 	}
 	s.stopReq, s.state = false, Running

@@ -123,3 +123,25 @@ func TestMaxWorkersCapsSlots(t *testing.T) {
 		t.Fatalf("Add once it is gone: %v", err)
 	}
 }
+
+// TestRetiredWorkerIsNotTakenBack: a worker stopped by Retire (replaced
+// because it misbehaves) shows as Stopping and Reclaim refuses it.
+func TestRetiredWorkerIsNotTakenBack(t *testing.T) {
+	ctl := &controlLog{}
+	p, rec, _ := testPool(t, "celery-like", func(c *Config) {
+		c.Control, c.Queues, c.DrainGrace = ctl, []string{"q"}, 500*time.Millisecond
+	})
+	run(t, p)
+	w, _ := p.Add()
+	rec.waitFor(t, "ready", isOutput(w.Name, "ready"))
+	if err := p.Retire(w.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reclaim(w.Name); !errors.Is(err, ErrNotDraining) {
+		t.Fatalf("Reclaim of a retired worker = %v, want ErrNotDraining", err)
+	}
+	if ws := p.Workers(); len(ws) != 1 || ws[0].State != Stopping {
+		t.Fatalf("workers %+v, want the retired one Stopping", ws)
+	}
+	rec.waitFor(t, "warm shutdown", isOutput(w.Name, "warm shutdown"))
+}

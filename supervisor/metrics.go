@@ -33,6 +33,7 @@ type metrics struct {
 	tasksRestored    prometheus.Counter
 	tasksQuarantined prometheus.Counter
 	tasksDied        prometheus.Counter
+	workerStalls     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -104,9 +105,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "revrx_tasks_died_total",
 			Help: "Tasks running when their worker died in an app that acks on receipt: Celery cannot redeliver them.",
 		}),
+		workerStalls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revrx_worker_stalls_total",
+			Help: "Workers restarted because they stayed idle while messages waited in their queues (--stall-timeout).",
+		}),
 	}
 	for _, c := range []prometheus.Collector{
-		m.tasksRestored, m.tasksQuarantined, m.tasksDied,
+		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied,
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp, m.queueWatchUp,
 		m.tasksCompleted, m.taskRuntime, m.lastDecision,

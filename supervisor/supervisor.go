@@ -43,6 +43,8 @@ type Pool interface {
 	Stop(name string) error
 	// Reclaim takes back a draining worker (its stop not yet committed).
 	Reclaim(name string) error
+	// Retire stops a worker for good (never taken back).
+	Retire(name string) error
 	Workers() []pool.Worker
 	Changed() <-chan struct{}
 }
@@ -67,6 +69,10 @@ type Config struct {
 	// StaleAfter bounds how long the last good queue reading keeps counting
 	// while the broker cannot be read. Nothing is stopped meanwhile either way.
 	StaleAfter time.Duration
+	// StallAfter is how long a worker may stay idle while a due message
+	// waits in its queues before it is warm-restarted as stalled; negative
+	// turns the check off.
+	StallAfter time.Duration
 	BrokerURL  string // redacted, for /status only
 	// Settings are the effective settings and their sources, for /status.
 	Settings []Setting
@@ -89,6 +95,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = DefaultStaleAfter
+	}
+	if c.StallAfter == 0 {
+		c.StallAfter = DefaultStallAfter
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -247,6 +256,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 	} else {
 		s.history = d.History
 		s.act(d)
+		s.restartStalled(views, obs, now)
 	}
 	s.record(d, views, workers, now)
 	s.lastTick.Store(now.UnixNano())

@@ -90,6 +90,18 @@ func (p *fakePool) Stop(name string) error {
 	return pool.ErrUnknownWorker
 }
 
+func (p *fakePool) Retire(name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.workers {
+		if p.workers[i].Name == name {
+			p.workers[i].State = pool.Stopping
+			return nil
+		}
+	}
+	return pool.ErrUnknownWorker
+}
+
 func (p *fakePool) Reclaim(name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

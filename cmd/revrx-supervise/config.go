@@ -129,6 +129,7 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 		Policy:       policy,
 		Queues:       queues,
 		PollInterval: c.Duration(flagPollInterval),
+		StallAfter:   stallAfter(c.Duration(flagStallTimeout)),
 		BrokerURL:    broker.Redact(brokerURL),
 	}
 	if d := c.Duration(flagImportTimeout); d <= 0 {
@@ -168,4 +169,13 @@ func explicitSources(c *cli.Context, names ...string) map[string]string {
 		}
 	}
 	return out
+}
+
+// stallAfter maps --stall-timeout to supervisor.Config.StallAfter: 0 (or
+// negative) turns the check off.
+func stallAfter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }

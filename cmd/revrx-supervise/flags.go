@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor"
 )
 
 // Flag names, shared by the flag definitions and contextToConfig.
@@ -20,6 +21,7 @@ const (
 	flagCeleryCmd       = "celery-cmd"
 	flagWorkerName      = "worker-name"
 	flagPollInterval    = "poll-interval"
+	flagStallTimeout    = "stall-timeout"
 	flagShutdownTimeout = "shutdown-timeout"
 	flagHTTPAddr        = "http-addr"
 	flagLogFormat       = "log-format"
@@ -68,6 +70,8 @@ func supervisorFlags() []cli.Flag {
 			Usage: "worker node name template: {n} is the slot number, %h the hostname, %n its first label, %d its domain"},
 		&cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: time.Second,
 			Usage: "how often the queues are read and the policy applied"},
+		&cli.DurationFlag{Name: flagStallTimeout, EnvVars: []string{"REVRX_STALL_TIMEOUT"}, Value: supervisor.DefaultStallAfter,
+			Usage: "restart a worker that stays idle this long while a message has waited as long in its queues (0: never)"},
 		&cli.DurationFlag{Name: flagShutdownTimeout, EnvVars: []string{"REVRX_SHUTDOWN_TIMEOUT"}, Value: 25 * time.Second,
 			Usage: "how long a warm-stopped worker may finish its tasks before its process group is killed"},
 		&cli.StringFlag{Name: flagHTTPAddr, EnvVars: []string{"REVRX_HTTP_ADDR"}, Value: ":9829",

@@ -1,0 +1,34 @@
+package supervisor
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestStalled(t *testing.T) {
+	after := 10 * time.Second
+	workers := []WorkerView{idle("w1", 1, 15*time.Second), idle("w2", 2, 5*time.Second), busy("w3", 3, 1, 0),
+		{Name: "w4", Slot: 4, Phase: PhaseDraining}, {Name: "w5", Slot: 5, Phase: PhaseStarting}}
+	backlog := Observation{Waiting: 3, OldestWait: 12 * time.Second, BrokerOK: true}
+	for _, tc := range []struct {
+		name     string
+		obs      Observation
+		after    time.Duration
+		eventsUp bool
+		want     []string
+	}{
+		{"idle past the timeout while a message waited as long", backlog, after, true, []string{"w1"}},
+		{"the message has not waited the timeout", Observation{Waiting: 3, OldestWait: 9 * time.Second, BrokerOK: true}, after, true, nil},
+		{"nothing waits", Observation{BrokerOK: true}, after, true, nil},
+		{"stale broker reading", Observation{Waiting: 3, OldestWait: time.Minute}, after, true, nil},
+		{"task events down: idle may be busy", backlog, after, false, nil},
+		{"check off", backlog, -1, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := stalled(workers, tc.obs, t0, tc.after, tc.eventsUp); !slices.Equal(got, tc.want) {
+				t.Errorf("stalled() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
