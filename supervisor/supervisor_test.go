@@ -78,24 +78,16 @@ func (p *fakePool) Add() (pool.Worker, error) {
 	return w, nil
 }
 
-func (p *fakePool) Stop(name string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := range p.workers {
-		if p.workers[i].Name == name {
-			p.workers[i].State = pool.Draining
-			return nil
-		}
-	}
-	return pool.ErrUnknownWorker
-}
+func (p *fakePool) Stop(name string) error   { return p.set(name, pool.Draining) }
+func (p *fakePool) Retire(name string) error { return p.set(name, pool.Stopping) }
 
-func (p *fakePool) Retire(name string) error {
+// set moves the named worker to state st.
+func (p *fakePool) set(name string, st pool.State) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.workers {
 		if p.workers[i].Name == name {
-			p.workers[i].State = pool.Stopping
+			p.workers[i].State = st
 			return nil
 		}
 	}
