@@ -1,6 +1,8 @@
 // Package pool starts, stops, restarts and reaps Celery worker processes.
 // It is the only package of revrx-supervise that imports os/exec, and it is
-// Linux-only (process groups, Pdeathsig, waitid).
+// Linux-only (process groups, Pdeathsig, waitid, a child subreaper, /proc):
+// every file is built for linux only, and on another OS the build fails in
+// unsupported.go naming the reason.
 //
 // Each worker lives in a numbered slot and runs
 //
