@@ -121,12 +121,12 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if err := cfg.Pool.Validate(); err != nil {
 		return cfg, usageError{err}
 	}
-	policy, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
+	pol, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Supervisor = supervisor.Config{
-		Policy:       policy,
+		Policy:       pol,
 		Queues:       queues,
 		PollInterval: c.Duration(flagPollInterval),
 		StallAfter:   stallAfter(c.Duration(flagStallTimeout)),

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Names of the scaling policy flags, shared by the supervisor and simulate.
@@ -52,7 +53,7 @@ func (l *listValue) String() string { return strings.Join(l.values, "; ") }
 // schedules, HPA behavior), shared by the supervisor and `simulate`.
 func policyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: supervisor.AlgorithmRevrx,
+		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: policy.AlgorithmRevrx,
 			Usage: "scaling algorithm: revrx (the strategies below) or celery (Celery's own --autoscale, for comparison)"},
 		&cli.IntFlag{Name: flagTasksPerWorker, EnvVars: []string{"REVRX_TASKS_PER_WORKER"},
 			Usage: "target demand (waiting + reserved + running tasks) per worker (default: --concurrency)"},
@@ -91,11 +92,11 @@ func policyFlags() []cli.Flag {
 
 // policyFromFlags builds the scaling policy; every error is a usageError
 // naming the flag.
-func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Duration) (supervisor.Policy, error) {
-	p := supervisor.Policy{
+func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Duration) (policy.Config, error) {
+	p := policy.Config{
 		Algorithm: c.String(flagPolicy), Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive,
 		Tolerance: c.Float64(flagTolerance), TargetWait: c.Duration(flagTargetWait), PrefetchMultiplier: 1,
-		Guard: supervisor.Guard{MaxCPU: c.Float64(flagMaxCPU), MaxMemory: c.Float64(flagMaxMemory),
+		Guard: policy.Guard{MaxCPU: c.Float64(flagMaxCPU), MaxMemory: c.Float64(flagMaxMemory),
 			CriticalMemory: c.Float64(flagCriticalMemory)},
 	}
 	if c.IsSet(flagTasksPerWorker) {
@@ -114,7 +115,7 @@ func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Dur
 	}
 	p.Location = loc
 	for _, spec := range c.Generic(flagSchedule).(*listValue).values {
-		s, err := supervisor.ParseSchedule(spec)
+		s, err := policy.ParseSchedule(spec)
 		if err != nil {
 			return p, usagef("--%s: %v", flagSchedule, err)
 		}
@@ -131,8 +132,8 @@ func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Dur
 
 // behaviorFromFlags reads --behavior-file and overrides it with the scale-*
 // flags; nil when none is given (up at once, down per keepalive).
-func behaviorFromFlags(c *cli.Context) (*supervisor.Behavior, error) {
-	var b supervisor.Behavior
+func behaviorFromFlags(c *cli.Context) (*policy.Behavior, error) {
+	var b policy.Behavior
 	enabled := false
 	if path := c.String(flagBehaviorFile); path != "" {
 		data, err := os.ReadFile(path)
@@ -145,7 +146,7 @@ func behaviorFromFlags(c *cli.Context) (*supervisor.Behavior, error) {
 		enabled = true
 	}
 	for _, d := range []struct {
-		rules              *supervisor.Rules
+		rules              *policy.Rules
 		win, pols, selects string
 	}{
 		{&b.ScaleUp, flagUpStabilization, flagUpPolicy, flagUpSelect},
@@ -180,13 +181,13 @@ func behaviorFromFlags(c *cli.Context) (*supervisor.Behavior, error) {
 }
 
 // parseStepPolicy reads "pods=4/15s" or "percent=100/1m".
-func parseStepPolicy(s string) (supervisor.StepPolicy, error) {
+func parseStepPolicy(s string) (policy.StepPolicy, error) {
 	typ, rest, ok1 := strings.Cut(s, "=")
 	val, per, ok2 := strings.Cut(rest, "/")
 	if !ok1 || !ok2 {
-		return supervisor.StepPolicy{}, fmt.Errorf("not TYPE=N/PERIOD")
+		return policy.StepPolicy{}, fmt.Errorf("not TYPE=N/PERIOD")
 	}
-	var sp supervisor.StepPolicy
+	var sp policy.StepPolicy
 	switch strings.ToLower(typ) {
 	case "pods":
 		sp.Type = "Pods"

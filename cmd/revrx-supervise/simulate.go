@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 	"github.com/revrx/revrx-supervise/supervisor/simulate"
 )
 
@@ -31,7 +31,7 @@ const (
 )
 
 // simulateCommand is `revrx-supervise simulate`: a trace replayed through
-// supervisor.Decide on a virtual clock (package supervisor/simulate).
+// policy.Decide on a virtual clock (package supervisor/simulate).
 func simulateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
@@ -40,7 +40,7 @@ func simulateCommand() *cli.Command {
 			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg",
 		Description: "The trace has one 'at_seconds count task_seconds' line per batch ('#' starts a comment).\n" +
 			"Tasks queue FIFO; MIN workers are online at the start; a started worker takes --spawn-time to come\n" +
-			"online, has --concurrency slots and reserves --prefetch more tasks; supervisor.Decide runs every\n" +
+			"online, has --concurrency slots and reserves --prefetch more tasks; policy.Decide runs every\n" +
 			"--poll-interval, exactly as in the supervisor. --compare celery adds Celery's own --autoscale on its\n" +
 			"pool (processes fork in --celery-spawn-time, scale-up modelled by a decision every --celery-poll-interval);\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
@@ -168,7 +168,7 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 		return m
 	}
 	var models []simulate.Model
-	if p.Algorithm == supervisor.AlgorithmCelery {
+	if p.Algorithm == policy.AlgorithmCelery {
 		models = append(models, celery())
 	} else {
 		m := simulate.RevrxModel(p, concurrency)
@@ -180,7 +180,7 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	case cmp == "":
 	case cmp != compareCelery:
 		return nil, usagef("--%s %q: accepted: celery", flagSimCompare, cmp)
-	case p.Algorithm == supervisor.AlgorithmCelery:
+	case p.Algorithm == policy.AlgorithmCelery:
 		return nil, usagef("--%s celery with --%s celery would compare Celery's algorithm with itself; drop one", flagSimCompare, flagPolicy)
 	default:
 		models = append(models, celery())

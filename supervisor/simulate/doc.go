@@ -1,12 +1,12 @@
 // Package simulate replays a load trace through the scaling policy
-// (supervisor.Decide, the same function the supervisor runs) on a virtual
+// (policy.Decide, the same function the supervisor runs) on a virtual
 // clock: no Redis, no worker processes, no sleeping and no reading of the
 // real time. The same inputs give byte-identical summaries and charts, so a
 // policy change can be judged on the reference traces in milliseconds and
 // pinned by golden files.
 //
 //	tr, _ := simulate.ReadTrace("burst.trace")
-//	p := supervisor.Policy{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+//	p := policy.Config{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
 //	rep, _ := simulate.Simulate(tr, []simulate.Model{simulate.RevrxModel(p, 1), simulate.CeleryModel(p)},
 //		simulate.DefaultStart, 0)
 //	simulate.WriteSummary(os.Stdout, rep)

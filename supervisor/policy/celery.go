@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"cmp"
@@ -25,7 +25,7 @@ import (
 //
 // Unlike Celery it cannot stop a busy worker: a busy one is skipped, where
 // Celery's shrink may pick a process with an assigned task (celery#7266).
-func decideCelery(obs Observation, now time.Time, p Policy) Decision {
+func decideCelery(obs Observation, now time.Time, p Config) Decision {
 	h := obs.History
 	d := Decision{Strategy: AlgorithmCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
 	var received, running int
@@ -72,7 +72,7 @@ func decideCelery(obs Observation, now time.Time, p Policy) Decision {
 	d.Reason = fmt.Sprintf("%s -> %d by celery (keepalive %s since the last scale-up)", inputs, down, p.Keepalive)
 	var idle []WorkerView
 	for _, w := range obs.Workers {
-		if isIdle(w) {
+		if w.Idle() {
 			idle = append(idle, w)
 		}
 	}

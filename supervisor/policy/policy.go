@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"cmp"
@@ -44,15 +44,15 @@ const (
 // BlockedReasons lists every Blocked value, for metrics.
 var BlockedReasons = []string{BlockedCPU, BlockedMemory, BlockedBehavior, BlockedStopping}
 
-// Algorithms Policy.Algorithm accepts.
+// Algorithms Config.Algorithm accepts.
 const (
 	AlgorithmRevrx  = "revrx"  // the strategies below, combined
 	AlgorithmCelery = "celery" // Celery's own --autoscale algorithm (celery.go)
 )
 
-// Policy is the scaling configuration Decide applies. The zero value of each
+// Config is the scaling configuration Decide applies. The zero value of each
 // optional strategy turns it off.
-type Policy struct {
+type Config struct {
 	Algorithm      string        // AlgorithmRevrx (default) or AlgorithmCelery
 	Min, Max       int           // bounds on the number of workers
 	TasksPerWorker int           // target demand per worker (the worker concurrency by default)
@@ -69,7 +69,7 @@ type Policy struct {
 }
 
 // Validate reports the first field that Decide cannot work with.
-func (p Policy) Validate() error {
+func (p Config) Validate() error {
 	switch {
 	case p.Algorithm != "" && p.Algorithm != AlgorithmRevrx && p.Algorithm != AlgorithmCelery:
 		return fmt.Errorf("policy: algorithm %q: accepted: %s, %s", p.Algorithm, AlgorithmRevrx, AlgorithmCelery)
@@ -113,6 +113,10 @@ type WorkerView struct {
 	Memory    uint64    // RSS of its process tree in bytes; 0 if unknown
 }
 
+// Idle reports whether w is idle and holds no task (none received, none
+// running): the only kind of worker Decide ever stops.
+func (w WorkerView) Idle() bool { return w.Phase == PhaseIdle && w.Received == 0 && w.Running == 0 }
+
 // Observation is everything Decide needs to know about the world at one instant.
 type Observation struct {
 	Waiting    int64         // messages waiting in the broker over all consumed queues (the last good reading)
@@ -146,7 +150,7 @@ type Decision struct {
 
 // Unmet is the number of workers the demand asks for above the upper bound:
 // the signal an outer autoscaler (HPA/KEDA) uses to add hosts.
-func (d Decision) Unmet(p Policy) int { return max(0, d.Wanted-p.Max) }
+func (d Decision) Unmet(p Config) int { return max(0, d.Wanted-p.Max) }
 
 // proposal is one strategy's count of workers, with its name.
 type proposal struct {
@@ -163,7 +167,7 @@ type proposal struct {
 // limits it. Down only stops workers that are idle, each idle for at least
 // the keepalive, never a busy or starting one, and never while the broker
 // reading is stale; under memory pressure idle workers are shed early.
-func Decide(obs Observation, now time.Time, p Policy) Decision {
+func Decide(obs Observation, now time.Time, p Config) Decision {
 	if p.Algorithm == AlgorithmCelery {
 		return decideCelery(obs, now, p)
 	}
@@ -177,7 +181,7 @@ func Decide(obs Observation, now time.Time, p Policy) Decision {
 		}
 	}
 	d.Demand = obs.Waiting + int64(received) + int64(running)
-	lo, hi, sched := bounds(p, now)
+	lo, hi, sched := p.Bounds(now)
 
 	best := proposal{count: lo, strategy: "min"}
 	if sched != "" {
@@ -278,7 +282,7 @@ func (d *Decision) grow(workers []WorkerView, maxProcs int) {
 
 // queueProposal is demand over tasks-per-worker, rounded up, held at the
 // current count while the ratio stays within the tolerance band.
-func queueProposal(demand int64, current int, p Policy) int {
+func queueProposal(demand int64, current int, p Config) int {
 	want := int((demand + int64(p.TasksPerWorker) - 1) / int64(p.TasksPerWorker))
 	if p.Tolerance > 0 && current > 0 {
 		ratio := float64(demand) / float64(current*p.TasksPerWorker)
@@ -307,11 +311,11 @@ func boundNote(d Decision, lo, hi int) string {
 // pressure. The second rule matters under a trickle: the broker hands tasks
 // to idle workers in turn, so each one's idle time keeps restarting while
 // the pool as a whole stays far above what the demand needs.
-func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess int, surplusFor time.Duration) []Stop {
+func stops(workers []WorkerView, now time.Time, p Config, host HostUsage, excess int, surplusFor time.Duration) []Stop {
 	var out []Stop
 	stopping := map[string]bool{}
 	for _, w := range workers {
-		if isIdle(w) && p.Guard.MaxWorkerMemory > 0 && w.Memory > p.Guard.MaxWorkerMemory {
+		if w.Idle() && p.Guard.MaxWorkerMemory > 0 && w.Memory > p.Guard.MaxWorkerMemory {
 			out = append(out, Stop{Name: w.Name, Reason: "worker_memory"})
 			stopping[w.Name] = true
 		}
@@ -329,7 +333,7 @@ func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess
 	}
 	var idle []WorkerView
 	for _, w := range workers {
-		if isIdle(w) && !stopping[w.Name] && !w.IdleSince.IsZero() && now.Sub(w.IdleSince) >= keepalive {
+		if w.Idle() && !stopping[w.Name] && !w.IdleSince.IsZero() && now.Sub(w.IdleSince) >= keepalive {
 			idle = append(idle, w)
 		}
 	}
@@ -344,8 +348,6 @@ func stops(workers []WorkerView, now time.Time, p Policy, host HostUsage, excess
 	}
 	return out
 }
-
-func isIdle(w WorkerView) bool { return w.Phase == PhaseIdle && w.Received == 0 && w.Running == 0 }
 
 // StopNames lists the names in d.Stop.
 func (d Decision) StopNames() []string {
