@@ -127,7 +127,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.workers.WithLabelValues(string(ph))
 	}
 	for _, r := range policy.BlockedReasons {
-		m.scalingBlocked.WithLabelValues(r)
+		m.scalingBlocked.WithLabelValues(string(r))
 	}
 	for _, r := range []string{"crashed", "exited", "failed_start"} {
 		m.restarts.WithLabelValues(r)

@@ -47,7 +47,7 @@ type QueueStatus struct {
 
 // PolicyStatus is the policy configuration in force.
 type PolicyStatus struct {
-	Algorithm      string           `json:"algorithm"`
+	Algorithm      policy.Algorithm `json:"algorithm"`
 	Min            int              `json:"min"`
 	Max            int              `json:"max"`
 	MinNow         int              `json:"min_now"` // MIN and MAX after the schedules in force

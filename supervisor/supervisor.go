@@ -152,7 +152,7 @@ type Supervisor struct {
 	lastDesired int
 	knownPIDs   map[string]int
 	history     policy.History
-	lastBlocked string
+	lastBlocked policy.BlockedReason
 
 	mu     sync.Mutex
 	status Status // the last snapshot, for /status and /readyz
@@ -297,7 +297,7 @@ func (s *Supervisor) readQueues(ctx context.Context, now time.Time) {
 // the change once with its reason.
 func (s *Supervisor) act(d policy.Decision) {
 	if d.Blocked != "" {
-		s.m.scalingBlocked.WithLabelValues(d.Blocked).Inc()
+		s.m.scalingBlocked.WithLabelValues(string(d.Blocked)).Inc()
 	}
 	started := s.reclaim(d)
 	for range d.Start {
@@ -308,7 +308,7 @@ func (s *Supervisor) act(d policy.Decision) {
 			break
 		}
 		started++
-		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
+		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
 		s.setPoolNames(s.pool.Workers()) // before the new worker's first event
 	}
 	var stopped []string
@@ -318,7 +318,7 @@ func (s *Supervisor) act(d policy.Decision) {
 			continue
 		}
 		stopped = append(stopped, st.Name)
-		s.m.scalingEvents.WithLabelValues("down", st.Reason).Inc()
+		s.m.scalingEvents.WithLabelValues("down", string(st.Reason)).Inc()
 	}
 	switch {
 	case started > 0:
@@ -341,7 +341,7 @@ func (s *Supervisor) reclaim(d policy.Decision) int {
 			continue
 		}
 		n++
-		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
+		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
 	}
 	return n
 }

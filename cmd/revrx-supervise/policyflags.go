@@ -53,7 +53,7 @@ func (l *listValue) String() string { return strings.Join(l.values, "; ") }
 // schedules, HPA behavior), shared by the supervisor and `simulate`.
 func policyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: policy.AlgorithmRevrx,
+		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: string(policy.AlgorithmRevrx),
 			Usage: "scaling algorithm: revrx (the strategies below) or celery (Celery's own --autoscale, for comparison)"},
 		&cli.IntFlag{Name: flagTasksPerWorker, EnvVars: []string{"REVRX_TASKS_PER_WORKER"},
 			Usage: "target demand (waiting + reserved + running tasks) per worker (default: --concurrency)"},
@@ -94,7 +94,7 @@ func policyFlags() []cli.Flag {
 // naming the flag.
 func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Duration) (policy.Config, error) {
 	p := policy.Config{
-		Algorithm: c.String(flagPolicy), Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive,
+		Algorithm: policy.Algorithm(c.String(flagPolicy)), Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive,
 		Tolerance: c.Float64(flagTolerance), TargetWait: c.Duration(flagTargetWait), PrefetchMultiplier: 1,
 		Guard: policy.Guard{MaxCPU: c.Float64(flagMaxCPU), MaxMemory: c.Float64(flagMaxMemory),
 			CriticalMemory: c.Float64(flagCriticalMemory)},

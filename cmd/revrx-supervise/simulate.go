@@ -26,7 +26,7 @@ const (
 	flagSimCelerySpawn  = "celery-spawn-time"
 	flagSimCeleryPoll   = "celery-poll-interval"
 	flagSimDecisions    = "decisions"
-	compareCelery       = "celery"
+	compareCelery       = string(policy.AlgorithmCelery)
 	simulateUsageSuffix = "e.g. revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery"
 )
 

@@ -27,7 +27,7 @@ import (
 // Celery's shrink may pick a process with an assigned task (celery#7266).
 func decideCelery(obs Observation, now time.Time, p Config) Decision {
 	h := obs.History
-	d := Decision{Strategy: AlgorithmCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
+	d := Decision{Strategy: StrategyCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
 	var received, running int
 	for _, w := range obs.Workers {
 		received += w.Received
@@ -78,7 +78,7 @@ func decideCelery(obs Observation, now time.Time, p Config) Decision {
 	}
 	slices.SortFunc(idle, func(a, b WorkerView) int { return cmp.Compare(a.Slot, b.Slot) })
 	for _, w := range idle[:min(len(idle), d.Current-down)] {
-		d.Stop = append(d.Stop, Stop{Name: w.Name, Reason: "idle"})
+		d.Stop = append(d.Stop, Stop{Name: w.Name, Reason: StopIdle})
 	}
 	return d
 }

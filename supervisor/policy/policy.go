@@ -32,28 +32,60 @@ var Phases = []Phase{PhaseStarting, PhaseIdle, PhaseBusy, PhaseDraining, PhaseSt
 // against Max until it exits.
 func (ph Phase) leaving() bool { return ph == PhaseDraining || ph == PhaseStopping }
 
-// Why a scale-up was held back: Decision.Blocked, and the label of
-// revrx_scaling_blocked_total.
+// Algorithm is the scaling algorithm Decide runs (Config.Algorithm, the
+// --policy flag).
+type Algorithm string
+
+// The algorithms Config.Algorithm accepts.
 const (
-	BlockedCPU      = "cpu"      // the host's CPU is above the guard
-	BlockedMemory   = "memory"   // the host's memory is above the guard
-	BlockedBehavior = "behavior" // the HPA behavior's scale-up policies
-	BlockedStopping = "stopping" // leaving workers still count against Max
+	AlgorithmRevrx  Algorithm = "revrx"  // the strategies below, combined
+	AlgorithmCelery Algorithm = "celery" // Celery's own --autoscale algorithm (celery.go)
 )
 
-// BlockedReasons lists every Blocked value, for metrics.
-var BlockedReasons = []string{BlockedCPU, BlockedMemory, BlockedBehavior, BlockedStopping}
+// Strategy names what set a decision's Wanted count: Decision.Strategy, and
+// the reason label of a scale-up in revrx_scaling_events_total.
+type Strategy string
 
-// Algorithms Config.Algorithm accepts.
+// The strategies. Under AlgorithmRevrx each active one proposes a count and
+// the largest wins; StrategyCelery is AlgorithmCelery's only one.
 const (
-	AlgorithmRevrx  = "revrx"  // the strategies below, combined
-	AlgorithmCelery = "celery" // Celery's own --autoscale algorithm (celery.go)
+	StrategyQueue    Strategy = "queue"    // demand over tasks-per-worker
+	StrategyWait     Strategy = "wait"     // the oldest message waits longer than the target
+	StrategySchedule Strategy = "schedule" // a time-of-day schedule's floor
+	StrategyMin      Strategy = "min"      // the static lower bound
+	StrategyCelery   Strategy = "celery"   // Celery's own --autoscale algorithm
 )
+
+// StopReason is why Decide stops a worker: Stop.Reason, and the reason
+// label of a scale-down in revrx_scaling_events_total.
+type StopReason string
+
+// The stop reasons.
+const (
+	StopIdle           StopReason = "idle"            // idle for the keepalive, or the surplus lasted it
+	StopMemoryPressure StopReason = "memory_pressure" // host memory above the critical ratio
+	StopWorkerMemory   StopReason = "worker_memory"   // the worker's own memory above its limit
+)
+
+// BlockedReason is why a scale-up was held back: Decision.Blocked, and the
+// label of revrx_scaling_blocked_total. The zero value means not blocked.
+type BlockedReason string
+
+// The blocked reasons.
+const (
+	BlockedCPU      BlockedReason = "cpu"      // the host's CPU is above the guard
+	BlockedMemory   BlockedReason = "memory"   // the host's memory is above the guard
+	BlockedBehavior BlockedReason = "behavior" // the HPA behavior's scale-up policies
+	BlockedStopping BlockedReason = "stopping" // leaving workers still count against Max
+)
+
+// BlockedReasons lists every BlockedReason, for metrics.
+var BlockedReasons = []BlockedReason{BlockedCPU, BlockedMemory, BlockedBehavior, BlockedStopping}
 
 // Config is the scaling configuration Decide applies. The zero value of each
 // optional strategy turns it off.
 type Config struct {
-	Algorithm      string        // AlgorithmRevrx (default) or AlgorithmCelery
+	Algorithm      Algorithm     // AlgorithmRevrx (default; also when empty) or AlgorithmCelery
 	Min, Max       int           // bounds on the number of workers
 	TasksPerWorker int           // target demand per worker (the worker concurrency by default)
 	Keepalive      time.Duration // how long a worker must have been idle before it may be stopped
@@ -130,22 +162,22 @@ type Observation struct {
 // Stop is one worker Decide wants warm-stopped, and why (a metric label).
 type Stop struct {
 	Name   string
-	Reason string // "idle", "memory_pressure", "worker_memory"
+	Reason StopReason
 }
 
 // Decision is what Decide wants done, and why.
 type Decision struct {
-	Demand   int64    // waiting + received + running tasks
-	Wanted   int      // the winning strategy's count before the bounds
-	Desired  int      // the target after guard, bounds and behavior
-	Current  int      // workers that count towards Desired (all but draining and stopping ones)
-	Reclaim  []string // draining workers to take back (consumers re-added) before any start
-	Start    int      // workers to start now
-	Stop     []Stop   // workers to warm-stop now
-	Strategy string   // the strategy that set Wanted: "queue", "wait", "schedule", "min", "celery"
-	Blocked  string   // why a scale-up was held back (BlockedCPU, BlockedMemory, BlockedBehavior, BlockedStopping), or ""
-	Reason   string   // one line naming the inputs that led here
-	History  History  // to pass to the next Decide
+	Demand   int64         // waiting + received + running tasks
+	Wanted   int           // the winning strategy's count before the bounds
+	Desired  int           // the target after guard, bounds and behavior
+	Current  int           // workers that count towards Desired (all but draining and stopping ones)
+	Reclaim  []string      // draining workers to take back (consumers re-added) before any start
+	Start    int           // workers to start now
+	Stop     []Stop        // workers to warm-stop now
+	Strategy Strategy      // the strategy that set Wanted
+	Blocked  BlockedReason // why a scale-up was held back, or "" when it was not
+	Reason   string        // one line naming the inputs that led here
+	History  History       // to pass to the next Decide
 }
 
 // Unmet is the number of workers the demand asks for above the upper bound:
@@ -155,7 +187,7 @@ func (d Decision) Unmet(p Config) int { return max(0, d.Wanted-p.Max) }
 // proposal is one strategy's count of workers, with its name.
 type proposal struct {
 	count    int
-	strategy string
+	strategy Strategy
 }
 
 // Decide computes the desired number of workers and the actions that move the
@@ -183,13 +215,13 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	d.Demand = obs.Waiting + int64(received) + int64(running)
 	lo, hi, sched := p.Bounds(now)
 
-	best := proposal{count: lo, strategy: "min"}
+	best := proposal{count: lo, strategy: StrategyMin}
 	if sched != "" {
-		best.strategy = "schedule"
+		best.strategy = StrategySchedule
 	}
 	for _, c := range []proposal{
-		{queueProposal(d.Demand, d.Current, p), "queue"},
-		{waitProposal(obs.OldestWait, obs.Waiting, d.Current, p), "wait"},
+		{queueProposal(d.Demand, d.Current, p), StrategyQueue},
+		{waitProposal(obs.OldestWait, obs.Waiting, d.Current, p), StrategyWait},
 	} {
 		if c.count > best.count {
 			best = c
@@ -316,7 +348,7 @@ func stops(workers []WorkerView, now time.Time, p Config, host HostUsage, excess
 	stopping := map[string]bool{}
 	for _, w := range workers {
 		if w.Idle() && p.Guard.MaxWorkerMemory > 0 && w.Memory > p.Guard.MaxWorkerMemory {
-			out = append(out, Stop{Name: w.Name, Reason: "worker_memory"})
+			out = append(out, Stop{Name: w.Name, Reason: StopWorkerMemory})
 			stopping[w.Name] = true
 		}
 	}
@@ -324,10 +356,10 @@ func stops(workers []WorkerView, now time.Time, p Config, host HostUsage, excess
 	if excess <= 0 {
 		return out
 	}
-	keepalive, reason := p.Keepalive, "idle"
+	keepalive, reason := p.Keepalive, StopIdle
 	switch {
 	case p.Guard.underPressure(host):
-		keepalive, reason = 0, "memory_pressure"
+		keepalive, reason = 0, StopMemoryPressure
 	case surplusFor >= p.Keepalive:
 		keepalive = 0
 	}

@@ -51,15 +51,15 @@ func TestQueueWaitTarget(t *testing.T) {
 		oldest       time.Duration
 		waiting      int64
 		want         int
-		wantStrategy string
+		wantStrategy Strategy
 	}{
 		// Two workers running 4 tasks each, 2 more waiting: depth says
 		// ceil(10/4) = 3; a 30 s wait against 10 s asks for 3× the workers,
 		// capped at one per waiting message: 2 + 2 = 4.
-		{"wait over target scales beyond depth", 30 * time.Second, 2, 4, "wait"},
-		{"wait under target leaves it to depth", 5 * time.Second, 2, 3, "queue"},
-		{"wait just over target adds at least one", 11 * time.Second, 2, 3, "queue"},
-		{"no waiting message, no wait proposal", 30 * time.Second, 0, 2, "queue"},
+		{"wait over target scales beyond depth", 30 * time.Second, 2, 4, StrategyWait},
+		{"wait under target leaves it to depth", 5 * time.Second, 2, 3, StrategyQueue},
+		{"wait just over target adds at least one", 11 * time.Second, 2, 3, StrategyQueue},
+		{"no waiting message, no wait proposal", 30 * time.Second, 0, 2, StrategyQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,18 +81,18 @@ func TestGuard(t *testing.T) {
 		name        string
 		obs         Observation
 		wantDesired int
-		wantBlocked string
+		wantBlocked BlockedReason
 		wantStops   []Stop
 	}{
 		{
 			name:        "cpu above max blocks a scale-up",
 			obs:         Observation{Waiting: 5, BrokerOK: true, Host: HostUsage{CPU: 0.9, Memory: 0.5, OK: true}, Workers: busyN(2, 1)},
-			wantDesired: 2, wantBlocked: "cpu",
+			wantDesired: 2, wantBlocked: BlockedCPU,
 		},
 		{
 			name:        "memory above max blocks a scale-up",
 			obs:         Observation{Waiting: 5, BrokerOK: true, Host: HostUsage{CPU: 0.1, Memory: 0.9, OK: true}, Workers: busyN(2, 1)},
-			wantDesired: 2, wantBlocked: "memory",
+			wantDesired: 2, wantBlocked: BlockedMemory,
 		},
 		{
 			name:        "an invalid host reading never blocks",
@@ -104,7 +104,7 @@ func TestGuard(t *testing.T) {
 			obs: Observation{BrokerOK: true, Host: HostUsage{Memory: 0.97, OK: true}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), idle("w2", 2, time.Second), idle("w3", 3, 2*time.Second)}},
 			wantDesired: 1,
-			wantStops:   []Stop{{"w3", "memory_pressure"}, {"w2", "memory_pressure"}},
+			wantStops:   []Stop{{"w3", StopMemoryPressure}, {"w2", StopMemoryPressure}},
 		},
 		{
 			name: "a worker over its memory limit is replaced once idle, never while busy",
@@ -112,7 +112,7 @@ func TestGuard(t *testing.T) {
 				{Name: "w1", Slot: 1, Phase: PhaseBusy, Running: 1, Memory: 900 << 20},
 				{Name: "w2", Slot: 2, Phase: PhaseIdle, IdleSince: t0, Memory: 600 << 20}}},
 			wantDesired: 2,
-			wantStops:   []Stop{{"w2", "worker_memory"}},
+			wantStops:   []Stop{{"w2", StopWorkerMemory}},
 		},
 	}
 	for _, tt := range tests {
@@ -207,7 +207,7 @@ func TestScheduleBounds(t *testing.T) {
 	}
 	d := Decide(Observation{BrokerOK: true}, utc("2026-07-01T06:30:00Z"), Config{
 		Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: time.Second, Location: berlin, Schedules: office.Schedules})
-	if d.Desired != 6 || d.Strategy != "schedule" || !strings.Contains(d.Reason, "by schedule") {
+	if d.Desired != 6 || d.Strategy != StrategySchedule || !strings.Contains(d.Reason, "by schedule") {
 		t.Errorf("Decide in office hours = %d by %s (%s), want 6 by schedule", d.Desired, d.Strategy, d.Reason)
 	}
 }
@@ -386,12 +386,12 @@ func TestCombinationLargestWins(t *testing.T) {
 		waiting  int64
 		oldest   time.Duration
 		want     int
-		strategy string
+		strategy Strategy
 	}{
-		{0, 0, 5, "schedule"},
-		{7, 0, 7, "queue"},
-		{3, 4 * time.Second, 5, "schedule"}, // queue 3, wait min(4, 0+3)=3, schedule 5
-		{30, 0, 10, "queue"},
+		{0, 0, 5, StrategySchedule},
+		{7, 0, 7, StrategyQueue},
+		{3, 4 * time.Second, 5, StrategySchedule}, // queue 3, wait min(4, 0+3)=3, schedule 5
+		{30, 0, 10, StrategyQueue},
 	} {
 		d := Decide(Observation{Waiting: tc.waiting, OldestWait: tc.oldest, BrokerOK: true}, t0, p)
 		if d.Desired != tc.want || d.Strategy != tc.strategy {

@@ -40,7 +40,7 @@ type Model struct {
 // RevrxModel is revrx-supervise with p over workers of concurrency slots,
 // with the measured defaults.
 func RevrxModel(p policy.Config, concurrency int) Model {
-	return Model{Name: "revrx", Policy: p, Concurrency: concurrency, Prefetch: DefaultPrefetch,
+	return Model{Name: string(policy.AlgorithmRevrx), Policy: p, Concurrency: concurrency, Prefetch: DefaultPrefetch,
 		SpawnTime: DefaultSpawnTime, StopTime: DefaultStopTime, PollInterval: DefaultPollInterval}
 }
 
@@ -55,7 +55,7 @@ func CeleryModel(p policy.Config) Model {
 	p.Algorithm = policy.AlgorithmCelery
 	p.TasksPerWorker = 1
 	p.PrefetchMultiplier = max(p.PrefetchMultiplier, 1)
-	return Model{Name: "celery", Policy: p, Concurrency: 1, Prefetch: 0,
+	return Model{Name: string(policy.AlgorithmCelery), Policy: p, Concurrency: 1, Prefetch: 0,
 		SpawnTime: DefaultCelerySpawnTime, StopTime: DefaultStopTime, PollInterval: DefaultCeleryPollInterval}
 }
 

@@ -196,7 +196,7 @@ func TestRejectsStopOfBusyWorker(t *testing.T) {
 		name := tc.name
 		s := newTestSim(t, mustTrace(t, "0 1 5\n"), testModel(1, 1, 1, 30*time.Second), 5*time.Second)
 		s.decide = func(policy.Observation, time.Time, policy.Config) policy.Decision {
-			return policy.Decision{Desired: 0, Stop: []policy.Stop{{Name: name, Reason: "idle"}}}
+			return policy.Decision{Desired: 0, Stop: []policy.Stop{{Name: name, Reason: policy.StopIdle}}}
 		}
 		err := s.runUntil(5 * time.Second)
 		if err == nil || !strings.Contains(err.Error(), tc.state) || !strings.Contains(err.Error(), "not an idle worker") {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Point is a series value from At on.
@@ -156,7 +158,7 @@ func WriteSummary(w io.Writer, rep Report) error {
 		rows = append(rows, cells)
 	}
 	sec := func(d time.Duration) string { return seconds(d) + " s" }
-	row("algorithm", func(r Result) string { return algorithm(r.Model) })
+	row("algorithm", func(r Result) string { return string(algorithm(r.Model)) })
 	row("worker start-up", func(r Result) string { return sec(r.Model.SpawnTime) })
 	row("decision every", func(r Result) string { return sec(r.Model.PollInterval) })
 	row("slots per worker", func(r Result) string { return strconv.Itoa(r.Model.Concurrency) })
@@ -181,9 +183,10 @@ func WriteSummary(w io.Writer, rep Report) error {
 	return err
 }
 
-func algorithm(m Model) string {
+// algorithm is the algorithm the model's policy runs (the empty one is revrx).
+func algorithm(m Model) policy.Algorithm {
 	if m.Policy.Algorithm == "" {
-		return "revrx"
+		return policy.AlgorithmRevrx
 	}
 	return m.Policy.Algorithm
 }
