@@ -28,19 +28,12 @@ import (
 func decideCelery(obs Observation, now time.Time, p Config) Decision {
 	h := obs.History
 	d := Decision{Strategy: StrategyCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
-	var received, running int
-	for _, w := range obs.Workers {
-		received += w.Received
-		running += w.Running
-		if !w.Phase.leaving() {
-			d.Current++
-		}
-	}
-	d.Demand = obs.Waiting + int64(received) + int64(running)
+	l := tally(obs.Workers)
+	d.Current, d.Demand = l.current, l.demand(obs.Waiting)
 	mult := max(p.PrefetchMultiplier, 1)
 	qty := int(min(d.Demand, int64(p.Max*mult)))
 	d.Wanted = qty
-	inputs := fmt.Sprintf("qty %d (%d waiting, %d reserved, %d running)", qty, obs.Waiting, received, running)
+	inputs := fmt.Sprintf("qty %d (%d waiting, %d reserved, %d running)", qty, obs.Waiting, l.received, l.running)
 	if d.History.LastCheck.IsZero() {
 		d.History.LastCheck = now
 	}
@@ -57,7 +50,7 @@ func decideCelery(obs Observation, now time.Time, p Config) Decision {
 	if d.Desired > d.Current {
 		d.grow(obs.Workers, p.Max)
 	}
-	messages := obs.Waiting > 0 || received > 0
+	messages := obs.Waiting > 0 || l.received > 0
 	if now.Sub(d.History.LastCheck) >= p.Keepalive {
 		d.History.LastCheck = now
 	} else if !messages {
