@@ -13,8 +13,12 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// Names of the scaling policy flags, shared by the supervisor and simulate.
+// Names of the scaling flags, shared by the supervisor and simulate.
 const (
+	flagAutoscale        = "autoscale"
+	flagKeepalive        = "keepalive"
+	flagConcurrency      = "concurrency"
+	flagPollInterval     = "poll-interval"
 	flagPolicy           = "policy"
 	flagTasksPerWorker   = "tasks-per-worker"
 	flagTolerance        = "tolerance"
@@ -48,6 +52,51 @@ func (l *listValue) Set(s string) error {
 }
 
 func (l *listValue) String() string { return strings.Join(l.values, "; ") }
+
+// scaleFlags are the bounds of the scaling (--autoscale, --keepalive,
+// --concurrency), shared by the supervisor and `simulate`; read them with
+// boundsFromFlags and concurrencyFromFlags.
+func scaleFlags() []cli.Flag {
+	return []cli.Flag{
+		// Not Required: urfave/cli checks Required flags before subcommands
+		// (so `version` failed) and without the accepted form; each
+		// command's action checks it.
+		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
+			Usage: "MAX[,MIN] workers, as Celery's --autoscale (required): the larger number is MAX, a missing MIN is 0"},
+		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
+			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE)"},
+		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
+			Usage: "task slots per worker: pool processes (or threads), passed to each worker as --concurrency; also the tasks each worker is sized for"},
+	}
+}
+
+// pollIntervalFlag is --poll-interval, shared by the supervisor and
+// `simulate` (where the decisions run on the virtual clock).
+func pollIntervalFlag() cli.Flag {
+	return &cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: supervisor.DefaultPollInterval,
+		Usage: "how often the queues are read and the policy applied"}
+}
+
+// boundsFromFlags reads --autoscale and --keepalive; every error is a
+// usageError naming the flag.
+func boundsFromFlags(c *cli.Context) (lo, hi int, keepalive time.Duration, err error) {
+	if lo, hi, err = parseAutoscale(c.String(flagAutoscale)); err != nil {
+		return 0, 0, 0, usageError{err}
+	}
+	if keepalive, err = parseKeepalive(c.String(flagKeepalive)); err != nil {
+		return 0, 0, 0, usageError{err}
+	}
+	return lo, hi, keepalive, nil
+}
+
+// concurrencyFromFlags reads --concurrency, at least 1 (a usageError if not).
+func concurrencyFromFlags(c *cli.Context) (int, error) {
+	n := c.Int(flagConcurrency)
+	if n < 1 {
+		return 0, usagef("--%s %d: must be at least 1", flagConcurrency, n)
+	}
+	return n, nil
+}
 
 // policyFlags are the flags of the scaling policy (strategies, guard,
 // schedules, HPA behavior), shared by the supervisor and `simulate`.

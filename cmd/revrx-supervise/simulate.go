@@ -52,18 +52,13 @@ func simulateCommand() *cli.Command {
 	}
 }
 
+// simulateFlags are the flags of `simulate`: the trace, the scaling bounds
+// and --poll-interval it shares with the supervisor, and the model's own.
 func simulateFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: flagSimTrace, EnvVars: []string{"REVRX_SIM_TRACE"},
-			Usage: "load trace file: 'at_seconds count task_seconds' lines (required)"},
-		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
-			Usage: "MAX[,MIN] workers, as Celery's --autoscale (required)"},
-		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
-			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds)"},
-		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
-			Usage: "task slots per worker; also the tasks each worker is sized for"},
-		&cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: simulate.DefaultPollInterval,
-			Usage: "how often Decide runs"},
+	fs := []cli.Flag{&cli.StringFlag{Name: flagSimTrace, EnvVars: []string{"REVRX_SIM_TRACE"},
+		Usage: "load trace file: 'at_seconds count task_seconds' lines (required)"}}
+	fs = append(fs, scaleFlags()...)
+	return append(fs, pollIntervalFlag(),
 		&cli.DurationFlag{Name: flagSimPollOffset, EnvVars: []string{"REVRX_SIM_POLL_OFFSET"},
 			Usage: "when the first decision happens after the trace starts, below --poll-interval (the phase of the polls against the arrivals)"},
 		&cli.DurationFlag{Name: flagSimSpawnTime, EnvVars: []string{"REVRX_SIM_SPAWN_TIME"}, Value: simulate.DefaultSpawnTime,
@@ -86,7 +81,7 @@ func simulateFlags() []cli.Flag {
 			Usage: "Celery's model: how often its algorithm runs (Celery scales up on every message)"},
 		&cli.BoolFlag{Name: flagSimDecisions, EnvVars: []string{"REVRX_SIM_DECISIONS"},
 			Usage: "also print every decision that started or stopped workers, with its reason"},
-	}
+	)
 }
 
 // runSimulate checks the flags, runs the models and writes the results.
@@ -146,17 +141,13 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	if !c.IsSet(flagAutoscale) {
 		return nil, usagef("simulate: --autoscale is required; accepted: --autoscale=MAX[,MIN], e.g. --autoscale=10,3")
 	}
-	lo, hi, err := parseAutoscale(c.String(flagAutoscale))
+	lo, hi, keepalive, err := boundsFromFlags(c)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
-	keepalive, err := parseKeepalive(c.String(flagKeepalive))
+	concurrency, err := concurrencyFromFlags(c)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	concurrency := c.Int(flagConcurrency)
-	if concurrency < 1 {
-		return nil, usagef("--%s %d: must be at least 1", flagConcurrency, concurrency)
+		return nil, err
 	}
 	p, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
 	if err != nil {
