@@ -10,7 +10,8 @@ import (
 )
 
 // TestSoloShutdownIsWarm: Celery's solo pool loses the running task on
-// SIGTERM (CELERY.md §6), so solo workers are stopped through remote control
+// SIGTERM (docs/celery-on-redis.md, "Worker signals and shutdown"), so solo workers are
+// stopped through remote control
 // (`shutdown`, handled between tasks). A SIGTERM to the supervisor while a
 // solo task runs must let it finish. With a plain SIGTERM to the worker the
 // record would show the task started and never finished.

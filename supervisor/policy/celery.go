@@ -8,7 +8,8 @@ import (
 )
 
 // decideCelery is Celery's own --autoscale algorithm (celery/worker/autoscale.py
-// in 5.2.6, CELERY.md §1), applied to worker processes for side-by-side
+// in 5.2.6, docs/celery-on-redis.md, "Celery's --autoscale algorithm"), applied to worker
+// processes for side-by-side
 // comparison:
 //
 //   - qty is what the pool has reserved: Celery prefetches up to

@@ -54,9 +54,10 @@
 //     benchmark, which publishes once the contender is ready.
 //   - Celery (CeleryModel). Celery's --autoscale runs in one worker whose
 //     prefork pool it grows and shrinks: Decide with AlgorithmCelery over
-//     pool processes of one slot, forked in 0.2 s (CELERY.md §8). The main
-//     process prefetches up to MAX × multiplier tasks for the whole pool
-//     and hands each to a free process, so processes reserve nothing and
+//     pool processes of one slot, forked in 0.2 s
+//     (docs/celery-on-redis.md, "Start-up times"). The main process
+//     prefetches up to MAX × multiplier tasks for the whole pool and hands
+//     each to a free process, so processes reserve nothing and
 //     the queue stands for the broker plus that prefetch (Decide caps qty).
 //     Celery scales up on every task message; this is modelled by deciding
 //     every 0.1 s.

@@ -8,7 +8,7 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// Defaults of the model, from measurements (CELERY.md §8) and the
+// Defaults of the model, from measurements (docs/celery-on-redis.md, "Start-up times") and the
 // deployment's worker options (--prefetch-multiplier=1).
 const (
 	DefaultSpawnTime          = 1100 * time.Millisecond // exec → first task, prefork --without-mingle --without-gossip
