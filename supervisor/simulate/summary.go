@@ -205,7 +205,7 @@ func note(m Model) string {
 			"Celery scales up on every message, modelled by a decision every %s s; the main process prefetches up to %d tasks.",
 			seconds(m.SpawnTime), seconds(m.PollInterval), m.Policy.Max*m.Policy.PrefetchMultiplier)
 	}
-	return fmt.Sprintf("Decide (algorithm %s) every %s s; a new worker takes %s s to its first task (CELERY.md §8); "+
+	return fmt.Sprintf("Decide (algorithm %s) every %s s; a new worker takes %s s to its first task (docs/celery-on-redis.md, \"Start-up times\"); "+
 		"each reserves %d task(s) beyond its running ones.",
 		algorithm(m), seconds(m.PollInterval), seconds(m.SpawnTime), m.Prefetch)
 }
