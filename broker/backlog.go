@@ -32,7 +32,8 @@ type Backlog struct {
 
 // Backlogs returns, for each queue, its depth and the age of its oldest
 // waiting message, from ONE pipelined round trip: LLEN and LINDEX key -1
-// (the oldest message, CELERY.md §3) of the queue list and each priority
+// (the oldest message, docs/celery-on-redis.md, "List order and BRPOP") of the queue list
+// and each priority
 // sub-list, under KeyPrefix. Duplicate names are read once; no queues means
 // no I/O. On error no partial result is returned.
 //

@@ -15,7 +15,8 @@ import (
 	"github.com/revrx/revrx-supervise/internal/testredis"
 )
 
-// python is Debian's interpreter, which has python3-celery (see CELERY.md).
+// python is Debian's interpreter, which has python3-celery (see
+// docs/celery-on-redis.md, "The celery command").
 const python = "/usr/bin/python3"
 
 // requireCelery skips the test unless python can import celery.

@@ -13,7 +13,8 @@ import (
 const controlExpiry = 30 * time.Second
 
 // ShutdownWorkers broadcasts Celery's remote-control `shutdown` command to
-// the named workers (CELERY.md §7): a fire-and-forget PUBLISH on the pidbox
+// the named workers (docs/celery-on-redis.md, "Remote control"): a fire-and-forget
+// PUBLISH on the pidbox
 // channel, KeyPrefix + "/{db}.celery.pidbox", with a destination list.
 //
 // A worker handles control messages in its consumer's event loop, so a

@@ -19,7 +19,7 @@ type tailMessage struct {
 	eta         time.Time // headers.eta; zero when absent or unparsable
 }
 
-// tailEnvelope is the part of kombu's task envelope (CELERY.md §4) that
+// tailEnvelope is the part of kombu's task envelope (docs/celery-on-redis.md, "Task messages") that
 // decodeTail reads. The base64 body is left out, so it is scanned but never
 // decoded or copied. Raw values keep one odd field from failing the rest.
 type tailEnvelope struct {

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// taskEnvelope returns a kombu task envelope (CELERY.md §4) with the given
+// taskEnvelope returns a kombu task envelope (docs/celery-on-redis.md, "Task messages")
+// with the given
 // delivery tag (omitted if "") and extra headers, and a body of bodySize
 // base64 bytes.
 func taskEnvelope(tag string, headers map[string]any, bodySize int) string {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // ParseBehavior reads an HPA behavior block from YAML (or JSON), so a user
@@ -13,31 +15,31 @@ import (
 // a document with a top-level `behavior:` key, or a whole
 // HorizontalPodAutoscaler manifest (spec.behavior). Unknown fields inside
 // the block are errors; fields left out take the HPA defaults.
-func ParseBehavior(data []byte) (Behavior, error) {
+func ParseBehavior(data []byte) (policy.Behavior, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Behavior{}, fmt.Errorf("behavior: %w", err)
+		return policy.Behavior{}, fmt.Errorf("behavior: %w", err)
 	}
 	if len(doc.Content) == 0 {
-		return Behavior{}, errors.New("behavior: empty document")
+		return policy.Behavior{}, errors.New("behavior: empty document")
 	}
 	node := doc.Content[0]
 	if spec := child(node, "spec"); spec != nil {
 		if node = child(spec, "behavior"); node == nil {
-			return Behavior{}, errors.New("behavior: the manifest has no spec.behavior")
+			return policy.Behavior{}, errors.New("behavior: the manifest has no spec.behavior")
 		}
 	} else if b := child(node, "behavior"); b != nil {
 		node = b
 	}
 	out, err := yaml.Marshal(node)
 	if err != nil {
-		return Behavior{}, fmt.Errorf("behavior: %w", err)
+		return policy.Behavior{}, fmt.Errorf("behavior: %w", err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(out))
 	dec.KnownFields(true)
-	var b Behavior
+	var b policy.Behavior
 	if err := dec.Decode(&b); err != nil {
-		return Behavior{}, fmt.Errorf("behavior: %w (accepted: scaleUp/scaleDown with stabilizationWindowSeconds, selectPolicy, policies)", err)
+		return policy.Behavior{}, fmt.Errorf("behavior: %w (accepted: scaleUp/scaleDown with stabilizationWindowSeconds, selectPolicy, policies)", err)
 	}
 	b = b.WithDefaults()
 	return b, b.Validate()

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Handler serves the read-only HTTP interface:
@@ -59,7 +61,7 @@ func (s *Supervisor) Ready() error {
 		if w.FailedStarts >= 3 {
 			return fmt.Errorf("worker %s keeps failing to start (%d in a row)", w.Name, w.FailedStarts)
 		}
-		if w.State == PhaseIdle || w.State == PhaseBusy {
+		if w.State == policy.PhaseIdle || w.State == policy.PhaseBusy {
 			up++
 		}
 	}

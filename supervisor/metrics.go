@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // metrics are the supervisor's Prometheus series. Every name is part of the
@@ -121,11 +123,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	for _, ph := range Phases {
+	for _, ph := range policy.Phases {
 		m.workers.WithLabelValues(string(ph))
 	}
-	for _, r := range BlockedReasons {
-		m.scalingBlocked.WithLabelValues(r)
+	for _, r := range policy.BlockedReasons {
+		m.scalingBlocked.WithLabelValues(string(r))
 	}
 	for _, r := range []string{"crashed", "exited", "failed_start"} {
 		m.restarts.WithLabelValues(r)

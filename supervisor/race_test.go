@@ -14,6 +14,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 func TestMain(m *testing.M) {
@@ -34,7 +35,7 @@ func TestStatusWhileRunning(t *testing.T) {
 	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
 		return map[string]broker.Backlog{"reports": {Depth: cpu.Load() % 3}}, nil
 	}}
-	sup, err := New(Config{Policy: Policy{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second},
+	sup, err := New(Config{Policy: policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second},
 		Queues: []string{"reports"}, PollInterval: time.Millisecond, Now: now, Resources: res},
 		q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
 	if err != nil {

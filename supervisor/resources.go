@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // resourceInterval is how often host usage and worker memory are sampled:
@@ -14,7 +15,7 @@ const resourceInterval = 5 * time.Second
 // views and the metrics, at most every resourceInterval (the views reuse
 // the last sample in between); without Resources the guard sees no valid
 // reading.
-func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView, now time.Time) {
+func (s *Supervisor) sampleResources(workers []pool.Worker, views []policy.WorkerView, now time.Time) {
 	res := s.cfg.Resources
 	if res == nil {
 		return
@@ -30,10 +31,10 @@ func (s *Supervisor) sampleResources(workers []pool.Worker, views []WorkerView, 
 
 func (s *Supervisor) sample(res Resources, workers []pool.Worker) {
 	if u, err := res.Host(); err != nil {
-		s.host = HostUsage{}
+		s.host = policy.HostUsage{}
 		s.log.Debug("host usage", "err", err)
 	} else {
-		s.host = HostUsage{CPU: u.CPU, Memory: u.Memory, OK: true}
+		s.host = policy.HostUsage{CPU: u.CPU, Memory: u.Memory, OK: true}
 		s.m.hostCPU.Set(u.CPU)
 		s.m.hostMemory.Set(u.Memory)
 	}

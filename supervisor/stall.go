@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // DefaultStallAfter is Config.StallAfter when left zero.
@@ -14,13 +16,13 @@ const DefaultStallAfter = 60 * time.Second
 // reconnects, or with their consumers cancelled. Nothing is stalled while
 // the reading is stale or the task events are down (an idle view could
 // then be a busy worker).
-func stalled(views []WorkerView, obs Observation, now time.Time, after time.Duration, eventsUp bool) []string {
+func stalled(views []policy.WorkerView, obs policy.Observation, now time.Time, after time.Duration, eventsUp bool) []string {
 	if after <= 0 || !obs.BrokerOK || !eventsUp || obs.Waiting == 0 || obs.OldestWait < after {
 		return nil
 	}
 	var out []string
 	for _, v := range views {
-		if isIdle(v) && !v.IdleSince.IsZero() && now.Sub(v.IdleSince) >= after {
+		if v.Idle() && !v.IdleSince.IsZero() && now.Sub(v.IdleSince) >= after {
 			out = append(out, v.Name)
 		}
 	}
@@ -29,7 +31,7 @@ func stalled(views []WorkerView, obs Observation, now time.Time, after time.Dura
 
 // restartStalled warm-stops the stalled workers; the next decisions start
 // their replacements (the backlog asks for them), taking MAX into account.
-func (s *Supervisor) restartStalled(views []WorkerView, obs Observation, now time.Time) {
+func (s *Supervisor) restartStalled(views []policy.WorkerView, obs policy.Observation, now time.Time) {
 	for _, name := range stalled(views, obs, now, s.cfg.StallAfter, s.eventsUp.Load()) {
 		if err := s.pool.Retire(name); err != nil {
 			continue

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Status is the supervisor's state as /status shows it. It holds no secrets:
@@ -12,7 +13,7 @@ type Status struct {
 	Time         time.Time              `json:"time"`
 	Broker       BrokerStatus           `json:"broker"`
 	Queues       map[string]QueueStatus `json:"queues"`
-	Host         *HostUsage             `json:"host,omitempty"`
+	Host         *policy.HostUsage      `json:"host,omitempty"`
 	Policy       PolicyStatus           `json:"policy"`
 	Workers      []WorkerStatus         `json:"workers"`
 	LastDecision DecisionStatus         `json:"last_decision"`
@@ -46,34 +47,34 @@ type QueueStatus struct {
 
 // PolicyStatus is the policy configuration in force.
 type PolicyStatus struct {
-	Algorithm      string    `json:"algorithm"`
-	Min            int       `json:"min"`
-	Max            int       `json:"max"`
-	MinNow         int       `json:"min_now"` // MIN and MAX after the schedules in force
-	MaxNow         int       `json:"max_now"`
-	Schedule       string    `json:"schedule,omitempty"`
-	TasksPerWorker int       `json:"tasks_per_worker"`
-	KeepaliveSecs  float64   `json:"keepalive_seconds"`
-	Tolerance      float64   `json:"tolerance,omitempty"`
-	TargetWaitSecs float64   `json:"target_wait_seconds,omitempty"`
-	Guard          Guard     `json:"guard"`
-	Behavior       *Behavior `json:"behavior,omitempty"`
+	Algorithm      policy.Algorithm `json:"algorithm"`
+	Min            int              `json:"min"`
+	Max            int              `json:"max"`
+	MinNow         int              `json:"min_now"` // MIN and MAX after the schedules in force
+	MaxNow         int              `json:"max_now"`
+	Schedule       string           `json:"schedule,omitempty"`
+	TasksPerWorker int              `json:"tasks_per_worker"`
+	KeepaliveSecs  float64          `json:"keepalive_seconds"`
+	Tolerance      float64          `json:"tolerance,omitempty"`
+	TargetWaitSecs float64          `json:"target_wait_seconds,omitempty"`
+	Guard          policy.Guard     `json:"guard"`
+	Behavior       *policy.Behavior `json:"behavior,omitempty"`
 }
 
 // WorkerStatus is one supervised worker.
 type WorkerStatus struct {
-	Name         string    `json:"name"`
-	Slot         int       `json:"slot"`
-	PID          int       `json:"pid,omitempty"`
-	State        Phase     `json:"state"`
-	Received     int       `json:"received"`
-	Running      int       `json:"running"`
-	IdleSeconds  float64   `json:"idle_seconds,omitempty"`
-	StartedAt    time.Time `json:"started_at,omitzero"`
-	Restarts     int       `json:"restarts"`
-	Spawn        string    `json:"spawn,omitempty"`
-	FailedStarts int       `json:"failed_starts,omitempty"`
-	LastOutput   []string  `json:"last_output,omitempty"`
+	Name         string       `json:"name"`
+	Slot         int          `json:"slot"`
+	PID          int          `json:"pid,omitempty"`
+	State        policy.Phase `json:"state"`
+	Received     int          `json:"received"`
+	Running      int          `json:"running"`
+	IdleSeconds  float64      `json:"idle_seconds,omitempty"`
+	StartedAt    time.Time    `json:"started_at,omitzero"`
+	Restarts     int          `json:"restarts"`
+	Spawn        string       `json:"spawn,omitempty"`
+	FailedStarts int          `json:"failed_starts,omitempty"`
+	LastOutput   []string     `json:"last_output,omitempty"`
 }
 
 // DecisionStatus is the last decision of the policy.
@@ -85,17 +86,17 @@ type DecisionStatus struct {
 }
 
 // record publishes one tick's outcome to the metrics and the status snapshot.
-func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worker, now time.Time) {
+func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, workers []pool.Worker, now time.Time) {
 	p := s.cfg.Policy
 	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
 	s.m.desired.Set(float64(d.Desired))
 	s.m.unmet.Set(float64(d.Unmet(p)))
 	s.m.lastDecision.Set(float64(now.UnixNano()) / 1e9)
-	counts := map[Phase]int{}
+	counts := map[policy.Phase]int{}
 	for _, v := range views {
 		counts[v.Phase]++
 	}
-	for _, ph := range Phases {
+	for _, ph := range policy.Phases {
 		s.m.workers.WithLabelValues(string(ph)).Set(float64(counts[ph]))
 	}
 
@@ -127,7 +128,7 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 			Name: v.Name, Slot: v.Slot, PID: w.PID, State: v.Phase, Received: v.Received, Running: v.Running,
 			StartedAt: w.StartedAt, Restarts: w.Restarts, FailedStarts: w.FailedStarts, Spawn: w.Spawn,
 		}
-		if v.Phase == PhaseIdle && !v.IdleSince.IsZero() {
+		if v.Phase == policy.PhaseIdle && !v.IdleSince.IsZero() {
 			ws.IdleSeconds = now.Sub(v.IdleSince).Seconds()
 		}
 		if w.FailedStarts > 0 {
@@ -142,11 +143,11 @@ func (s *Supervisor) record(d Decision, views []WorkerView, workers []pool.Worke
 	s.mu.Unlock()
 }
 
-func policyStatus(p Policy, now time.Time) PolicyStatus {
-	lo, hi, spec := bounds(p, now)
+func policyStatus(p policy.Config, now time.Time) PolicyStatus {
+	lo, hi, spec := p.Bounds(now)
 	alg := p.Algorithm
 	if alg == "" {
-		alg = AlgorithmRevrx
+		alg = policy.AlgorithmRevrx
 	}
 	return PolicyStatus{
 		Algorithm: alg, Min: p.Min, Max: p.Max, MinNow: lo, MaxNow: hi, Schedule: spec,

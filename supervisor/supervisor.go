@@ -14,6 +14,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Queue reads the backlog of the consumed queues.
@@ -63,7 +64,7 @@ const (
 
 // Config is the supervisor's configuration. Zero durations take the defaults.
 type Config struct {
-	Policy       Policy
+	Policy       policy.Config
 	Queues       []string
 	PollInterval time.Duration // how often the broker is read and the policy applied
 	// StaleAfter bounds how long the last good queue reading keeps counting
@@ -144,14 +145,14 @@ type Supervisor struct {
 	// Loop-owned state (only Run's goroutine touches it).
 	lastBacklog map[string]broker.Backlog
 	lastGoodAt  time.Time
-	host        HostUsage
+	host        policy.HostUsage
 	rss         map[int]uint64 // process tree RSS by worker PID, from the last sample
 	sampledAt   time.Time
 	brokerOK    bool
 	lastDesired int
 	knownPIDs   map[string]int
-	history     History
-	lastBlocked string
+	history     policy.History
+	lastBlocked policy.BlockedReason
 
 	mu     sync.Mutex
 	status Status // the last snapshot, for /status and /readyz
@@ -242,7 +243,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 	views := s.views(workers, now)
 	s.sampleResources(workers, views, now)
 
-	obs := Observation{BrokerOK: s.brokerOK, Workers: views, Host: s.host, History: s.history}
+	obs := policy.Observation{BrokerOK: s.brokerOK, Workers: views, Host: s.host, History: s.history}
 	if now.Sub(s.lastGoodAt) <= s.cfg.StaleAfter {
 		for _, b := range s.lastBacklog {
 			obs.Waiting += b.Depth
@@ -250,9 +251,9 @@ func (s *Supervisor) tick(ctx context.Context) {
 			obs.OldestWait = max(obs.OldestWait, b.OldestAge+now.Sub(s.lastGoodAt))
 		}
 	}
-	d := Decide(obs, now, s.cfg.Policy)
+	d := policy.Decide(obs, now, s.cfg.Policy)
 	if s.shuttingDown.Load() {
-		d = Decision{Demand: d.Demand, Current: d.Current, Reason: "shutting down: warm-stopping every worker"}
+		d = policy.Decision{Demand: d.Demand, Current: d.Current, Reason: "shutting down: warm-stopping every worker"}
 	} else {
 		s.history = d.History
 		s.act(d)
@@ -294,9 +295,9 @@ func (s *Supervisor) readQueues(ctx context.Context, now time.Time) {
 
 // act carries out a decision: start workers, warm-stop idle ones, and log
 // the change once with its reason.
-func (s *Supervisor) act(d Decision) {
+func (s *Supervisor) act(d policy.Decision) {
 	if d.Blocked != "" {
-		s.m.scalingBlocked.WithLabelValues(d.Blocked).Inc()
+		s.m.scalingBlocked.WithLabelValues(string(d.Blocked)).Inc()
 	}
 	started := s.reclaim(d)
 	for range d.Start {
@@ -307,7 +308,7 @@ func (s *Supervisor) act(d Decision) {
 			break
 		}
 		started++
-		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
+		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
 		s.setPoolNames(s.pool.Workers()) // before the new worker's first event
 	}
 	var stopped []string
@@ -317,7 +318,7 @@ func (s *Supervisor) act(d Decision) {
 			continue
 		}
 		stopped = append(stopped, st.Name)
-		s.m.scalingEvents.WithLabelValues("down", st.Reason).Inc()
+		s.m.scalingEvents.WithLabelValues("down", string(st.Reason)).Inc()
 	}
 	switch {
 	case started > 0:
@@ -332,7 +333,7 @@ func (s *Supervisor) act(d Decision) {
 // reclaim takes back the draining workers d names and returns how many
 // came back; one whose warm stop went out meanwhile stays gone (the next
 // decision sees it as stopping).
-func (s *Supervisor) reclaim(d Decision) int {
+func (s *Supervisor) reclaim(d policy.Decision) int {
 	n := 0
 	for _, name := range d.Reclaim {
 		if err := s.pool.Reclaim(name); err != nil {
@@ -340,7 +341,7 @@ func (s *Supervisor) reclaim(d Decision) int {
 			continue
 		}
 		n++
-		s.m.scalingEvents.WithLabelValues("up", d.Strategy).Inc()
+		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
 	}
 	return n
 }

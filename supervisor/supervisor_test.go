@@ -18,6 +18,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // fakeQueue answers Backlogs from a func field.
@@ -127,6 +128,9 @@ func (p *fakePool) exitStopped() {
 	p.workers = kept
 }
 
+// t0 is the instant the harness clock starts at.
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
 func workerName(slot int) string { return "worker" + string(rune('0'+slot)) + "@h" }
 
 // harness is a supervisor on fakes with a hand-moved clock.
@@ -142,7 +146,7 @@ type harness struct {
 	res    *fakeResources
 }
 
-func newHarness(t *testing.T, p Policy) *harness {
+func newHarness(t *testing.T, p policy.Config) *harness {
 	h := &harness{t: t, now: t0, pool: &fakePool{changed: make(chan struct{})}, reg: prometheus.NewRegistry(),
 		res: &fakeResources{host: pool.HostUsage{CPU: 0.2, Memory: 0.3}, rss: 50 << 20}}
 	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
@@ -189,7 +193,7 @@ func (h *harness) running() int {
 }
 
 func TestSupervisorScalesUpAndIdleDown(t *testing.T) {
-	h := newHarness(t, Policy{Min: 2, Max: 5, TasksPerWorker: 1, Keepalive: 30 * time.Second})
+	h := newHarness(t, policy.Config{Min: 2, Max: 5, TasksPerWorker: 1, Keepalive: 30 * time.Second})
 	h.tick(0)
 	if got := h.running(); got != 2 {
 		t.Fatalf("after the first tick %d workers, want MIN 2", got)
@@ -246,7 +250,7 @@ func TestSupervisorScalesUpAndIdleDown(t *testing.T) {
 // drain takes them back instead of starting processes beside them, so the
 // pool never holds more than MAX.
 func TestBurstDuringScaleDownTakesBackDraining(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
+	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
 	h.depth = 3
 	h.tick(0)
 	h.onlineAll()
@@ -272,7 +276,7 @@ func TestBurstDuringScaleDownTakesBackDraining(t *testing.T) {
 }
 
 func TestSupervisorHoldsWhileBrokerDown(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second})
+	h := newHarness(t, policy.Config{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second})
 	h.depth = 4
 	h.tick(0)
 	h.onlineAll()
@@ -309,7 +313,7 @@ func TestSupervisorHoldsWhileBrokerDown(t *testing.T) {
 }
 
 func TestSupervisorForgetsRestartedWorker(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 1, TasksPerWorker: 1, Keepalive: time.Second})
+	h := newHarness(t, policy.Config{Min: 1, Max: 1, TasksPerWorker: 1, Keepalive: time.Second})
 	h.tick(0)
 	h.onlineAll()
 	h.event("task-received", workerName(1), "a")
@@ -321,13 +325,13 @@ func TestSupervisorForgetsRestartedWorker(t *testing.T) {
 	h.pool.mu.Unlock()
 	h.tick(time.Second)
 	st := h.sup.Snapshot()
-	if w := st.Workers[0]; w.Running != 0 || w.State != PhaseStarting {
+	if w := st.Workers[0]; w.Running != 0 || w.State != policy.PhaseStarting {
 		t.Errorf("replaced worker = %+v, want no running task and state starting", w)
 	}
 }
 
 func TestHTTPEndpoints(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
+	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
 	h.sup.cfg.BrokerURL = "redis://:****@redis:6379/0"
 	srv := httptest.NewServer(h.sup.Handler(h.reg))
 	defer srv.Close()
@@ -359,7 +363,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
 		t.Fatalf("/status = %d %v", code, err)
 	}
-	if len(st.Workers) != 1 || st.Workers[0].State != PhaseIdle || st.Broker.URL != "redis://:****@redis:6379/0" {
+	if len(st.Workers) != 1 || st.Workers[0].State != policy.PhaseIdle || st.Broker.URL != "redis://:****@redis:6379/0" {
 		t.Errorf("/status = %+v", st)
 	}
 	_, metrics := get("/metrics")
@@ -385,8 +389,8 @@ func TestHTTPEndpoints(t *testing.T) {
 }
 
 func TestSupervisorGuardAndWaitMetrics(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 4, TasksPerWorker: 4, Keepalive: time.Second,
-		TargetWait: 5 * time.Second, Guard: Guard{MaxCPU: 0.8, MaxWorkerMemory: 100 << 20}})
+	h := newHarness(t, policy.Config{Min: 1, Max: 4, TasksPerWorker: 4, Keepalive: time.Second,
+		TargetWait: 5 * time.Second, Guard: policy.Guard{MaxCPU: 0.8, MaxWorkerMemory: 100 << 20}})
 	h.tick(0)
 	h.onlineAll()
 	// One waiting task, 20 s old: depth alone keeps 1 worker, the wait target adds one.
@@ -430,7 +434,7 @@ func TestSupervisorGuardAndWaitMetrics(t *testing.T) {
 // TestNoSpawnAfterShutdown: once shutdown begins the loop keeps observing
 // but starts and stops nothing, whatever the backlog.
 func TestNoSpawnAfterShutdown(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 5, TasksPerWorker: 1, Keepalive: time.Second})
+	h := newHarness(t, policy.Config{Min: 1, Max: 5, TasksPerWorker: 1, Keepalive: time.Second})
 	h.tick(0)
 	h.onlineAll()
 	h.sup.ShuttingDown()
@@ -448,7 +452,7 @@ func TestNoSpawnAfterShutdown(t *testing.T) {
 // hosts share the Redis) are neither tracked (memory stays bounded by the
 // pool) nor counted as completions of supervised workers.
 func TestForeignEventsIgnored(t *testing.T) {
-	h := newHarness(t, Policy{Min: 1, Max: 2, TasksPerWorker: 1, Keepalive: 30 * time.Second})
+	h := newHarness(t, policy.Config{Min: 1, Max: 2, TasksPerWorker: 1, Keepalive: 30 * time.Second})
 	h.tick(0)
 	h.onlineAll()
 	for i := range 5000 {

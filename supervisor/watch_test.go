@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // watchTimeout bounds every real-time wait in these tests.
@@ -50,7 +51,7 @@ var (
 // the returned stop is called; stop returns Run's error.
 func runSupervisor(t *testing.T, q Queue, poll time.Duration, log *slog.Logger) (*Supervisor, func() error) {
 	t.Helper()
-	sup, err := New(Config{Policy: Policy{Min: 1, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
+	sup, err := New(Config{Policy: policy.Config{Min: 1, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 		Queues: []string{"reports"}, PollInterval: poll, Logger: log},
 		q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // forgetReplaced drops the task state of workers whose process is gone, so a
@@ -39,28 +40,28 @@ func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
 }
 
 // views joins the pool's processes with what their events say.
-func (s *Supervisor) views(workers []pool.Worker, now time.Time) []WorkerView {
+func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.WorkerView {
 	acts := s.tracker.Snapshot(now)
-	views := make([]WorkerView, 0, len(workers))
+	views := make([]policy.WorkerView, 0, len(workers))
 	for _, w := range workers {
-		v := WorkerView{Name: w.Name, Slot: w.Slot}
+		v := policy.WorkerView{Name: w.Name, Slot: w.Slot}
 		a := acts[w.Name]
 		switch {
 		case w.State == pool.Draining:
-			v.Phase = PhaseDraining
+			v.Phase = policy.PhaseDraining
 		case w.State == pool.Stopping:
-			v.Phase = PhaseStopping
+			v.Phase = policy.PhaseStopping
 		case w.State == pool.Backoff:
-			v.Phase = PhaseBackoff
+			v.Phase = policy.PhaseBackoff
 		case !a.Online:
-			v.Phase = PhaseStarting
+			v.Phase = policy.PhaseStarting
 		case a.Received+a.Running > 0:
-			v.Phase = PhaseBusy
+			v.Phase = policy.PhaseBusy
 		default:
-			v.Phase = PhaseIdle
+			v.Phase = policy.PhaseIdle
 			v.IdleSince = a.IdleSince
 		}
-		if v.Phase != PhaseBackoff {
+		if v.Phase != policy.PhaseBackoff {
 			v.Received, v.Running = a.Received, a.Running
 		}
 		views = append(views, v)

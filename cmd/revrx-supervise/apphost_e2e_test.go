@@ -14,6 +14,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
 	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // testApps holds the Celery apps of these tests (testdata/apps).
@@ -55,11 +56,11 @@ func TestAppConfigFidelity(t *testing.T) {
 	rds := testredis.Start(t)
 	marker := fmt.Sprintf("FIDELITY_REDIS_PORT=%d", rds.Port)
 	s := startBare(t, testApps, marker, []string{marker}, "-A", "fidelity_app", "--autoscale=1,1")
-	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	// Occupy the only worker (prefetch 1: one running, at most one
 	// reserved) so that what follows stays in the lists.
 	fidelityTool(t, rds.Port, "publish", "3", "0", "120")
-	waitFor(t, 20*time.Second, "a busy worker", func() bool { return s.workersIn(sv.PhaseBusy) == 1 })
+	waitFor(t, 20*time.Second, "a busy worker", func() bool { return s.workersIn(policy.PhaseBusy) == 1 })
 	time.Sleep(time.Second) // its reservation settles
 	const series = `revrx_queue_messages{queue="fidq"}`
 	for pri := range 10 {
@@ -105,7 +106,7 @@ func TestLateAckKeepsSingleSlotBusy(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--autoscale=1,1", "-Q", "lateack")
-	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "lateack", 8, 0.2)
 	waitFor(t, 20*time.Second, "8 tasks done", func() bool {
 		_, finished := tally(readRecords(t, s.record))
@@ -156,7 +157,7 @@ func TestForkedExitStatuses(t *testing.T) {
 		rds := testredis.Start(t)
 		url := rds.URL(0)
 		s := startSupervisorUnder(t, nil, []string{"PYTHONPATH=" + testApps}, url, "-A", "exit_app", "--autoscale=1,1", "-Q", "exits")
-		waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+		waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 		s.signal(syscall.SIGTERM)
 		if code := s.wait(30 * time.Second); code != 0 {
 			t.Errorf("exit code %d, want 0", code)
@@ -175,7 +176,7 @@ func TestAppHostKilled(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,2", "--keepalive=2s", "-Q", "hostkill")
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	st := s.status()
 	if st.AppHost == nil || !st.AppHost.Ready {
 		t.Fatalf("app host = %+v, want ready", st.AppHost)
@@ -227,7 +228,7 @@ func TestAppBrokerPasswordNeverShown(t *testing.T) {
 	marker := fmt.Sprintf("FIDELITY_REDIS_PORT=%d", rds.Port)
 	s := startBare(t, testApps, marker, []string{marker, "FIDELITY_REDIS_PASSWORD=" + password},
 		"-A", "fidelity_app", "--autoscale=2,2", "--log-level=debug")
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	if up := s.metric("revrx_broker_up"); up != 1 {
 		t.Fatalf("revrx_broker_up = %v, want 1 (the app's password must be used)", up)
 	}

@@ -45,92 +45,46 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 var pools = []string{"prefork", "threads", "solo", "eventlet", "gevent", "processes"}
 
 // contextToConfig turns the parsed flags into the program's configuration;
-// every error it returns is a usageError naming the flag.
+// every error it returns is a usageError naming the flag. The flags are
+// checked in a fixed order, so a command line with several mistakes always
+// reports the same one.
 func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	var cfg config
-	lo, hi, err := parseAutoscale(c.String(flagAutoscale))
+	lo, hi, keepalive, err := boundsFromFlags(c)
 	if err != nil {
-		return cfg, usageError{err}
+		return cfg, err
 	}
-	keepalive, err := parseKeepalive(c.String(flagKeepalive))
+	w, err := workersFromFlags(c)
 	if err != nil {
-		return cfg, usageError{err}
-	}
-	queues := splitList(c.String(flagQueues))
-	if len(queues) == 0 {
-		return cfg, usagef("--queues %q: no queue; accepted: comma-separated queue names, e.g. -Q reports,emails", c.String(flagQueues))
-	}
-	poolName := c.String(flagPool)
-	if !slices.Contains(pools, poolName) {
-		return cfg, usagef("--pool %q: accepted: %s", poolName, strings.Join(pools, ", "))
-	}
-	concurrency := c.Int(flagConcurrency)
-	if concurrency < 1 {
-		return cfg, usagef("--concurrency %d: must be at least 1", concurrency)
-	}
-	if poolName == "solo" {
-		concurrency = 1
+		return cfg, err
 	}
 	steps, err := parseSteps(c.String(flagPrioritySteps))
 	if err != nil {
 		return cfg, usageError{err}
 	}
-	if d := c.Duration(flagPollInterval); d < pollIntervalFloor {
-		return cfg, usagef("--poll-interval %s: accepted: a duration of at least %s, like 1s", d, pollIntervalFloor)
+	if err := checkProcessFlags(c); err != nil {
+		return cfg, err
 	}
-	if d := c.Duration(flagShutdownTimeout); d <= 0 {
-		return cfg, usagef("--shutdown-timeout %s: accepted: a positive duration like 25s", d)
+	if w.command, cfg.Spawn, err = startFromFlags(c); err != nil {
+		return cfg, err
 	}
-	if f := c.String(flagLogFormat); f != "text" && f != "json" {
-		return cfg, usagef("--log-format %q: accepted: text, json", f)
-	}
-	if _, err := parseLevel(c.String(flagLogLevel)); err != nil {
-		return cfg, usageError{err}
-	}
-	celeryCmd := strings.Fields(c.String(flagCeleryCmd))
-	if len(celeryCmd) == 0 {
-		return cfg, usagef("--celery-cmd is empty; accepted: a command prefix like 'celery' or '/usr/bin/python3 -m celery'")
-	}
-
-	spawn := c.String(flagSpawn)
-	if spawn != pool.SpawnFork && spawn != pool.SpawnExec {
-		return cfg, usagef("--spawn %q: accepted: fork, exec", spawn)
-	}
-	cfg.Spawn = spawn
 	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn)
-	brokerURL := c.String(flagBroker)
-	ep, err := broker.ParseURL(brokerURL, c.String(flagSentinelMaster))
-	if err != nil {
-		return cfg, usageError{fmt.Errorf("--broker: %w", err)}
+	if cfg.Broker, cfg.Secrets, err = brokerFromFlags(c, steps); err != nil {
+		return cfg, err
 	}
-	cfg.Secrets = newSecretSet(ep.Password)
-	cfg.Broker = broker.Config{
-		URL: brokerURL, SentinelMaster: c.String(flagSentinelMaster),
-		KeyPrefix: c.String(flagKeyPrefix), PrioritySteps: steps, Separator: c.String(flagPrioritySep),
+	if cfg.Pool, err = poolFromFlags(c, w, extraArgs, cfg.Sources[flagBroker] != ""); err != nil {
+		return cfg, err
 	}
-	cfg.Pool = pool.Config{
-		Command: celeryCmd, App: c.String(flagApp), Queues: queues, Concurrency: concurrency,
-		Pool: poolName, NameTemplate: c.String(flagWorkerName), ExtraArgs: extraArgs,
-		ShutdownTimeout: c.Duration(flagShutdownTimeout),
-	}
-	if cfg.Sources[flagBroker] != "" {
-		// Celery's CELERY_BROKER_URL wins over the app's broker_url; only a
-		// broker the user chose is forced on the workers (never argv).
-		cfg.Pool.Env = []string{"CELERY_BROKER_URL=" + brokerURL}
-	}
-	if err := cfg.Pool.Validate(); err != nil {
-		return cfg, usageError{err}
-	}
-	policy, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
+	pol, err := policyFromFlags(c, lo, hi, w.concurrency, keepalive)
 	if err != nil {
 		return cfg, err
 	}
 	cfg.Supervisor = supervisor.Config{
-		Policy:       policy,
-		Queues:       queues,
+		Policy:       pol,
+		Queues:       w.queues,
 		PollInterval: c.Duration(flagPollInterval),
 		StallAfter:   stallAfter(c.Duration(flagStallTimeout)),
-		BrokerURL:    broker.Redact(brokerURL),
+		BrokerURL:    broker.Redact(cfg.Broker.URL),
 	}
 	if d := c.Duration(flagImportTimeout); d <= 0 {
 		return cfg, usagef("--import-timeout %s: accepted: a positive duration like 2m", d)
@@ -140,6 +94,101 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	cfg.LogFormat = c.String(flagLogFormat)
 	cfg.LogLevel = c.String(flagLogLevel)
 	return cfg, nil
+}
+
+// workers is what the flags say of the worker processes themselves.
+type workers struct {
+	queues      []string // consumed and measured, at least one
+	pool        string   // Celery pool, one of pools
+	concurrency int      // per worker, at least 1; 1 for the solo pool
+	command     []string // the command prefix that runs Celery, not empty
+}
+
+// workersFromFlags reads --queues, --pool and --concurrency (the command is
+// left to startFromFlags); every error is a usageError naming the flag.
+func workersFromFlags(c *cli.Context) (workers, error) {
+	w := workers{queues: splitList(c.String(flagQueues)), pool: c.String(flagPool)}
+	if len(w.queues) == 0 {
+		return w, usagef("--queues %q: no queue; accepted: comma-separated queue names, e.g. -Q reports,emails", c.String(flagQueues))
+	}
+	if !slices.Contains(pools, w.pool) {
+		return w, usagef("--pool %q: accepted: %s", w.pool, strings.Join(pools, ", "))
+	}
+	var err error
+	if w.concurrency, err = concurrencyFromFlags(c); err != nil {
+		return w, err
+	}
+	if w.pool == "solo" {
+		w.concurrency = 1
+	}
+	return w, nil
+}
+
+// checkProcessFlags checks the flags of the supervisor process that are
+// used as they are: --poll-interval (at least pollIntervalFloor),
+// --shutdown-timeout (positive), --log-format and --log-level.
+func checkProcessFlags(c *cli.Context) error {
+	if d := c.Duration(flagPollInterval); d < pollIntervalFloor {
+		return usagef("--poll-interval %s: accepted: a duration of at least %s, like 1s", d, pollIntervalFloor)
+	}
+	if d := c.Duration(flagShutdownTimeout); d <= 0 {
+		return usagef("--shutdown-timeout %s: accepted: a positive duration like 25s", d)
+	}
+	if f := c.String(flagLogFormat); f != "text" && f != "json" {
+		return usagef("--log-format %q: accepted: text, json", f)
+	}
+	if _, err := parseLevel(c.String(flagLogLevel)); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// startFromFlags reads how workers start: the --celery-cmd prefix, split on
+// spaces and not empty, and --spawn (pool.SpawnFork or pool.SpawnExec).
+func startFromFlags(c *cli.Context) (command []string, spawn string, err error) {
+	command = strings.Fields(c.String(flagCeleryCmd))
+	if len(command) == 0 {
+		return nil, "", usagef("--celery-cmd is empty; accepted: a command prefix like 'celery' or '/usr/bin/python3 -m celery'")
+	}
+	spawn = c.String(flagSpawn)
+	if spawn != pool.SpawnFork && spawn != pool.SpawnExec {
+		return nil, "", usagef("--spawn %q: accepted: fork, exec", spawn)
+	}
+	return command, spawn, nil
+}
+
+// brokerFromFlags reads the broker's URL (checked as Celery reads it, with
+// --sentinel-master), key prefix and priority sub-lists, and returns the
+// URL's password as a secret never to print.
+func brokerFromFlags(c *cli.Context, steps []int) (broker.Config, *secretSet, error) {
+	url := c.String(flagBroker)
+	ep, err := broker.ParseURL(url, c.String(flagSentinelMaster))
+	if err != nil {
+		return broker.Config{}, nil, usageError{fmt.Errorf("--broker: %w", err)}
+	}
+	return broker.Config{
+		URL: url, SentinelMaster: c.String(flagSentinelMaster),
+		KeyPrefix: c.String(flagKeyPrefix), PrioritySteps: steps, Separator: c.String(flagPrioritySep),
+	}, newSecretSet(ep.Password), nil
+}
+
+// poolFromFlags builds and checks the pool's configuration from w, the
+// worker flags and extraArgs (what follows --). With forceBroker (a broker
+// the user chose) the workers get --broker in CELERY_BROKER_URL, which wins
+// over the app's broker_url; never in argv.
+func poolFromFlags(c *cli.Context, w workers, extraArgs []string, forceBroker bool) (pool.Config, error) {
+	pc := pool.Config{
+		Command: w.command, App: c.String(flagApp), Queues: w.queues, Concurrency: w.concurrency,
+		Pool: w.pool, NameTemplate: c.String(flagWorkerName), ExtraArgs: extraArgs,
+		ShutdownTimeout: c.Duration(flagShutdownTimeout),
+	}
+	if forceBroker {
+		pc.Env = []string{"CELERY_BROKER_URL=" + c.String(flagBroker)}
+	}
+	if err := pc.Validate(); err != nil {
+		return pc, usageError{err}
+	}
+	return pc, nil
 }
 
 // pollIntervalFloor keeps a typo like --poll-interval=1ns from spinning a core.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // TestBurstScalesUpAndBackDown: MIN workers at start; a burst of slow tasks
@@ -21,13 +21,13 @@ func TestBurstScalesUpAndBackDown(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,1", "--keepalive=3s", "-Q", "burst")
-	waitFor(t, 20*time.Second, "MIN 1 worker idle", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 20*time.Second, "MIN 1 worker idle", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 
 	const n = 12
 	published := time.Now()
 	publish(t, url, "burst", n, 2)
 	waitFor(t, 15*time.Second, "4 workers", func() bool { return s.metric("revrx_workers_desired") == 4 })
-	waitFor(t, 20*time.Second, "4 busy workers", func() bool { return s.workersIn(sv.PhaseBusy) == 4 })
+	waitFor(t, 20*time.Second, "4 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 4 })
 	t.Logf("burst published -> 4 workers busy: %s", time.Since(published).Round(10*time.Millisecond))
 	if got := s.metric(`revrx_scaling_events_total{direction="up",reason="queue"}`); got != 3 {
 		t.Errorf("scale-up events = %v, want 3", got)
@@ -75,16 +75,16 @@ func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=3,3", "-Q", "term")
-	waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 3 })
+	waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 3 })
 	publish(t, url, "term", 3, 3)
-	waitFor(t, 10*time.Second, "3 busy workers", func() bool { return s.workersIn(sv.PhaseBusy) == 3 })
+	waitFor(t, 10*time.Second, "3 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 3 })
 	s.signal(syscall.SIGTERM)
 	waitFor(t, 5*time.Second, "/readyz to fail during shutdown", func() bool {
 		code, _ := s.get("/readyz")
 		return code == http.StatusServiceUnavailable || code == 0
 	})
 	waitFor(t, 5*time.Second, "/status to show the 3 workers stopping", func() bool {
-		return s.workersIn(sv.PhaseStopping) == 3
+		return s.workersIn(policy.PhaseStopping) == 3
 	})
 	if code := s.wait(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d, want 0 (all workers stopped cleanly)", code)
@@ -104,7 +104,7 @@ func TestKilledWorkerIsRestarted(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	s := startSupervisor(t, rds.URL(0), "--autoscale=2,2", "-Q", "kill")
-	waitFor(t, 20*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 20*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	victim := s.status().Workers[0]
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestKilledWorkerIsRestarted(t *testing.T) {
 		return s.metric(`revrx_worker_restarts_total{reason="crashed"}`)+
 			s.metric(`revrx_worker_restarts_total{reason="failed_start"}`) == 1
 	})
-	waitFor(t, 20*time.Second, "2 idle workers again", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 20*time.Second, "2 idle workers again", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	for _, w := range s.status().Workers {
 		if w.Name == victim.Name && (w.PID == victim.PID || w.Restarts != 1) {
 			t.Errorf("worker %s after SIGKILL: pid %d (was %d), restarts %d; want a new pid and 1 restart",
@@ -168,9 +168,9 @@ func TestBrokerOutage(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	s := startSupervisor(t, rds.URL(0), "--autoscale=3,1", "--keepalive=1s", "-Q", "outage")
-	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, rds.URL(0), "outage", 3, 4)
-	waitFor(t, 20*time.Second, "3 workers", func() bool { return s.workersIn(sv.PhaseBusy, sv.PhaseIdle) == 3 })
+	waitFor(t, 20*time.Second, "3 workers", func() bool { return s.workersIn(policy.PhaseBusy, policy.PhaseIdle) == 3 })
 
 	rds.Stop()
 	waitFor(t, 10*time.Second, "broker_up 0", func() bool { return s.metric("revrx_broker_up") == 0 })
@@ -206,7 +206,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	rds := testredis.Start(t, "--requirepass", secret)
 	url := strings.Replace(rds.URL(0), "redis://", "redis://:"+secret+"@", 1)
 	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "pw")
-	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	w := s.status().Workers[0]
 	argv, err := os.ReadFile("/proc/" + strconv.Itoa(w.PID) + "/cmdline")
 	if err != nil {

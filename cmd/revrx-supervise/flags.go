@@ -14,13 +14,9 @@ const (
 	flagApp             = "app"
 	flagBroker          = "broker"
 	flagQueues          = "queues"
-	flagAutoscale       = "autoscale"
-	flagKeepalive       = "keepalive"
-	flagConcurrency     = "concurrency"
 	flagPool            = "pool"
 	flagCeleryCmd       = "celery-cmd"
 	flagWorkerName      = "worker-name"
-	flagPollInterval    = "poll-interval"
 	flagStallTimeout    = "stall-timeout"
 	flagShutdownTimeout = "shutdown-timeout"
 	flagHTTPAddr        = "http-addr"
@@ -42,7 +38,7 @@ func flags() []cli.Flag {
 
 // supervisorFlags are the flags of the workers, the broker and the process.
 func supervisorFlags() []cli.Flag {
-	return []cli.Flag{
+	fs := []cli.Flag{
 		&cli.StringFlag{Name: flagApp, Aliases: []string{"A"}, EnvVars: []string{"CELERY_APP"},
 			Usage: "Celery app, as celery -A finds it; the app host imports it once and reports its configuration (empty: Celery's default app)"},
 		&cli.StringFlag{Name: flagBroker, Aliases: []string{"b"}, EnvVars: []string{"CELERY_BROKER_URL"},
@@ -54,22 +50,16 @@ func supervisorFlags() []cli.Flag {
 			Usage: "how workers start: fork (from an app host that imported the app once; exec while it is down) or exec (a fresh interpreter each)"},
 		&cli.DurationFlag{Name: flagImportTimeout, EnvVars: []string{"REVRX_IMPORT_TIMEOUT"}, Value: pool.DefaultImportTimeout,
 			Usage: "how long the app host may take to import the app"},
-		// Not Required: urfave/cli checks Required flags before subcommands
-		// (so `version` failed) and without the accepted form; realMain checks it.
-		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
-			Usage: "MAX[,MIN] workers, as Celery's --autoscale: the larger number is MAX, a missing MIN is 0"},
-		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
-			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE)"},
-		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
-			Usage: "pool processes (or threads) per worker, passed as --concurrency; also the tasks each worker is sized for"},
+	}
+	fs = append(fs, scaleFlags()...)
+	return append(fs,
 		&cli.StringFlag{Name: flagPool, Aliases: []string{"P"}, EnvVars: []string{"REVRX_POOL"}, Value: "prefork",
 			Usage: "Celery pool per worker: prefork, threads, solo, eventlet, gevent (solo workers are stopped only when idle)"},
 		&cli.StringFlag{Name: flagCeleryCmd, EnvVars: []string{"REVRX_CELERY_CMD"}, Value: "celery",
 			Usage: "command prefix that runs Celery, split on spaces, e.g. '/usr/bin/python3 -m celery'"},
 		&cli.StringFlag{Name: flagWorkerName, EnvVars: []string{"REVRX_WORKER_NAME"}, Value: "worker{n}@%h",
 			Usage: "worker node name template: {n} is the slot number, %h the hostname, %n its first label, %d its domain"},
-		&cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: time.Second,
-			Usage: "how often the queues are read and the policy applied"},
+		pollIntervalFlag(),
 		&cli.DurationFlag{Name: flagStallTimeout, EnvVars: []string{"REVRX_STALL_TIMEOUT"}, Value: supervisor.DefaultStallAfter,
 			Usage: "restart a worker that stays idle this long while a message has waited as long in its queues (0: never)"},
 		&cli.DurationFlag{Name: flagShutdownTimeout, EnvVars: []string{"REVRX_SHUTDOWN_TIMEOUT"}, Value: 25 * time.Second,
@@ -88,5 +78,5 @@ func supervisorFlags() []cli.Flag {
 			Usage: "kombu sep between a queue name and its priority step (default: the app's, else kombu's \\x06\\x16)"},
 		&cli.StringFlag{Name: flagSentinelMaster, EnvVars: []string{"REVRX_SENTINEL_MASTER"},
 			Usage: "Redis Sentinel master name for sentinel:// broker URLs (kombu's master_name transport option)"},
-	}
+	)
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // The end-to-end tests run the real binary with real Celery workers (the
@@ -158,7 +159,7 @@ func (s *supervised) metric(series string) float64 {
 }
 
 // workersIn counts workers in the given states according to /status.
-func (s *supervised) workersIn(states ...supervisor.Phase) int {
+func (s *supervised) workersIn(states ...policy.Phase) int {
 	n := 0
 	for _, w := range s.status().Workers {
 		for _, st := range states {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // TestNoTaskLostStoppingWhileTasksArrive: tasks keep arriving while the
@@ -43,7 +43,7 @@ func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 	for c := range cycles {
 		s := startSupervisor(t, url, "--autoscale=3,3", "-Q", "steady")
 		records = append(records, s.record)
-		waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 3 })
+		waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 3 })
 		prod := exec.Command("/usr/bin/python3", producer, "--trace", tracePath, "--queue", "steady")
 		prod.Env = append(os.Environ(), "CELERY_BROKER_URL="+url)
 		if err := prod.Start(); err != nil {

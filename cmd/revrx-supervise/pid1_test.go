@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // The PID 1 tests run the binary as the init of a new PID namespace:
@@ -65,9 +65,9 @@ func TestPID1WarmShutdown(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s, init := startAsPID1(t, nil, url, "--autoscale=2,2", "-Q", "pid1")
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "pid1", 2, 3)
-	waitFor(t, 10*time.Second, "2 busy workers", func() bool { return s.workersIn(sv.PhaseBusy) == 2 })
+	waitFor(t, 10*time.Second, "2 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 2 })
 	if err := syscall.Kill(init, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestOrphansReaped(t *testing.T) {
 			} else {
 				s = startSupervisorUnder(t, nil, env, url, args...)
 			}
-			waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+			waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 			waitFor(t, 5*time.Second, "both orphans to exit", func() bool {
 				b, _ := os.ReadFile(orphans)
 				return strings.Count(string(b), "done") >= 2

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // poisonMessage is a well-formed-looking tasks.sleep message whose body has
@@ -38,7 +38,7 @@ func TestPoisonMessageIsQuarantined(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,2", "-Q", "poison")
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	const id = "0d15ea5e-0000-4000-8000-000000000001"
 	rds.Do(t, "LPUSH", "poison", poisonMessage("poison", id))
 	start := time.Now()

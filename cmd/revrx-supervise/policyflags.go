@@ -10,10 +10,15 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// Names of the scaling policy flags, shared by the supervisor and simulate.
+// Names of the scaling flags, shared by the supervisor and simulate.
 const (
+	flagAutoscale        = "autoscale"
+	flagKeepalive        = "keepalive"
+	flagConcurrency      = "concurrency"
+	flagPollInterval     = "poll-interval"
 	flagPolicy           = "policy"
 	flagTasksPerWorker   = "tasks-per-worker"
 	flagTolerance        = "tolerance"
@@ -48,11 +53,56 @@ func (l *listValue) Set(s string) error {
 
 func (l *listValue) String() string { return strings.Join(l.values, "; ") }
 
+// scaleFlags are the bounds of the scaling (--autoscale, --keepalive,
+// --concurrency), shared by the supervisor and `simulate`; read them with
+// boundsFromFlags and concurrencyFromFlags.
+func scaleFlags() []cli.Flag {
+	return []cli.Flag{
+		// Not Required: urfave/cli checks Required flags before subcommands
+		// (so `version` failed) and without the accepted form; each
+		// command's action checks it.
+		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
+			Usage: "MAX[,MIN] workers, as Celery's --autoscale (required): the larger number is MAX, a missing MIN is 0"},
+		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
+			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE)"},
+		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
+			Usage: "task slots per worker: pool processes (or threads), passed to each worker as --concurrency; also the tasks each worker is sized for"},
+	}
+}
+
+// pollIntervalFlag is --poll-interval, shared by the supervisor and
+// `simulate` (where the decisions run on the virtual clock).
+func pollIntervalFlag() cli.Flag {
+	return &cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: supervisor.DefaultPollInterval,
+		Usage: "how often the queues are read and the policy applied"}
+}
+
+// boundsFromFlags reads --autoscale and --keepalive; every error is a
+// usageError naming the flag.
+func boundsFromFlags(c *cli.Context) (lo, hi int, keepalive time.Duration, err error) {
+	if lo, hi, err = parseAutoscale(c.String(flagAutoscale)); err != nil {
+		return 0, 0, 0, usageError{err}
+	}
+	if keepalive, err = parseKeepalive(c.String(flagKeepalive)); err != nil {
+		return 0, 0, 0, usageError{err}
+	}
+	return lo, hi, keepalive, nil
+}
+
+// concurrencyFromFlags reads --concurrency, at least 1 (a usageError if not).
+func concurrencyFromFlags(c *cli.Context) (int, error) {
+	n := c.Int(flagConcurrency)
+	if n < 1 {
+		return 0, usagef("--%s %d: must be at least 1", flagConcurrency, n)
+	}
+	return n, nil
+}
+
 // policyFlags are the flags of the scaling policy (strategies, guard,
 // schedules, HPA behavior), shared by the supervisor and `simulate`.
 func policyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: supervisor.AlgorithmRevrx,
+		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: string(policy.AlgorithmRevrx),
 			Usage: "scaling algorithm: revrx (the strategies below) or celery (Celery's own --autoscale, for comparison)"},
 		&cli.IntFlag{Name: flagTasksPerWorker, EnvVars: []string{"REVRX_TASKS_PER_WORKER"},
 			Usage: "target demand (waiting + reserved + running tasks) per worker (default: --concurrency)"},
@@ -91,11 +141,11 @@ func policyFlags() []cli.Flag {
 
 // policyFromFlags builds the scaling policy; every error is a usageError
 // naming the flag.
-func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Duration) (supervisor.Policy, error) {
-	p := supervisor.Policy{
-		Algorithm: c.String(flagPolicy), Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive,
+func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Duration) (policy.Config, error) {
+	p := policy.Config{
+		Algorithm: policy.Algorithm(c.String(flagPolicy)), Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive,
 		Tolerance: c.Float64(flagTolerance), TargetWait: c.Duration(flagTargetWait), PrefetchMultiplier: 1,
-		Guard: supervisor.Guard{MaxCPU: c.Float64(flagMaxCPU), MaxMemory: c.Float64(flagMaxMemory),
+		Guard: policy.Guard{MaxCPU: c.Float64(flagMaxCPU), MaxMemory: c.Float64(flagMaxMemory),
 			CriticalMemory: c.Float64(flagCriticalMemory)},
 	}
 	if c.IsSet(flagTasksPerWorker) {
@@ -114,7 +164,7 @@ func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Dur
 	}
 	p.Location = loc
 	for _, spec := range c.Generic(flagSchedule).(*listValue).values {
-		s, err := supervisor.ParseSchedule(spec)
+		s, err := policy.ParseSchedule(spec)
 		if err != nil {
 			return p, usagef("--%s: %v", flagSchedule, err)
 		}
@@ -131,8 +181,8 @@ func policyFromFlags(c *cli.Context, lo, hi, concurrency int, keepalive time.Dur
 
 // behaviorFromFlags reads --behavior-file and overrides it with the scale-*
 // flags; nil when none is given (up at once, down per keepalive).
-func behaviorFromFlags(c *cli.Context) (*supervisor.Behavior, error) {
-	var b supervisor.Behavior
+func behaviorFromFlags(c *cli.Context) (*policy.Behavior, error) {
+	var b policy.Behavior
 	enabled := false
 	if path := c.String(flagBehaviorFile); path != "" {
 		data, err := os.ReadFile(path)
@@ -145,7 +195,7 @@ func behaviorFromFlags(c *cli.Context) (*supervisor.Behavior, error) {
 		enabled = true
 	}
 	for _, d := range []struct {
-		rules              *supervisor.Rules
+		rules              *policy.Rules
 		win, pols, selects string
 	}{
 		{&b.ScaleUp, flagUpStabilization, flagUpPolicy, flagUpSelect},
@@ -180,13 +230,13 @@ func behaviorFromFlags(c *cli.Context) (*supervisor.Behavior, error) {
 }
 
 // parseStepPolicy reads "pods=4/15s" or "percent=100/1m".
-func parseStepPolicy(s string) (supervisor.StepPolicy, error) {
+func parseStepPolicy(s string) (policy.StepPolicy, error) {
 	typ, rest, ok1 := strings.Cut(s, "=")
 	val, per, ok2 := strings.Cut(rest, "/")
 	if !ok1 || !ok2 {
-		return supervisor.StepPolicy{}, fmt.Errorf("not TYPE=N/PERIOD")
+		return policy.StepPolicy{}, fmt.Errorf("not TYPE=N/PERIOD")
 	}
-	var sp supervisor.StepPolicy
+	var sp policy.StepPolicy
 	switch strings.ToLower(typ) {
 	case "pods":
 		sp.Type = "Pods"

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // busyWorkerPID returns the main PID of a worker that the task record shows
@@ -52,7 +52,7 @@ func testDeadWorkerMessagesComeBack(t *testing.T, spawn string) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--autoscale=2,2", "-Q", "restore", "--spawn", spawn)
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "restore", 4, 2)
 	pid, name := busyWorkerPID(t, s)
 	waitFor(t, 10*time.Second, "4 messages taken", func() bool { return rds.Do(t, "LLEN", "restore") == "0" })
@@ -103,7 +103,7 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1", "REVRX_VISIBILITY_TIMEOUT=3"}
 	a := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "host")
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return a.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return a.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "host", 4, 4)
 	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
 		return rds.Do(t, "LLEN", "host") == "0" && rds.Do(t, "HLEN", "unacked") == "4"
@@ -136,7 +136,7 @@ func TestEarlyAckDeathIsReported(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
-	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "early", 2, 3)
 	pid, name := busyWorkerPID(t, s)
 	waitFor(t, 10*time.Second, "both messages taken", func() bool { return rds.Do(t, "LLEN", "early") == "0" })

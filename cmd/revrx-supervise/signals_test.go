@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // TestSecondSIGTERMKills: a SIGTERM during the warm shutdown (here, while a
@@ -21,9 +21,9 @@ func TestSecondSIGTERMKills(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, nil, url, "--autoscale=1,1", "--shutdown-timeout=60s", "-Q", "twice")
-	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "twice", 1, 30)
-	waitFor(t, 10*time.Second, "1 busy worker", func() bool { return s.workersIn(sv.PhaseBusy) == 1 })
+	waitFor(t, 10*time.Second, "1 busy worker", func() bool { return s.workersIn(policy.PhaseBusy) == 1 })
 	s.signal(syscall.SIGTERM)
 	// The first signal must have been taken (else the second is the first).
 	waitFor(t, 5*time.Second, "the warm stop to begin", func() bool {
@@ -58,7 +58,7 @@ func TestSupervisorSIGKILLedTakesWorkersDown(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, nil, url, "--autoscale=2,2", "-Q", "orphaned")
-	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(sv.PhaseIdle) == 2 })
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	if n := len(celeryProcesses(url)); n < 2 {
 		t.Fatalf("%d celery processes, want at least 2 (a main process per worker)", n)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 	"github.com/revrx/revrx-supervise/supervisor/simulate"
 )
 
@@ -26,12 +26,12 @@ const (
 	flagSimCelerySpawn  = "celery-spawn-time"
 	flagSimCeleryPoll   = "celery-poll-interval"
 	flagSimDecisions    = "decisions"
-	compareCelery       = "celery"
+	compareCelery       = string(policy.AlgorithmCelery)
 	simulateUsageSuffix = "e.g. revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery"
 )
 
 // simulateCommand is `revrx-supervise simulate`: a trace replayed through
-// supervisor.Decide on a virtual clock (package supervisor/simulate).
+// policy.Decide on a virtual clock (package supervisor/simulate).
 func simulateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
@@ -40,7 +40,7 @@ func simulateCommand() *cli.Command {
 			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg",
 		Description: "The trace has one 'at_seconds count task_seconds' line per batch ('#' starts a comment).\n" +
 			"Tasks queue FIFO; MIN workers are online at the start; a started worker takes --spawn-time to come\n" +
-			"online, has --concurrency slots and reserves --prefetch more tasks; supervisor.Decide runs every\n" +
+			"online, has --concurrency slots and reserves --prefetch more tasks; policy.Decide runs every\n" +
 			"--poll-interval, exactly as in the supervisor. --compare celery adds Celery's own --autoscale on its\n" +
 			"pool (processes fork in --celery-spawn-time, scale-up modelled by a decision every --celery-poll-interval);\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
@@ -52,22 +52,17 @@ func simulateCommand() *cli.Command {
 	}
 }
 
+// simulateFlags are the flags of `simulate`: the trace, the scaling bounds
+// and --poll-interval it shares with the supervisor, and the model's own.
 func simulateFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: flagSimTrace, EnvVars: []string{"REVRX_SIM_TRACE"},
-			Usage: "load trace file: 'at_seconds count task_seconds' lines (required)"},
-		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
-			Usage: "MAX[,MIN] workers, as Celery's --autoscale (required)"},
-		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
-			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds)"},
-		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
-			Usage: "task slots per worker; also the tasks each worker is sized for"},
-		&cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: simulate.DefaultPollInterval,
-			Usage: "how often Decide runs"},
+	fs := []cli.Flag{&cli.StringFlag{Name: flagSimTrace, EnvVars: []string{"REVRX_SIM_TRACE"},
+		Usage: "load trace file: 'at_seconds count task_seconds' lines (required)"}}
+	fs = append(fs, scaleFlags()...)
+	return append(fs, pollIntervalFlag(),
 		&cli.DurationFlag{Name: flagSimPollOffset, EnvVars: []string{"REVRX_SIM_POLL_OFFSET"},
 			Usage: "when the first decision happens after the trace starts, below --poll-interval (the phase of the polls against the arrivals)"},
 		&cli.DurationFlag{Name: flagSimSpawnTime, EnvVars: []string{"REVRX_SIM_SPAWN_TIME"}, Value: simulate.DefaultSpawnTime,
-			Usage: "a new worker's exec to first task (measured: prefork --without-mingle --without-gossip, CELERY.md §8)"},
+			Usage: "a new worker's exec to first task (measured: prefork --without-mingle --without-gossip, docs/celery-on-redis.md, \"Start-up times\")"},
 		&cli.IntFlag{Name: flagSimPrefetch, EnvVars: []string{"REVRX_SIM_PREFETCH"}, Value: simulate.DefaultPrefetch,
 			Usage: "tasks each worker reserves beyond its running ones (--prefetch-multiplier=1 with -c 1: 1; task_acks_late: 0)"},
 		&cli.DurationFlag{Name: flagSimStopTime, EnvVars: []string{"REVRX_SIM_STOP_TIME"}, Value: simulate.DefaultStopTime,
@@ -81,12 +76,12 @@ func simulateFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagSimCompare, EnvVars: []string{"REVRX_SIM_COMPARE"},
 			Usage: "also run 'celery' (Celery's own --autoscale with the same bounds) and show both side by side"},
 		&cli.DurationFlag{Name: flagSimCelerySpawn, EnvVars: []string{"REVRX_SIM_CELERY_SPAWN_TIME"}, Value: simulate.DefaultCelerySpawnTime,
-			Usage: "Celery's model: publish to task executing when its autoscaler forks a pool process (measured, CELERY.md §8)"},
+			Usage: "Celery's model: publish to task executing when its autoscaler forks a pool process (measured, docs/celery-on-redis.md, \"Start-up times\")"},
 		&cli.DurationFlag{Name: flagSimCeleryPoll, EnvVars: []string{"REVRX_SIM_CELERY_POLL_INTERVAL"}, Value: simulate.DefaultCeleryPollInterval,
 			Usage: "Celery's model: how often its algorithm runs (Celery scales up on every message)"},
 		&cli.BoolFlag{Name: flagSimDecisions, EnvVars: []string{"REVRX_SIM_DECISIONS"},
 			Usage: "also print every decision that started or stopped workers, with its reason"},
-	}
+	)
 }
 
 // runSimulate checks the flags, runs the models and writes the results.
@@ -146,17 +141,13 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	if !c.IsSet(flagAutoscale) {
 		return nil, usagef("simulate: --autoscale is required; accepted: --autoscale=MAX[,MIN], e.g. --autoscale=10,3")
 	}
-	lo, hi, err := parseAutoscale(c.String(flagAutoscale))
+	lo, hi, keepalive, err := boundsFromFlags(c)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
-	keepalive, err := parseKeepalive(c.String(flagKeepalive))
+	concurrency, err := concurrencyFromFlags(c)
 	if err != nil {
-		return nil, usageError{err}
-	}
-	concurrency := c.Int(flagConcurrency)
-	if concurrency < 1 {
-		return nil, usagef("--%s %d: must be at least 1", flagConcurrency, concurrency)
+		return nil, err
 	}
 	p, err := policyFromFlags(c, lo, hi, concurrency, keepalive)
 	if err != nil {
@@ -168,7 +159,7 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 		return m
 	}
 	var models []simulate.Model
-	if p.Algorithm == supervisor.AlgorithmCelery {
+	if p.Algorithm == policy.AlgorithmCelery {
 		models = append(models, celery())
 	} else {
 		m := simulate.RevrxModel(p, concurrency)
@@ -180,7 +171,7 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	case cmp == "":
 	case cmp != compareCelery:
 		return nil, usagef("--%s %q: accepted: celery", flagSimCompare, cmp)
-	case p.Algorithm == supervisor.AlgorithmCelery:
+	case p.Algorithm == policy.AlgorithmCelery:
 		return nil, usagef("--%s celery with --%s celery would compare Celery's algorithm with itself; drop one", flagSimCompare, flagPolicy)
 	default:
 		models = append(models, celery())

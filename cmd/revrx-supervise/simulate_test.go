@@ -120,3 +120,32 @@ func simReadFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestSimulateSharesFlags: every scaling flag `simulate` has is the main
+// command's own, with the same names, environment variables, default and
+// help, so the two cannot drift apart.
+func TestSimulateSharesFlags(t *testing.T) {
+	type doc struct{ names, env, def, usage string }
+	describe := func(f cli.Flag) doc {
+		df := f.(cli.DocGenerationFlag)
+		return doc{strings.Join(f.Names(), ","), strings.Join(df.GetEnvVars(), ","), df.GetDefaultText(), df.GetUsage()}
+	}
+	own := map[string]doc{}
+	for _, f := range flags() {
+		own[f.Names()[0]] = describe(f)
+	}
+	shared := 0
+	for _, f := range simulateCommand().Flags {
+		want, ok := own[f.Names()[0]]
+		if !ok {
+			continue
+		}
+		shared++
+		if got := describe(f); got != want {
+			t.Errorf("simulate --%s = %+v, want the main command's %+v", f.Names()[0], got, want)
+		}
+	}
+	if want := len(scaleFlags()) + 1 + len(policyFlags()); shared != want {
+		t.Errorf("simulate shares %d flags with the main command, want %d (scale flags, --poll-interval, policy flags)", shared, want)
+	}
+}

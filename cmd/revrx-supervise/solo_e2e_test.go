@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // TestSoloShutdownIsWarm: Celery's solo pool loses the running task on
-// SIGTERM (CELERY.md §6), so solo workers are stopped through remote control
+// SIGTERM (docs/celery-on-redis.md, "Worker signals and shutdown"), so solo workers are
+// stopped through remote control
 // (`shutdown`, handled between tasks). A SIGTERM to the supervisor while a
 // solo task runs must let it finish. With a plain SIGTERM to the worker the
 // record would show the task started and never finished.
@@ -19,7 +20,7 @@ func TestSoloShutdownIsWarm(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=1,1", "--pool=solo", "-Q", "solo")
-	waitFor(t, 20*time.Second, "1 idle solo worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 20*time.Second, "1 idle solo worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "solo", 1, 3)
 	// A solo worker flushes its task events only after the task returns
 	// (the task runs inside its event loop), so the task's own record says

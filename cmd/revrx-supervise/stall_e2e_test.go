@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // TestStalledWorkerIsRestarted: a worker whose consumer was cancelled
@@ -20,7 +20,7 @@ func TestStalledWorkerIsRestarted(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "stall", "--stall-timeout=3s")
-	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	name := s.status().Workers[0].Name
 	ctl := exec.Command("/usr/bin/python3", "-m", "celery", "-A", "tasks", "control", "cancel_consumer", "stall", "-d", name)
 	ctl.Dir, ctl.Env = appDir, append(os.Environ(), "CELERY_BROKER_URL="+url)

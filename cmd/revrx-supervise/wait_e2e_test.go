@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
-	sv "github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // TestQueueWaitTargetScalesUp: with --tasks-per-worker=10, four tasks are
@@ -17,7 +17,7 @@ func TestQueueWaitTargetScalesUp(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=3,1", "--tasks-per-worker=10", "--target-wait=2s", "-Q", "sla")
-	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(sv.PhaseIdle) == 1 })
+	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "sla", 4, 4)
 	waitFor(t, 15*time.Second, "a wait-driven scale-up", func() bool {
 		return s.metric(`revrx_scaling_events_total{direction="up",reason="wait"}`) >= 1
@@ -28,5 +28,5 @@ func TestQueueWaitTargetScalesUp(t *testing.T) {
 	if age := s.metric(`revrx_queue_oldest_message_age_seconds{queue="sla"}`); age < 0 {
 		t.Errorf("revrx_queue_oldest_message_age_seconds missing")
 	}
-	waitFor(t, 15*time.Second, "2 or more busy workers", func() bool { return s.workersIn(sv.PhaseBusy) >= 2 })
+	waitFor(t, 15*time.Second, "2 or more busy workers", func() bool { return s.workersIn(policy.PhaseBusy) >= 2 })
 }

@@ -1,6 +1,6 @@
 """Stamp every published task with the time it was published.
 
-Celery's task message carries no publish timestamp (see CELERY.md section 4),
+Celery's task message carries no publish timestamp (see docs/celery-on-redis.md, "Task messages"),
 so queue wait (publish -> start) cannot be measured exactly from the worker
 side alone. A producer that wants exact waits copies these lines into any
 module it imports before publishing (its Celery app module is the usual place):

@@ -110,7 +110,8 @@ func shellQuote(s string) string {
 
 // cleanEnv is the harness's environment without anything that would change
 // how Celery, the producer or revrx-supervise behave, with /usr/bin first in
-// PATH (CELERY.md: /usr/bin/celery runs the first python3 on PATH).
+// PATH (docs/celery-on-redis.md, "The celery command": /usr/bin/celery runs
+// the first python3 on PATH).
 func cleanEnv(extra []string) []string {
 	var env []string
 	for _, e := range os.Environ() {

@@ -1,12 +1,12 @@
 // Package simulate replays a load trace through the scaling policy
-// (supervisor.Decide, the same function the supervisor runs) on a virtual
+// (policy.Decide, the same function the supervisor runs) on a virtual
 // clock: no Redis, no worker processes, no sleeping and no reading of the
 // real time. The same inputs give byte-identical summaries and charts, so a
 // policy change can be judged on the reference traces in milliseconds and
 // pinned by golden files.
 //
 //	tr, _ := simulate.ReadTrace("burst.trace")
-//	p := supervisor.Policy{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+//	p := policy.Config{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
 //	rep, _ := simulate.Simulate(tr, []simulate.Model{simulate.RevrxModel(p, 1), simulate.CeleryModel(p)},
 //		simulate.DefaultStart, 0)
 //	simulate.WriteSummary(os.Stdout, rep)
@@ -54,9 +54,10 @@
 //     benchmark, which publishes once the contender is ready.
 //   - Celery (CeleryModel). Celery's --autoscale runs in one worker whose
 //     prefork pool it grows and shrinks: Decide with AlgorithmCelery over
-//     pool processes of one slot, forked in 0.2 s (CELERY.md §8). The main
-//     process prefetches up to MAX × multiplier tasks for the whole pool
-//     and hands each to a free process, so processes reserve nothing and
+//     pool processes of one slot, forked in 0.2 s
+//     (docs/celery-on-redis.md, "Start-up times"). The main process
+//     prefetches up to MAX × multiplier tasks for the whole pool and hands
+//     each to a free process, so processes reserve nothing and
 //     the queue stands for the broker plus that prefetch (Decide caps qty).
 //     Celery scales up on every task message; this is modelled by deciding
 //     every 0.1 s.

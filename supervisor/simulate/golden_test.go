@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
 // referencePolicy is what `simulate --autoscale=10,3` builds with every
 // other flag at its default.
-func referencePolicy() supervisor.Policy {
-	return supervisor.Policy{Algorithm: supervisor.AlgorithmRevrx, Min: 3, Max: 10, TasksPerWorker: 1,
+func referencePolicy() policy.Config {
+	return policy.Config{Algorithm: policy.AlgorithmRevrx, Min: 3, Max: 10, TasksPerWorker: 1,
 		Keepalive: 30 * time.Second, PrefetchMultiplier: 1, Location: time.UTC}
 }
 

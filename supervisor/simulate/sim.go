@@ -5,10 +5,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// Defaults of the model, from measurements (CELERY.md §8) and the
+// Defaults of the model, from measurements (docs/celery-on-redis.md, "Start-up times") and the
 // deployment's worker options (--prefetch-multiplier=1).
 const (
 	DefaultSpawnTime          = 1100 * time.Millisecond // exec → first task, prefork --without-mingle --without-gossip
@@ -27,20 +27,20 @@ var DefaultStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
 // Model is one contender: the scaling policy and the pool it drives.
 type Model struct {
-	Name         string            // column label, e.g. "revrx" or "celery"
-	Policy       supervisor.Policy // what supervisor.Decide applies
-	Concurrency  int               // task slots per worker
-	Prefetch     int               // tasks a worker reserves beyond its running ones (Received)
-	SpawnTime    time.Duration     // from a start to online (taking tasks)
-	StopTime     time.Duration     // from the stop of an idle worker to gone (it counts meanwhile)
-	PollInterval time.Duration     // between two decisions
-	PollOffset   time.Duration     // when the first decision happens, in [0, PollInterval)
+	Name         string        // column label, e.g. "revrx" or "celery"
+	Policy       policy.Config // what policy.Decide applies
+	Concurrency  int           // task slots per worker
+	Prefetch     int           // tasks a worker reserves beyond its running ones (Received)
+	SpawnTime    time.Duration // from a start to online (taking tasks)
+	StopTime     time.Duration // from the stop of an idle worker to gone (it counts meanwhile)
+	PollInterval time.Duration // between two decisions
+	PollOffset   time.Duration // when the first decision happens, in [0, PollInterval)
 }
 
 // RevrxModel is revrx-supervise with p over workers of concurrency slots,
 // with the measured defaults.
-func RevrxModel(p supervisor.Policy, concurrency int) Model {
-	return Model{Name: "revrx", Policy: p, Concurrency: concurrency, Prefetch: DefaultPrefetch,
+func RevrxModel(p policy.Config, concurrency int) Model {
+	return Model{Name: string(policy.AlgorithmRevrx), Policy: p, Concurrency: concurrency, Prefetch: DefaultPrefetch,
 		SpawnTime: DefaultSpawnTime, StopTime: DefaultStopTime, PollInterval: DefaultPollInterval}
 }
 
@@ -51,16 +51,16 @@ func RevrxModel(p supervisor.Policy, concurrency int) Model {
 // the next task when it is free. Processes fork in DefaultCelerySpawnTime;
 // Celery scales up on every message, modelled by deciding every
 // DefaultCeleryPollInterval.
-func CeleryModel(p supervisor.Policy) Model {
-	p.Algorithm = supervisor.AlgorithmCelery
+func CeleryModel(p policy.Config) Model {
+	p.Algorithm = policy.AlgorithmCelery
 	p.TasksPerWorker = 1
 	p.PrefetchMultiplier = max(p.PrefetchMultiplier, 1)
-	return Model{Name: "celery", Policy: p, Concurrency: 1, Prefetch: 0,
+	return Model{Name: string(policy.AlgorithmCelery), Policy: p, Concurrency: 1, Prefetch: 0,
 		SpawnTime: DefaultCelerySpawnTime, StopTime: DefaultStopTime, PollInterval: DefaultCeleryPollInterval}
 }
 
 // Celery reports whether the model runs Celery's algorithm.
-func (m Model) Celery() bool { return m.Policy.Algorithm == supervisor.AlgorithmCelery }
+func (m Model) Celery() bool { return m.Policy.Algorithm == policy.AlgorithmCelery }
 
 // Validate names the first field the simulation cannot run with.
 func (m Model) Validate() error {
@@ -113,8 +113,8 @@ func (w *worker) accepting() bool { return w.online && !w.stopping }
 
 func (w *worker) idle() bool { return w.accepting() && w.tasks() == 0 }
 
-// decideFunc is supervisor.Decide; tests replace it to check the model's guards.
-type decideFunc func(supervisor.Observation, time.Time, supervisor.Policy) supervisor.Decision
+// decideFunc is policy.Decide; tests replace it to check the model's guards.
+type decideFunc func(policy.Observation, time.Time, policy.Config) policy.Decision
 
 // sim is one run of one model over one trace on a virtual clock: offsets
 // from start, no sleeping, no real time.
@@ -132,7 +132,7 @@ type sim struct {
 	now      time.Duration
 	nextPoll time.Duration
 	seq      int
-	history  supervisor.History
+	history  policy.History
 
 	res     Result
 	slotNS  int64 // ∫ alive workers × concurrency dt, in slot-nanoseconds
@@ -149,7 +149,7 @@ func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, er
 	if horizon/m.PollInterval > maxDecisions {
 		return nil, fmt.Errorf("horizon %s at one decision every %s: more than %d decisions", horizon, m.PollInterval, maxDecisions)
 	}
-	s := &sim{m: m, start: start, horizon: horizon, decide: supervisor.Decide, nextPoll: m.PollOffset}
+	s := &sim{m: m, start: start, horizon: horizon, decide: policy.Decide, nextPoll: m.PollOffset}
 	s.res.Model = m
 	s.tasks = make([]task, 0, tr.Tasks())
 	for _, b := range tr.Batches {
@@ -345,19 +345,19 @@ func (s *sim) add(t time.Duration) *worker {
 }
 
 // views is the pool as Decide sees it.
-func (s *sim) views() []supervisor.WorkerView {
-	out := make([]supervisor.WorkerView, 0, len(s.workers))
+func (s *sim) views() []policy.WorkerView {
+	out := make([]policy.WorkerView, 0, len(s.workers))
 	for _, w := range s.workers {
-		v := supervisor.WorkerView{Name: w.name, Slot: w.slot, Received: len(w.reserved), Running: len(w.running)}
+		v := policy.WorkerView{Name: w.name, Slot: w.slot, Received: len(w.reserved), Running: len(w.running)}
 		switch {
 		case w.stopping:
-			v.Phase = supervisor.PhaseStopping
+			v.Phase = policy.PhaseStopping
 		case !w.online:
-			v.Phase = supervisor.PhaseStarting
+			v.Phase = policy.PhaseStarting
 		case w.tasks() > 0:
-			v.Phase = supervisor.PhaseBusy
+			v.Phase = policy.PhaseBusy
 		default:
-			v.Phase, v.IdleSince = supervisor.PhaseIdle, s.start.Add(w.idleSince)
+			v.Phase, v.IdleSince = policy.PhaseIdle, s.start.Add(w.idleSince)
 		}
 		out = append(out, v)
 	}
@@ -366,7 +366,7 @@ func (s *sim) views() []supervisor.WorkerView {
 
 // decideAt calls Decide on the state at t and applies its decision.
 func (s *sim) decideAt(t time.Duration) error {
-	obs := supervisor.Observation{Waiting: int64(s.waiting()), BrokerOK: true, Workers: s.views(), History: s.history}
+	obs := policy.Observation{Waiting: int64(s.waiting()), BrokerOK: true, Workers: s.views(), History: s.history}
 	if s.waiting() > 0 {
 		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 func sec(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -23,7 +23,7 @@ func mustTrace(t *testing.T, text string) Trace {
 // testModel is a revrx model with round numbers: spawn 1.1 s, decisions
 // every second from 0, no prefetch, a 0.1 s stop.
 func testModel(lo, hi, concurrency int, keepalive time.Duration) Model {
-	p := supervisor.Policy{Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive}
+	p := policy.Config{Min: lo, Max: hi, TasksPerWorker: concurrency, Keepalive: keepalive}
 	m := RevrxModel(p, concurrency)
 	m.Prefetch = 0
 	return m
@@ -158,11 +158,11 @@ func TestStopsOnlyIdleAfterKeepalive(t *testing.T) {
 func TestObservation(t *testing.T) {
 	// One worker on a 10 s task, two more waiting: Decide sees the queue,
 	// the age of its oldest task, and the worker busy.
-	var seen []supervisor.Observation
+	var seen []policy.Observation
 	s := newTestSim(t, mustTrace(t, "0 1 10\n1 2 1\n"), testModel(1, 1, 1, 30*time.Second), 3*time.Second)
-	s.decide = func(obs supervisor.Observation, now time.Time, p supervisor.Policy) supervisor.Decision {
+	s.decide = func(obs policy.Observation, now time.Time, p policy.Config) policy.Decision {
 		seen = append(seen, obs)
-		return supervisor.Decide(obs, now, p)
+		return policy.Decide(obs, now, p)
 	}
 	s.until(t, 3*time.Second)
 	if len(seen) != 4 {
@@ -170,23 +170,23 @@ func TestObservation(t *testing.T) {
 	}
 	o := seen[2] // at 2 s
 	if o.Waiting != 2 || o.OldestWait != time.Second || !o.BrokerOK || len(o.Workers) != 1 ||
-		o.Workers[0].Phase != supervisor.PhaseBusy || o.Workers[0].Running != 1 {
+		o.Workers[0].Phase != policy.PhaseBusy || o.Workers[0].Running != 1 {
 		t.Errorf("observation at 2 s = %+v; want 2 waiting, oldest 1s, broker ok, worker1 busy running 1", o)
 	}
-	if o := seen[0]; o.Workers[0].Phase != supervisor.PhaseBusy {
+	if o := seen[0]; o.Workers[0].Phase != policy.PhaseBusy {
 		t.Errorf("at 0 s the MIN worker is %s, want busy (online from the start)", o.Workers[0].Phase)
 	}
 }
 
 func TestIdleSinceIsVirtual(t *testing.T) {
-	var last supervisor.Observation
+	var last policy.Observation
 	s := newTestSim(t, mustTrace(t, "0 1 1.5\n"), testModel(1, 1, 1, 30*time.Second), 4*time.Second)
-	s.decide = func(obs supervisor.Observation, now time.Time, p supervisor.Policy) supervisor.Decision {
+	s.decide = func(obs policy.Observation, now time.Time, p policy.Config) policy.Decision {
 		last = obs
-		return supervisor.Decide(obs, now, p)
+		return policy.Decide(obs, now, p)
 	}
 	s.until(t, 3*time.Second)
-	if w := last.Workers[0]; w.Phase != supervisor.PhaseIdle || !w.IdleSince.Equal(DefaultStart.Add(sec(1.5))) {
+	if w := last.Workers[0]; w.Phase != policy.PhaseIdle || !w.IdleSince.Equal(DefaultStart.Add(sec(1.5))) {
 		t.Errorf("at 3 s worker1 is %s since %s, want idle since start + 1.5 s", w.Phase, w.IdleSince)
 	}
 }
@@ -195,8 +195,8 @@ func TestRejectsStopOfBusyWorker(t *testing.T) {
 	for _, tc := range []struct{ name, state string }{{"worker1", "at 0.00 s: Decide stopped worker1 (busy)"}, {"worker9", "worker9 (unknown)"}} {
 		name := tc.name
 		s := newTestSim(t, mustTrace(t, "0 1 5\n"), testModel(1, 1, 1, 30*time.Second), 5*time.Second)
-		s.decide = func(supervisor.Observation, time.Time, supervisor.Policy) supervisor.Decision {
-			return supervisor.Decision{Desired: 0, Stop: []supervisor.Stop{{Name: name, Reason: "idle"}}}
+		s.decide = func(policy.Observation, time.Time, policy.Config) policy.Decision {
+			return policy.Decision{Desired: 0, Stop: []policy.Stop{{Name: name, Reason: policy.StopIdle}}}
 		}
 		err := s.runUntil(5 * time.Second)
 		if err == nil || !strings.Contains(err.Error(), tc.state) || !strings.Contains(err.Error(), "not an idle worker") {
@@ -211,13 +211,13 @@ func TestDirectionChanges(t *testing.T) {
 	s := newTestSim(t, mustTrace(t, "100 1 1\n"), testModel(0, 5, 1, time.Second), 6*time.Second)
 	s.m.SpawnTime = 0
 	call := 0
-	s.decide = func(obs supervisor.Observation, _ time.Time, _ supervisor.Policy) supervisor.Decision {
-		d := supervisor.Decision{}
+	s.decide = func(obs policy.Observation, _ time.Time, _ policy.Config) policy.Decision {
+		d := policy.Decision{}
 		if call < len(script) {
 			if n := script[call]; n > 0 {
 				d.Start = n
 			} else if n < 0 {
-				d.Stop = []supervisor.Stop{{Name: obs.Workers[len(obs.Workers)-1].Name}}
+				d.Stop = []policy.Stop{{Name: obs.Workers[len(obs.Workers)-1].Name}}
 			}
 		}
 		call++
@@ -235,9 +235,9 @@ func TestDirectionChanges(t *testing.T) {
 func TestCeleryModel(t *testing.T) {
 	// Celery's pool: 12 tasks on MIN 2, MAX 6: within a decision interval
 	// (0.1 s) it grows to min(qty, MAX) = 6 processes, online 0.2 s later.
-	p := supervisor.Policy{Min: 2, Max: 6, TasksPerWorker: 3, Keepalive: 30 * time.Second}
+	p := policy.Config{Min: 2, Max: 6, TasksPerWorker: 3, Keepalive: 30 * time.Second}
 	m := CeleryModel(p)
-	if m.Policy.Algorithm != supervisor.AlgorithmCelery || m.Concurrency != 1 || m.Prefetch != 0 || m.Policy.TasksPerWorker != 1 {
+	if m.Policy.Algorithm != policy.AlgorithmCelery || m.Concurrency != 1 || m.Prefetch != 0 || m.Policy.TasksPerWorker != 1 {
 		t.Fatalf("CeleryModel = %+v", m)
 	}
 	s := newTestSim(t, mustTrace(t, "0 12 1\n"), m, 3*time.Second)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Point is a series value from At on.
@@ -156,7 +158,7 @@ func WriteSummary(w io.Writer, rep Report) error {
 		rows = append(rows, cells)
 	}
 	sec := func(d time.Duration) string { return seconds(d) + " s" }
-	row("algorithm", func(r Result) string { return algorithm(r.Model) })
+	row("algorithm", func(r Result) string { return string(algorithm(r.Model)) })
 	row("worker start-up", func(r Result) string { return sec(r.Model.SpawnTime) })
 	row("decision every", func(r Result) string { return sec(r.Model.PollInterval) })
 	row("slots per worker", func(r Result) string { return strconv.Itoa(r.Model.Concurrency) })
@@ -181,9 +183,10 @@ func WriteSummary(w io.Writer, rep Report) error {
 	return err
 }
 
-func algorithm(m Model) string {
+// algorithm is the algorithm the model's policy runs (the empty one is revrx).
+func algorithm(m Model) policy.Algorithm {
 	if m.Policy.Algorithm == "" {
-		return "revrx"
+		return policy.AlgorithmRevrx
 	}
 	return m.Policy.Algorithm
 }
@@ -202,7 +205,7 @@ func note(m Model) string {
 			"Celery scales up on every message, modelled by a decision every %s s; the main process prefetches up to %d tasks.",
 			seconds(m.SpawnTime), seconds(m.PollInterval), m.Policy.Max*m.Policy.PrefetchMultiplier)
 	}
-	return fmt.Sprintf("Decide (algorithm %s) every %s s; a new worker takes %s s to its first task (CELERY.md §8); "+
+	return fmt.Sprintf("Decide (algorithm %s) every %s s; a new worker takes %s s to its first task (docs/celery-on-redis.md, \"Start-up times\"); "+
 		"each reserves %d task(s) beyond its running ones.",
 		algorithm(m), seconds(m.PollInterval), seconds(m.SpawnTime), m.Prefetch)
 }

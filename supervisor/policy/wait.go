@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"math"
@@ -11,7 +11,7 @@ import (
 // scales on a metric's ratio to its target), but never more than one per
 // waiting message on top of the current ones. Under the target it proposes
 // nothing (0), leaving the decision to the other strategies.
-func waitProposal(oldest time.Duration, waiting int64, current int, p Policy) int {
+func waitProposal(oldest time.Duration, waiting int64, current int, p Config) int {
 	if p.TargetWait <= 0 || oldest <= p.TargetWait || waiting == 0 {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"testing"
@@ -11,7 +11,7 @@ func BenchmarkDecide(b *testing.B) {
 	s1, _ := ParseSchedule("Mon-Fri 08:00-18:00 min=4")
 	s2, _ := ParseSchedule("Sat,Sun 22:00-06:00 max=4")
 	beh := Behavior{}.WithDefaults()
-	p := Policy{Min: 2, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second, Tolerance: 0.1,
+	p := Config{Min: 2, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second, Tolerance: 0.1,
 		TargetWait: 5 * time.Second, Guard: Guard{MaxCPU: 0.9, MaxMemory: 0.9, MaxWorkerMemory: 1 << 30},
 		Schedules: []Schedule{s1, s2}, Location: time.UTC, Behavior: &beh}
 	var ws []WorkerView

@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"cmp"
@@ -8,7 +8,8 @@ import (
 )
 
 // decideCelery is Celery's own --autoscale algorithm (celery/worker/autoscale.py
-// in 5.2.6, CELERY.md §1), applied to worker processes for side-by-side
+// in 5.2.6, docs/celery-on-redis.md, "Celery's --autoscale algorithm"), applied to worker
+// processes for side-by-side
 // comparison:
 //
 //   - qty is what the pool has reserved: Celery prefetches up to
@@ -25,22 +26,15 @@ import (
 //
 // Unlike Celery it cannot stop a busy worker: a busy one is skipped, where
 // Celery's shrink may pick a process with an assigned task (celery#7266).
-func decideCelery(obs Observation, now time.Time, p Policy) Decision {
+func decideCelery(obs Observation, now time.Time, p Config) Decision {
 	h := obs.History
-	d := Decision{Strategy: AlgorithmCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
-	var received, running int
-	for _, w := range obs.Workers {
-		received += w.Received
-		running += w.Running
-		if !w.Phase.leaving() {
-			d.Current++
-		}
-	}
-	d.Demand = obs.Waiting + int64(received) + int64(running)
+	d := Decision{Strategy: StrategyCelery, History: History{LastScaleUp: h.LastScaleUp, LastCheck: h.LastCheck}}
+	l := tally(obs.Workers)
+	d.Current, d.Demand = l.current, l.demand(obs.Waiting)
 	mult := max(p.PrefetchMultiplier, 1)
 	qty := int(min(d.Demand, int64(p.Max*mult)))
 	d.Wanted = qty
-	inputs := fmt.Sprintf("qty %d (%d waiting, %d reserved, %d running)", qty, obs.Waiting, received, running)
+	inputs := fmt.Sprintf("qty %d (%d waiting, %d reserved, %d running)", qty, obs.Waiting, l.received, l.running)
 	if d.History.LastCheck.IsZero() {
 		d.History.LastCheck = now
 	}
@@ -57,7 +51,7 @@ func decideCelery(obs Observation, now time.Time, p Policy) Decision {
 	if d.Desired > d.Current {
 		d.grow(obs.Workers, p.Max)
 	}
-	messages := obs.Waiting > 0 || received > 0
+	messages := obs.Waiting > 0 || l.received > 0
 	if now.Sub(d.History.LastCheck) >= p.Keepalive {
 		d.History.LastCheck = now
 	} else if !messages {
@@ -72,13 +66,13 @@ func decideCelery(obs Observation, now time.Time, p Policy) Decision {
 	d.Reason = fmt.Sprintf("%s -> %d by celery (keepalive %s since the last scale-up)", inputs, down, p.Keepalive)
 	var idle []WorkerView
 	for _, w := range obs.Workers {
-		if isIdle(w) {
+		if w.Idle() {
 			idle = append(idle, w)
 		}
 	}
 	slices.SortFunc(idle, func(a, b WorkerView) int { return cmp.Compare(a.Slot, b.Slot) })
 	for _, w := range idle[:min(len(idle), d.Current-down)] {
-		d.Stop = append(d.Stop, Stop{Name: w.Name, Reason: "idle"})
+		d.Stop = append(d.Stop, Stop{Name: w.Name, Reason: StopIdle})
 	}
 	return d
 }

@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"slices"
@@ -17,12 +17,15 @@ func busy(name string, slot, running, received int) WorkerView {
 	return WorkerView{Name: name, Slot: slot, Phase: PhaseBusy, Running: running, Received: received}
 }
 
+// workerName is the node name of slot, as the supervisor's tests name workers.
+func workerName(slot int) string { return "worker" + string(rune('0'+slot)) + "@h" }
+
 func TestDecide(t *testing.T) {
-	p := Policy{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+	p := Config{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
 	tests := []struct {
 		name        string
 		obs         Observation
-		policy      *Policy
+		policy      *Config
 		wantDesired int
 		wantStart   int
 		wantStop    []string
@@ -99,7 +102,7 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:   "a burst during a scale-down takes back draining workers before starting",
-			policy: &Policy{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second},
+			policy: &Config{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second},
 			obs: Observation{Waiting: 4, BrokerOK: true, Workers: []WorkerView{
 				idle("w1", 1, 0), {Name: "w3", Slot: 3, Phase: PhaseDraining}, {Name: "w2", Slot: 2, Phase: PhaseDraining},
 				{Name: "w4", Slot: 4, Phase: PhaseStopping}}},
@@ -108,21 +111,21 @@ func TestDecide(t *testing.T) {
 		},
 		{
 			name:   "leaving workers count against max: never above max processes",
-			policy: &Policy{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second},
+			policy: &Config{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second},
 			obs: Observation{Waiting: 10, BrokerOK: true, Workers: []WorkerView{
 				idle("w1", 1, 0), {Name: "w2", Slot: 2, Phase: PhaseStopping}, {Name: "w3", Slot: 3, Phase: PhaseStopping}}},
 			wantDesired: 4, wantStart: 1, wantReason: "2 held: 2 leaving workers still count against max 4",
 		},
 		{
 			name:   "tasks per worker divides demand, rounding up",
-			policy: &Policy{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
+			policy: &Config{Min: 0, Max: 10, TasksPerWorker: 4, Keepalive: time.Second},
 			obs:    Observation{Waiting: 9, BrokerOK: true},
 			// ceil(9/4) = 3
 			wantDesired: 3, wantStart: 3, wantReason: "9 waiting, 0 reserved, 0 running -> 3 by queue",
 		},
 		{
 			name:        "min 0 and no demand stops every idle worker",
-			policy:      &Policy{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
+			policy:      &Config{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 			obs:         Observation{BrokerOK: true, Workers: []WorkerView{idle("w1", 1, time.Minute), idle("w2", 2, 2*time.Second)}},
 			wantDesired: 0, wantStop: []string{"w1", "w2"}, wantReason: "0 waiting, 0 reserved, 0 running -> 0 by min",
 		},
@@ -150,7 +153,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecideUnmet(t *testing.T) {
-	p := Policy{Min: 1, Max: 4, TasksPerWorker: 2, Keepalive: time.Second}
+	p := Config{Min: 1, Max: 4, TasksPerWorker: 2, Keepalive: time.Second}
 	for _, tc := range []struct {
 		waiting int64
 		want    int
@@ -164,14 +167,14 @@ func TestDecideUnmet(t *testing.T) {
 
 func TestPolicyValidate(t *testing.T) {
 	for _, tc := range []struct {
-		p    Policy
+		p    Config
 		want string
 	}{
-		{Policy{Min: 0, Max: 1, TasksPerWorker: 1, Keepalive: time.Second}, ""},
-		{Policy{Min: 0, Max: 0, TasksPerWorker: 1, Keepalive: time.Second}, "max workers"},
-		{Policy{Min: 4, Max: 3, TasksPerWorker: 1, Keepalive: time.Second}, "min workers"},
-		{Policy{Min: 0, Max: 3, TasksPerWorker: 0, Keepalive: time.Second}, "tasks per worker"},
-		{Policy{Min: 0, Max: 3, TasksPerWorker: 1}, "keepalive"},
+		{Config{Min: 0, Max: 1, TasksPerWorker: 1, Keepalive: time.Second}, ""},
+		{Config{Min: 0, Max: 0, TasksPerWorker: 1, Keepalive: time.Second}, "max workers"},
+		{Config{Min: 4, Max: 3, TasksPerWorker: 1, Keepalive: time.Second}, "min workers"},
+		{Config{Min: 0, Max: 3, TasksPerWorker: 0, Keepalive: time.Second}, "tasks per worker"},
+		{Config{Min: 0, Max: 3, TasksPerWorker: 1}, "keepalive"},
 	} {
 		err := tc.p.Validate()
 		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
@@ -183,7 +186,7 @@ func TestPolicyValidate(t *testing.T) {
 // TestNoFlappingAroundThreshold: demand oscillating around a worker boundary
 // every second grows the pool once and never shrinks it within the keepalive.
 func TestNoFlappingAroundThreshold(t *testing.T) {
-	p := Policy{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+	p := Config{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
 	var h History
 	workers := []WorkerView{busy("w1", 1, 1, 0), busy("w2", 2, 1, 0), busy("w3", 3, 1, 0), busy("w4", 4, 1, 0)}
 	idleSince := map[string]time.Time{}

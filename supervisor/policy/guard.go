@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import "fmt"
 
@@ -32,7 +32,7 @@ func (g Guard) Validate() error {
 }
 
 // blocksUp names the resource that forbids a scale-up now, or "".
-func (g Guard) blocksUp(h HostUsage) string {
+func (g Guard) blocksUp(h HostUsage) BlockedReason {
 	switch {
 	case !h.OK:
 		return ""

@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"slices"
@@ -17,7 +17,7 @@ func busyN(n, running int) []WorkerView {
 }
 
 func TestTolerance(t *testing.T) {
-	p := Policy{Min: 0, Max: 20, TasksPerWorker: 1, Keepalive: time.Second, Tolerance: 0.1}
+	p := Config{Min: 0, Max: 20, TasksPerWorker: 1, Keepalive: time.Second, Tolerance: 0.1}
 	for _, tc := range []struct {
 		waiting int64
 		want    int
@@ -45,21 +45,21 @@ func TestTolerance(t *testing.T) {
 }
 
 func TestQueueWaitTarget(t *testing.T) {
-	p := Policy{Min: 1, Max: 10, TasksPerWorker: 4, Keepalive: time.Second, TargetWait: 10 * time.Second}
+	p := Config{Min: 1, Max: 10, TasksPerWorker: 4, Keepalive: time.Second, TargetWait: 10 * time.Second}
 	tests := []struct {
 		name         string
 		oldest       time.Duration
 		waiting      int64
 		want         int
-		wantStrategy string
+		wantStrategy Strategy
 	}{
 		// Two workers running 4 tasks each, 2 more waiting: depth says
 		// ceil(10/4) = 3; a 30 s wait against 10 s asks for 3× the workers,
 		// capped at one per waiting message: 2 + 2 = 4.
-		{"wait over target scales beyond depth", 30 * time.Second, 2, 4, "wait"},
-		{"wait under target leaves it to depth", 5 * time.Second, 2, 3, "queue"},
-		{"wait just over target adds at least one", 11 * time.Second, 2, 3, "queue"},
-		{"no waiting message, no wait proposal", 30 * time.Second, 0, 2, "queue"},
+		{"wait over target scales beyond depth", 30 * time.Second, 2, 4, StrategyWait},
+		{"wait under target leaves it to depth", 5 * time.Second, 2, 3, StrategyQueue},
+		{"wait just over target adds at least one", 11 * time.Second, 2, 3, StrategyQueue},
+		{"no waiting message, no wait proposal", 30 * time.Second, 0, 2, StrategyQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,24 +75,24 @@ func TestQueueWaitTarget(t *testing.T) {
 }
 
 func TestGuard(t *testing.T) {
-	base := Policy{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: time.Minute,
+	base := Config{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: time.Minute,
 		Guard: Guard{MaxCPU: 0.8, MaxMemory: 0.85, CriticalMemory: 0.95, MaxWorkerMemory: 500 << 20}}
 	tests := []struct {
 		name        string
 		obs         Observation
 		wantDesired int
-		wantBlocked string
+		wantBlocked BlockedReason
 		wantStops   []Stop
 	}{
 		{
 			name:        "cpu above max blocks a scale-up",
 			obs:         Observation{Waiting: 5, BrokerOK: true, Host: HostUsage{CPU: 0.9, Memory: 0.5, OK: true}, Workers: busyN(2, 1)},
-			wantDesired: 2, wantBlocked: "cpu",
+			wantDesired: 2, wantBlocked: BlockedCPU,
 		},
 		{
 			name:        "memory above max blocks a scale-up",
 			obs:         Observation{Waiting: 5, BrokerOK: true, Host: HostUsage{CPU: 0.1, Memory: 0.9, OK: true}, Workers: busyN(2, 1)},
-			wantDesired: 2, wantBlocked: "memory",
+			wantDesired: 2, wantBlocked: BlockedMemory,
 		},
 		{
 			name:        "an invalid host reading never blocks",
@@ -104,7 +104,7 @@ func TestGuard(t *testing.T) {
 			obs: Observation{BrokerOK: true, Host: HostUsage{Memory: 0.97, OK: true}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), idle("w2", 2, time.Second), idle("w3", 3, 2*time.Second)}},
 			wantDesired: 1,
-			wantStops:   []Stop{{"w3", "memory_pressure"}, {"w2", "memory_pressure"}},
+			wantStops:   []Stop{{"w3", StopMemoryPressure}, {"w2", StopMemoryPressure}},
 		},
 		{
 			name: "a worker over its memory limit is replaced once idle, never while busy",
@@ -112,7 +112,7 @@ func TestGuard(t *testing.T) {
 				{Name: "w1", Slot: 1, Phase: PhaseBusy, Running: 1, Memory: 900 << 20},
 				{Name: "w2", Slot: 2, Phase: PhaseIdle, IdleSince: t0, Memory: 600 << 20}}},
 			wantDesired: 2,
-			wantStops:   []Stop{{"w2", "worker_memory"}},
+			wantStops:   []Stop{{"w2", StopWorkerMemory}},
 		},
 	}
 	for _, tt := range tests {
@@ -177,13 +177,13 @@ func TestScheduleBounds(t *testing.T) {
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	newYork, _ := time.LoadLocation("America/New_York")
-	office := Policy{Min: 1, Max: 10, Location: berlin, Schedules: []Schedule{must("Mon-Fri 08:00-18:00 min=6")}}
-	night := Policy{Min: 3, Max: 10, Location: berlin, Schedules: []Schedule{must("Fri 22:00-06:00 min=0 max=2")}}
-	dst := Policy{Min: 1, Max: 10, Location: newYork, Schedules: []Schedule{must("Sun 01:00-03:00 min=5")}}
+	office := Config{Min: 1, Max: 10, Location: berlin, Schedules: []Schedule{must("Mon-Fri 08:00-18:00 min=6")}}
+	night := Config{Min: 3, Max: 10, Location: berlin, Schedules: []Schedule{must("Fri 22:00-06:00 min=0 max=2")}}
+	dst := Config{Min: 1, Max: 10, Location: newYork, Schedules: []Schedule{must("Sun 01:00-03:00 min=5")}}
 	utc := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
 	tests := []struct {
 		name   string
-		p      Policy
+		p      Config
 		at     time.Time
 		lo, hi int
 	}{
@@ -200,21 +200,21 @@ func TestScheduleBounds(t *testing.T) {
 		{"DST day: 03:30 EDT, one real hour later, is outside", dst, utc("2026-03-08T07:30:00Z"), 1, 10},
 	}
 	for _, tt := range tests {
-		lo, hi, _ := bounds(tt.p, tt.at)
+		lo, hi, _ := tt.p.Bounds(tt.at)
 		if lo != tt.lo || hi != tt.hi {
-			t.Errorf("%s: bounds(%s) = %d, %d, want %d, %d", tt.name, tt.at, lo, hi, tt.lo, tt.hi)
+			t.Errorf("%s: Bounds(%s) = %d, %d, want %d, %d", tt.name, tt.at, lo, hi, tt.lo, tt.hi)
 		}
 	}
-	d := Decide(Observation{BrokerOK: true}, utc("2026-07-01T06:30:00Z"), Policy{
+	d := Decide(Observation{BrokerOK: true}, utc("2026-07-01T06:30:00Z"), Config{
 		Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: time.Second, Location: berlin, Schedules: office.Schedules})
-	if d.Desired != 6 || d.Strategy != "schedule" || !strings.Contains(d.Reason, "by schedule") {
+	if d.Desired != 6 || d.Strategy != StrategySchedule || !strings.Contains(d.Reason, "by schedule") {
 		t.Errorf("Decide in office hours = %d by %s (%s), want 6 by schedule", d.Desired, d.Strategy, d.Reason)
 	}
 }
 
 // run feeds Decide a sequence of instants, carrying history and applying
 // each decision to a pool of busy workers, and returns the desired counts.
-func run(t *testing.T, p Policy, current int, steps []step) []int {
+func run(t *testing.T, p Config, current int, steps []step) []int {
 	t.Helper()
 	var h History
 	var got []int
@@ -238,7 +238,7 @@ type step = struct {
 
 func TestBehaviorDefaultsMatchHPA(t *testing.T) {
 	b := Behavior{}.WithDefaults()
-	p := Policy{Min: 2, Max: 50, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &b}
+	p := Config{Min: 2, Max: 50, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &b}
 	// Up: max(100%, 4 pods) per 15 s: 2 -> 6 -> (within 15 s) 6 -> 12 -> 24.
 	got := run(t, p, 2, []step{{0, 40}, {5 * time.Second, 40}, {16 * time.Second, 40}, {32 * time.Second, 40}})
 	if want := []int{6, 6, 12, 24}; !slices.Equal(got, want) {
@@ -247,7 +247,7 @@ func TestBehaviorDefaultsMatchHPA(t *testing.T) {
 	// Down: a 300 s stabilization window holds the highest recent
 	// recommendation, then 100% per 15 s.
 	b2 := Behavior{}.WithDefaults()
-	p = Policy{Min: 0, Max: 50, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &b2}
+	p = Config{Min: 0, Max: 50, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &b2}
 	got = run(t, p, 10, []step{{0, 10}, {60 * time.Second, 0}, {299 * time.Second, 0}, {301 * time.Second, 0}})
 	if want := []int{10, 10, 10, 0}; !slices.Equal(got, want) {
 		t.Errorf("scale-down with HPA defaults = %v, want %v", got, want)
@@ -308,7 +308,7 @@ func TestBehaviorPolicies(t *testing.T) {
 			if err := b.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			p := Policy{Min: tt.min, Max: 50, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &b}
+			p := Config{Min: tt.min, Max: 50, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &b}
 			if got := run(t, p, tt.start, tt.steps); !slices.Equal(got, tt.want) {
 				t.Errorf("desired = %v, want %v", got, tt.want)
 			}
@@ -338,9 +338,9 @@ func TestBehaviorValidate(t *testing.T) {
 			}
 		}
 	}
-	p := Policy{Min: 1, Max: 5, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &Behavior{}}
+	p := Config{Min: 1, Max: 5, TasksPerWorker: 1, Keepalive: time.Second, Behavior: &Behavior{}}
 	if err := p.Validate(); err == nil {
-		t.Fatal("Policy.Validate accepted a behavior with nil windows (Decide panics on it)")
+		t.Fatal("Config.Validate accepted a behavior with nil windows (Decide panics on it)")
 	}
 }
 
@@ -354,7 +354,7 @@ func TestGuardValidateOrder(t *testing.T) {
 }
 
 func TestCeleryAlgorithm(t *testing.T) {
-	p := Policy{Algorithm: AlgorithmCelery, Min: 2, Max: 6, TasksPerWorker: 1, Keepalive: 30 * time.Second, PrefetchMultiplier: 1}
+	p := Config{Algorithm: AlgorithmCelery, Min: 2, Max: 6, TasksPerWorker: 1, Keepalive: 30 * time.Second, PrefetchMultiplier: 1}
 	got := run(t, p, 2, []step{
 		{0, 0},                 // at MIN, never scaled up
 		{40 * time.Second, 0},  // periodic check: never scaled up -> never down
@@ -370,7 +370,7 @@ func TestCeleryAlgorithm(t *testing.T) {
 	// The oldest slot goes first, busy workers are skipped.
 	h := History{LastScaleUp: t0.Add(-time.Hour), LastCheck: t0.Add(-time.Hour)}
 	ws := []WorkerView{idle("w1", 1, 0), busy("w2", 2, 1, 0), idle("w3", 3, 0), idle("w4", 4, 0)}
-	d := Decide(Observation{BrokerOK: true, Workers: ws, History: h}, t0, Policy{
+	d := Decide(Observation{BrokerOK: true, Workers: ws, History: h}, t0, Config{
 		Algorithm: AlgorithmCelery, Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second})
 	if want := []string{"w1", "w3", "w4"}; !slices.Equal(d.StopNames(), want) {
 		t.Errorf("celery shrink stops %v, want %v (every idle one, towards max(qty 1, min 1); the busy one stays)", d.StopNames(), want)
@@ -380,18 +380,18 @@ func TestCeleryAlgorithm(t *testing.T) {
 func TestCombinationLargestWins(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	s, _ := ParseSchedule("00:00-24:00 min=5")
-	p := Policy{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: time.Second, TargetWait: time.Second,
+	p := Config{Min: 1, Max: 10, TasksPerWorker: 1, Keepalive: time.Second, TargetWait: time.Second,
 		Location: berlin, Schedules: []Schedule{s}}
 	for _, tc := range []struct {
 		waiting  int64
 		oldest   time.Duration
 		want     int
-		strategy string
+		strategy Strategy
 	}{
-		{0, 0, 5, "schedule"},
-		{7, 0, 7, "queue"},
-		{3, 4 * time.Second, 5, "schedule"}, // queue 3, wait min(4, 0+3)=3, schedule 5
-		{30, 0, 10, "queue"},
+		{0, 0, 5, StrategySchedule},
+		{7, 0, 7, StrategyQueue},
+		{3, 4 * time.Second, 5, StrategySchedule}, // queue 3, wait min(4, 0+3)=3, schedule 5
+		{30, 0, 10, StrategyQueue},
 	} {
 		d := Decide(Observation{Waiting: tc.waiting, OldestWait: tc.oldest, BrokerOK: true}, t0, p)
 		if d.Desired != tc.want || d.Strategy != tc.strategy {
@@ -404,7 +404,7 @@ func TestCombinationLargestWins(t *testing.T) {
 // ago, so no one is idle for the keepalive; once the pool has been above the
 // desired count for a keepalive, idle workers go anyway (never busy ones).
 func TestSurplusKeepalive(t *testing.T) {
-	p := Policy{Min: 2, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
+	p := Config{Min: 2, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
 	ws := func(at time.Duration) []WorkerView {
 		out := []WorkerView{busy("w1", 1, 1, 0)}
 		for i := 2; i <= 6; i++ { // each ran a task i seconds ago
@@ -436,7 +436,7 @@ func TestSurplusKeepalive(t *testing.T) {
 // as well as every keepalive, so a message arriving after the keepalive
 // shrinks the pool without waiting for the periodic check.
 func TestCeleryShrinksOnMessages(t *testing.T) {
-	p := Policy{Algorithm: AlgorithmCelery, Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second, PrefetchMultiplier: 1}
+	p := Config{Algorithm: AlgorithmCelery, Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second, PrefetchMultiplier: 1}
 	var ws []WorkerView
 	for i := 1; i <= 10; i++ {
 		ws = append(ws, idle(workerName(i), i, time.Minute))

@@ -1,4 +1,4 @@
-package supervisor
+package policy
 
 import (
 	"fmt"
@@ -128,10 +128,10 @@ func (s Schedule) Active(t time.Time) bool {
 	return (s.Days[t.Weekday()] && minute >= s.Start) || (s.Days[(t.Weekday()+6)%7] && minute < s.End)
 }
 
-// bounds returns the MIN and MAX in force at now, and the spec of the
+// Bounds returns the MIN and MAX in force at now, and the spec of the
 // schedule that set them ("" for the static bounds). When schedules overlap
 // the highest floor and the highest ceiling win.
-func bounds(p Policy, now time.Time) (lo, hi int, spec string) {
+func (p Config) Bounds(now time.Time) (lo, hi int, spec string) {
 	lo, hi = p.Min, p.Max
 	loc := p.Location
 	if loc == nil {
