@@ -14,7 +14,7 @@ import (
 
 // outputGrace bounds how long, after the main process has exited and its
 // group was killed, the pool waits for the output pipes to reach EOF: a
-// grandchild that left the group may still hold them (RELIABILITY fact 5).
+// grandchild that left the group may still hold them (docs/reliability.md, "Output pipes").
 const outputGrace = 2 * time.Second
 
 // exitInfo describes how a worker process ended.

@@ -21,7 +21,7 @@ const reapTick = 5 * time.Second
 // a slow tick, until stop is closed.
 //
 // It never calls wait4(-1): that would steal the exit statuses exec.Cmd.Wait
-// is waiting for (RELIABILITY fact 2). It peeks with waitid(WNOWAIT) and
+// is waiting for (docs/reliability.md, "Reaping"). It peeks with waitid(WNOWAIT) and
 // reaps only PIDs the pool does not manage.
 func runReaper(c *children, log *slog.Logger, stop <-chan struct{}) {
 	sigs := make(chan os.Signal, 1)
