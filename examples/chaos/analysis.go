@@ -91,16 +91,9 @@ func (r *run) deathTimes() []time.Time {
 			out = append(out, k.at)
 		}
 	}
-	for _, s := range r.sups {
-		b, _ := os.ReadFile(s.logPath)
-		for _, line := range strings.Split(string(b), "\n") {
-			if !strings.Contains(line, "Unrecoverable error: ") {
-				continue
-			}
-			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
-			if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-				out = append(out, t)
-			}
+	for _, c := range r.workerCrashes() {
+		if !c.at.IsZero() {
+			out = append(out, c.at)
 		}
 	}
 	return out

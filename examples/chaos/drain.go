@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// unackedWindow is how soon after the last kill the unacked hash must be
-// empty (the expectation), and so how long the drain waits at least.
+// unackedWindow is how soon after the later of the last kill and the end of
+// the load the unacked hash must be empty (the expectation), and so how long
+// the drain waits at least when it is not.
 const unackedWindow = 15 * time.Second
 
 // lastKill is when the last SIGKILL went out (zero if none did).
@@ -25,11 +26,11 @@ func (r *run) lastKill() time.Time {
 
 // drain waits until every published task has started and the queue holds
 // nothing but crash-looping messages, and until unacked is empty or the
-// window after the last kill has passed (then also when the tasks that never
+// window after the last kill and the end of the load has passed (then also when the tasks that never
 // started can only be in unacked); at most the plan's drain timeout.
 func (r *run) drain(ctx context.Context) error {
 	deadline := time.Now().Add(r.p.drainTimeout)
-	minEnd := r.lastKill().Add(unackedWindow + 2*time.Second)
+	minEnd := r.quietFrom().Add(unackedWindow + 2*time.Second)
 	r.logf("load done; draining (at most %s)", r.p.drainTimeout)
 	progress, progressAt := -1, time.Now()
 	for {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -15,7 +17,23 @@ type kill struct {
 	main    int      // its worker main process (pid itself for a main)
 	worker  string   // node name
 	victims []string // task ids it was running at that moment
+
+	// A worker main only: the delivery tags in its revrx.held.<name> set
+	// read just before the SIGKILL (heldErr: the read failed), and how long
+	// after the kill none of them was in unacked any more (-1: not within
+	// heldWatch; measured by watchHeld).
+	held    []string
+	heldErr error
+	back    time.Duration
 }
+
+// heldKey is the Redis set a forked worker records its messages in (the
+// chaos app has no key prefix).
+func heldKey(worker string) string { return "revrx.held." + worker }
+
+// heldWatch is how long watchHeld looks for a killed worker's messages in
+// unacked.
+const heldWatch = 30 * time.Second
 
 // busyTarget is a pool child running a task, with its worker main process.
 type busyTarget struct {
@@ -68,11 +86,18 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 	if kind == faultKillChild {
 		target = t.child
 	}
+	k := &kill{kind: kind, pid: target, main: t.main, worker: r.samp.nameOf(t.main), victims: t.ids, back: -1}
+	if kind == faultKillMain && target != 0 {
+		// What the supervisor will have to put back: read as late as
+		// possible, so that only a message taken in the last instant
+		// (between this read and the kill) can be missing from it.
+		k.held, k.heldErr = asStrings(r.rc.do("SMEMBERS", heldKey(k.worker)))
+	}
 	if target == 0 || syscall.Kill(target, syscall.SIGKILL) != nil {
 		r.logf("%s: target gone, skipped", kind)
 		return
 	}
-	k := kill{at: time.Now(), kind: kind, pid: target, main: t.main, worker: r.samp.nameOf(t.main), victims: t.ids}
+	k.at = time.Now()
 	r.mu.Lock()
 	r.kills = append(r.kills, k)
 	r.mu.Unlock()
@@ -80,5 +105,74 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 	if busy {
 		what = "running " + itoa(len(t.ids)) + " task(s)"
 	}
-	r.logf("%s %d (%s, main %d): %s", kind, target, k.worker, t.main, what)
+	held := ""
+	if kind == faultKillMain {
+		held = fmt.Sprintf("; %d message(s) in %s", len(k.held), heldKey(k.worker))
+		if k.heldErr != nil {
+			held = fmt.Sprintf("; %s unreadable: %v", heldKey(k.worker), k.heldErr)
+		}
+		r.watchers.Add(1)
+		go r.watchHeld(ctx, k)
+	}
+	r.logf("%s %d (%s, main %d): %s%s", kind, target, k.worker, t.main, what, held)
+}
+
+// watchHeld polls unacked every 50 ms, on a connection of its own, until
+// none of the killed worker's held delivery tags is in it as the dead worker
+// left it, and sets k.back. A tag counts as back once it is absent from
+// unacked, or present with an unacked_index score after the kill (put back
+// and already taken again by a live worker: kombu keeps the tag, and its
+// score is when the new taker wrote it). Resolution 50 ms. A failed read, as while Redis restarts, is a miss, not an answer.
+func (r *run) watchHeld(ctx context.Context, k *kill) {
+	defer r.watchers.Done()
+	rc := newRESP(r.redis.addr())
+	defer rc.reset()
+	back := time.Duration(-1)
+	defer func() {
+		r.mu.Lock()
+		k.back = back
+		r.mu.Unlock()
+	}()
+	if len(k.held) == 0 {
+		if k.heldErr == nil {
+			back = 0
+		}
+		return
+	}
+	pending := map[string]bool{}
+	for _, tag := range k.held {
+		pending[tag] = true
+	}
+	for time.Since(k.at) < heldWatch {
+		tags := make([]string, 0, len(pending))
+		for tag := range pending {
+			tags = append(tags, tag)
+		}
+		now := time.Now()
+		res, err := rc.pipeline([][]string{append([]string{"HMGET", "unacked"}, tags...),
+			append([]string{"ZMSCORE", "unacked_index"}, tags...)})
+		if err == nil {
+			vals, _ := res[0].([]any)
+			scores, _ := res[1].([]any)
+			if len(vals) == len(tags) && len(scores) == len(tags) {
+				for i, tag := range tags {
+					retaken := false
+					if s, ok := scores[i].(string); ok {
+						f, err := strconv.ParseFloat(s, 64)
+						retaken = err == nil && time.Unix(0, int64(f*1e9)).After(k.at)
+					}
+					if vals[i] == nil || retaken {
+						delete(pending, tag)
+					}
+				}
+				if len(pending) == 0 {
+					back = now.Sub(k.at)
+					return
+				}
+			}
+		}
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			return
+		}
+	}
 }

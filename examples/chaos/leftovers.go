@@ -16,6 +16,7 @@ type leftovers struct {
 	quarantined     int64 // its LLEN
 	where           map[string]string
 	unackedContents string
+	finishedQueued  int // queued messages of tasks that already finished
 }
 
 // quarantineKey is the list the supervisor will move poison messages to.
@@ -49,6 +50,12 @@ func (r *run) inspect() (leftovers, error) {
 			lo.unacked, lo.unackedContents = int64(len(vals)), lo.where[k]
 		case k == chaosQueue || strings.HasPrefix(k, chaosQueue+"\x06\x16"):
 			lo.queued += int64(len(vals))
+			_, ends := r.rec.snapshot()
+			for _, v := range vals {
+				if id, _ := messageIdent(v); ends[id] > 0 {
+					lo.finishedQueued++
+				}
+			}
 		}
 	}
 	oldest, err := asStrings(r.rc.do("ZRANGE", "unacked_index", "0", "0", "WITHSCORES"))

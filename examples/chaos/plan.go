@@ -131,9 +131,10 @@ func fullPlan(rng *rand.Rand) plan {
 }
 
 // shortPlan is the -short run: about 150 tasks over about 40 s, three
-// kills, one Redis restart, no SIGTERM phase.
+// kills, one Redis restart, a malformed and a crash-looping message, no
+// SIGTERM phase.
 func shortPlan(rng *rand.Rand) plan {
-	pl := &planner{rng: rng, p: plan{name: "short", drainTimeout: 45 * time.Second, deadline: 4 * time.Minute}}
+	pl := &planner{rng: rng, p: plan{name: "short", drainTimeout: 35 * time.Second, deadline: 4 * time.Minute}}
 	pl.storm(0, 12, 2, 3, 12, 20)
 	pl.burst(17, 15, 25)
 	pl.trickle(21, 29, 0.4)
@@ -144,6 +145,7 @@ func shortPlan(rng *rand.Rand) plan {
 	pl.fault(19, faultRedisRestart)
 	pl.fault(23, faultPoisonOnce)
 	pl.fault(27, faultKillMain)
+	pl.fault(14, faultPoisonLoop) // drawn last: the other faults keep their seeded times
 	return pl.p
 }
 

@@ -31,6 +31,18 @@ func (r *run) metricText(name string) string {
 	return fmt.Sprintf("%g", sum)
 }
 
+// metricSum is a counter summed over every supervisor's last /metrics.
+func (r *run) metricSum(name string) (float64, bool) {
+	var sum float64
+	found := false
+	for _, s := range r.sups {
+		if v, ok := metricSum(s.last(), name); ok {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
 // labelled is "a=1 b=2" for each label value of a counter, summed over the
 // supervisors.
 func (r *run) labelled(name, label string) string {
@@ -75,16 +87,23 @@ func (t *table) write(w io.Writer) {
 	}
 }
 
-// unackedAfterKill is how long after the last kill unacked was first seen
-// empty (-1: never), and the last kill (zero: none).
-func (r *run) unackedAfterKill() (time.Duration, time.Time) {
-	last := r.lastKill()
-	if last.IsZero() {
-		return 0, last
-	}
-	at, ok := r.bw.firstEmptyAfter(last)
+// unackedAfterQuiet is how long after quietFrom (the later of the last kill
+// and the end of the load) unacked was first seen empty (-1: never), and
+// that moment.
+func (r *run) unackedAfterQuiet() (time.Duration, time.Time) {
+	from := r.quietFrom()
+	at, ok := r.bw.firstEmptyAfter(from)
 	if !ok {
-		return -1, last
+		return -1, from
 	}
-	return at.Sub(last), last
+	return at.Sub(from), from
+}
+
+// quietWhat names quietFrom's reference: "the last kill" or "the end of the
+// load".
+func (r *run) quietWhat() string {
+	if last := r.lastKill(); !last.IsZero() && !last.Before(r.quietFrom()) {
+		return "the last kill"
+	}
+	return "the end of the load"
 }

@@ -145,3 +145,16 @@ func (s *sampler) peak() (most int, at time.Time, above time.Duration) {
 	defer s.mu.Unlock()
 	return s.most, s.mostAt, s.above
 }
+
+// liveMainNamed is the live worker main process with node name name, and
+// when it was first seen (ok false: none alive).
+func (s *sampler) liveMainNamed(name string) (pid int, first time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, w := range s.mains {
+		if w.name == name && !w.gone && alive(p) {
+			return p, w.first, true
+		}
+	}
+	return 0, time.Time{}, false
+}

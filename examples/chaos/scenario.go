@@ -34,14 +34,18 @@ type run struct {
 	rng        *rand.Rand // fault targets (the plan has its own)
 	t0         time.Time  // start of the load
 
-	mu       sync.Mutex
-	sups     []*supervisorProc
-	kills    []kill
-	poison   []string // ids of crash-looping messages
-	junk     int      // garbage messages published on the event channel
-	restarts []restartResult
-	term     *termResult
-	final    *supervisorStop
+	mu        sync.Mutex
+	sups      []*supervisorProc
+	kills     []*kill
+	watchers  sync.WaitGroup    // watchHeld goroutines
+	loadEnd   time.Time         // the last task published (the SIGTERM phase's burst included)
+	residual  []residualEntry   // what unacked held at the drain's end
+	lostProof map[string]string // lost task id -> what the AOF shows ("proven: ..." or "unproven: ...")
+	poison    []string          // ids of crash-looping messages
+	junk      int               // garbage messages published on the event channel
+	restarts  []restartResult
+	term      *termResult
+	final     *supervisorStop
 }
 
 // supervisorStop is the last supervisor's own SIGTERM at the end of the run.
@@ -106,6 +110,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err := <-pubErr; err != nil {
 		return err
 	}
+	r.setLoadEnd()
 	if r.p.sigtermBurst > 0 {
 		if err := sleepCtx(ctx, time.Until(r.t0.Add(r.p.sigtermAt))); err != nil {
 			return err
@@ -119,8 +124,30 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.drain(ctx); err != nil {
 		return err
 	}
+	r.residual = r.dumpUnacked()
+	r.watchers.Wait()
 	r.stopLast()
 	return nil
+}
+
+// setLoadEnd marks now as the end of the load.
+func (r *run) setLoadEnd() {
+	r.mu.Lock()
+	r.loadEnd = time.Now()
+	r.mu.Unlock()
+}
+
+// quietFrom is when the unacked hash must be empty within unackedWindow of:
+// the later of the last kill and the end of the load (once the work is
+// done nothing may stay in unacked).
+func (r *run) quietFrom() time.Time {
+	t := r.lastKill()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loadEnd.After(t) {
+		t = r.loadEnd
+	}
+	return t
 }
 
 // runFaults injects each fault at its time.

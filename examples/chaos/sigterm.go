@@ -34,6 +34,7 @@ func (r *run) sigtermPhase(ctx context.Context) (termResult, error) {
 		return res, err
 	}
 	res.publishedHere = len(durations)
+	r.setLoadEnd()
 	st := r.awaitStarting(ctx, sup, &res)
 	res.workers = len(st.Workers)
 	res.limit = time.Duration(res.workers)*1100*time.Millisecond + 30*time.Second

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 )
@@ -17,10 +18,12 @@ type verdict struct {
 // reports whether every expectation held.
 func (r *run) summarize(w io.Writer, lo leftovers) bool {
 	c := r.countTasks(lo)
+	r.proveLosses(c)
 	t := &table{}
 	r.taskRows(t, c, lo)
-	empty, last := r.unackedAfterKill()
-	r.brokerRows(t, lo, empty, last)
+	empty, from := r.unackedAfterQuiet()
+	r.brokerRows(t, lo, empty, from)
+	backV := r.heldRows(t)
 	most, mostAt, above := r.samp.peak()
 	t.add("most worker processes alive", "%d (MAX %d) at t=%.1fs; above MAX for %.1fs (counted in /proc every 100 ms)",
 		most, r.cfg.max, r.since(mostAt), above.Seconds())
@@ -28,10 +31,12 @@ func (r *run) summarize(w io.Writer, lo leftovers) bool {
 	fmt.Fprintf(w, "\n== chaos result: %s run, seed %d, %s\n", r.p.name, r.cfg.seed, time.Since(r.t0).Round(time.Second))
 	t.write(w)
 	vs := []verdict{
-		{"0 lost", fmt.Sprintf("%d lost", len(c.lost)), len(c.lost) == 0},
-		r.unackedVerdict(empty, last, lo),
+		r.lostVerdict(c),
+		backV,
+		r.unackedVerdict(empty, lo),
 		{fmt.Sprintf("never above MAX (%d)", r.cfg.max), fmt.Sprintf("at most %d", most), most <= r.cfg.max},
 	}
+	vs = append(vs, r.poisonVerdicts(lo)...)
 	if r.term != nil {
 		ok := r.term.exitCode == 0 && r.term.took <= r.term.limit
 		vs = append(vs, verdict{fmt.Sprintf("SIGTERM: exit 0 within %.0fs", r.term.limit.Seconds()),
@@ -40,16 +45,55 @@ func (r *run) summarize(w io.Writer, lo leftovers) bool {
 	return writeVerdicts(w, vs)
 }
 
-// unackedVerdict is the "unacked empty within 15 s of the last kill" check.
-func (r *run) unackedVerdict(empty time.Duration, last time.Time, lo leftovers) verdict {
-	want := fmt.Sprintf("unacked empty within %.0fs of the last kill", unackedWindow.Seconds())
-	switch {
-	case last.IsZero():
-		return verdict{want, "no kill happened", true}
-	case empty < 0:
-		return verdict{want, fmt.Sprintf("never empty after the last kill (%d left)", lo.unacked), false}
+// unackedVerdict is the "unacked empty within 15 s of the later of the last
+// kill and the end of the load" check.
+func (r *run) unackedVerdict(empty time.Duration, lo leftovers) verdict {
+	want := fmt.Sprintf("unacked empty within %.0fs of the later of the last kill and the end of the load", unackedWindow.Seconds())
+	if empty < 0 {
+		return verdict{want, fmt.Sprintf("never empty after %s (%d left)", r.quietWhat(), lo.unacked), false}
 	}
-	return verdict{want, fmt.Sprintf("empty %.1fs after it", empty.Seconds()), empty <= unackedWindow}
+	return verdict{want, fmt.Sprintf("empty %.1fs after %s", empty.Seconds(), r.quietWhat()), empty <= unackedWindow}
+}
+
+// heldBackLimit is how soon a SIGKILLed worker main's messages must have
+// left unacked.
+const heldBackLimit = 5 * time.Second
+
+// heldRows prints, per worker-main SIGKILL, the held set read just before
+// it and how long its tags took to leave unacked, and returns the verdict
+// on the slowest.
+func (r *run) heldRows(t *table) verdict {
+	want := fmt.Sprintf("dead workers' messages back within %.0fs", heldBackLimit.Seconds())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var parts []string
+	slowest, n, ok, any := time.Duration(0), 0, true, false
+	for _, k := range r.kills {
+		if k.kind != faultKillMain {
+			continue
+		}
+		any = true
+		n += len(k.held)
+		switch {
+		case k.heldErr != nil:
+			parts = append(parts, fmt.Sprintf("%s: held set unreadable (%v)", k.worker, k.heldErr))
+		case k.back < 0:
+			ok = false
+			parts = append(parts, fmt.Sprintf("%s: %d held, not all back within %.0fs", k.worker, len(k.held), heldWatch.Seconds()))
+		default:
+			slowest = max(slowest, k.back)
+			parts = append(parts, fmt.Sprintf("%s at t=%.1fs: %d held, back after %.2fs", k.worker, r.since(k.at), len(k.held), k.back.Seconds()))
+		}
+	}
+	if !any {
+		t.add("dead workers' messages back", "no worker main killed")
+		return verdict{want, "no worker main killed", true}
+	}
+	t.add("dead workers' messages back", "slowest %.2fs; %d message(s) in the held sets read just before the kills (%s)", slowest.Seconds(), n, strings.Join(parts, "; "))
+	if !ok {
+		return verdict{want, "some never left unacked", false}
+	}
+	return verdict{want, fmt.Sprintf("slowest %.2fs", slowest.Seconds()), slowest <= heldBackLimit}
 }
 
 func writeVerdicts(w io.Writer, vs []verdict) bool {
@@ -80,6 +124,9 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 		c.ran, c.finished, c.unfinished, c.unfinishedByChildKill)
 	t.add("lost", "%d%s%s", len(c.lost), lostIDs(c.lost), ifNonzero(c.lostNearDeath,
 		"; %d published within 2 s before a worker main died: a message kombu 5.2's BRPOP handed to a dying worker is in no Redis key"))
+	for _, id := range c.lost {
+		t.add("  lost "+id, "%s", r.lostProof[id])
+	}
 	t.add("never ran, still held", "queue %d, unacked %d, quarantine %d", c.queued, c.inUnacked, c.quarantined)
 	var causes []string
 	for _, k := range []twiceCause{causeMainKilled, causeChildKilled, causeDied, causeNoDeath} {
@@ -106,19 +153,23 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 }
 
 // brokerRows are the unacked figures and the Redis restarts.
-func (r *run) brokerRows(t *table, lo leftovers, empty time.Duration, last time.Time) {
+func (r *run) brokerRows(t *table, lo leftovers, empty time.Duration, from time.Time) {
 	oldest := "none"
 	if lo.hasOldest {
 		oldest = fmt.Sprintf("%.1fs old", lo.oldest.Seconds())
 	}
-	t.add("left in unacked", "%d (oldest unacked_index entry: %s)", lo.unacked, oldest)
-	switch {
-	case last.IsZero():
-		t.add("unacked empty after last kill", "no kill")
-	case empty < 0:
-		t.add("unacked empty after last kill", "never (last kill at t=%.1fs, %.0fs before the end)", r.since(last), time.Since(last).Seconds())
-	default:
-		t.add("unacked empty after last kill", "%.1fs (last kill at t=%.1fs)", empty.Seconds(), r.since(last))
+	t.add("left in unacked", "%d at the end, after the last supervisor's stop (oldest unacked_index entry: %s); %d at the drain's end", lo.unacked, oldest, len(r.residual))
+	for _, e := range r.residual {
+		t.add("  unacked at the drain's end", "%s", e.line())
+	}
+	if lo.finishedQueued > 0 {
+		t.add("finished tasks queued again", "%d at the end (their message was put back after the task had run: it will run again)", lo.finishedQueued)
+	}
+	what := fmt.Sprintf("%s (t=%.1fs)", r.quietWhat(), r.since(from))
+	if empty < 0 {
+		t.add("unacked empty after the work", "never after %s; %.0fs before the end", what, time.Since(from).Seconds())
+	} else {
+		t.add("unacked empty after the work", "%.1fs after %s, the later of the last kill and the end of the load", empty.Seconds(), what)
 	}
 	for i, res := range r.restarts {
 		t.add(fmt.Sprintf("redis restart #%d", i+1), "at t=%.1fs, down %.1fs; broker_up 0 seen %s after the stop; broker_up 1 again %s after Redis answered; events_up 1 again %s",
@@ -144,7 +195,22 @@ func (r *run) faultRows(t *table) {
 	for k, n := range crashes {
 		cs = append(cs, fmt.Sprintf("%s %d", k, n))
 	}
-	t.add("worker crashes on poison", "%d %s (\"Unrecoverable error\" lines)", sum(crashes), bracket(cs))
+	sort.Strings(cs)
+	if cmds, err := readAOF(r.redis.dir); err != nil {
+		t.add("put back from a live worker", "AOF unreadable: %v", err)
+	} else {
+		st := stolenRestores(cmds)
+		t.add("put back from a live worker", "%d (the supervisor moved a gone worker's delivery tag out of unacked after its kombu had put the message back itself and another worker had taken it again: a second copy, from the AOF)", len(st))
+		for _, x := range st {
+			t.add("  put back from "+x.live, "task %s, tag %s: gone worker %s, live taker %s, moved to %s (AOF command %d)", x.id, x.tag, x.gone, x.live, x.to, x.at)
+		}
+	}
+	t.add("worker crashes on poison", "%d %s (\"Unrecoverable error\" lines); %d of them by the crash-looping message(s)", sum(crashes), bracket(cs), loopCrashes(crashes))
+	for _, c := range r.workerCrashes() {
+		if pid, first, ok := r.samp.liveMainNamed(c.worker); ok && first.Before(c.at) {
+			t.add("  crashed worker still alive", "%s logged \"Unrecoverable error: %s\" at t=%.1fs and was still alive at the end (%s)", c.worker, residualEntry{}.errShort(c.err), r.since(c.at), procState(pid))
+		}
+	}
 	if r.term != nil {
 		tr := r.term
 		t.add("supervisor SIGTERM", "with %d workers (a worker starting: %v); exit %d after %.1fs (limit %.0fs); then %d queued, %d unacked; its workers alive 2s later: %d",
@@ -199,4 +265,119 @@ func lostIDs(ids []string) string {
 		return fmt.Sprintf(" (%s, ...)", strings.Join(ids[:5], ", "))
 	}
 	return " (" + strings.Join(ids, ", ") + ")"
+}
+
+// lostVerdict is "0 lost" except the losses the AOF proves no supervisor
+// could prevent: the message was popped from the queue (BRPOP) and never
+// reached unacked, at the moment a worker main died.
+func (r *run) lostVerdict(c taskCounts) verdict {
+	want := "0 lost (but a message popped by a worker as it died and never in unacked, proven from the AOF)"
+	if len(c.lost) == 0 {
+		return verdict{want, "0 lost", true}
+	}
+	proven := 0
+	for _, id := range c.lost {
+		if r.lostProof[id] != "" && strings.HasPrefix(r.lostProof[id], "proven") {
+			proven++
+		}
+	}
+	return verdict{want, fmt.Sprintf("%d lost, %d of them proven popped at a worker's death", len(c.lost), proven), proven == len(c.lost)}
+}
+
+// proveLosses explains each lost task from the AOF (r.lostProof).
+func (r *run) proveLosses(c taskCounts) {
+	r.lostProof = map[string]string{}
+	if len(c.lost) == 0 {
+		return
+	}
+	cmds, err := readAOF(r.redis.dir)
+	if err != nil {
+		for _, id := range c.lost {
+			r.lostProof[id] = "unproven: AOF unreadable: " + err.Error()
+		}
+		return
+	}
+	ids := map[string]bool{}
+	for _, id := range c.lost {
+		ids[id] = true
+	}
+	pub, _ := r.pub.ids()
+	deaths := r.deathTimes()
+	for id, p := range proveLost(cmds, ids) {
+		switch {
+		case !p.pushed:
+			r.lostProof[id] = "unproven: its LPUSH is not in the AOF"
+		case !p.popped:
+			r.lostProof[id] = "unproven: never popped from the queue, yet in no key"
+		case p.reachedUnacked:
+			r.lostProof[id] = "unproven: popped, then written to unacked: the supervisor or kombu should have kept it"
+		default:
+			lo, hi := p.after, p.before
+			if lo.IsZero() {
+				lo = pub[id]
+			}
+			if hi.IsZero() {
+				hi = time.Now()
+			}
+			var death time.Time
+			for _, d := range deaths {
+				if !d.Before(lo.Add(-time.Second)) && !d.After(hi.Add(time.Second)) {
+					death = d
+					break
+				}
+			}
+			held := "no SADD to a held set"
+			if p.heldSADD {
+				held = "its tag added to a held set but never to unacked"
+			}
+			if death.IsZero() {
+				r.lostProof[id] = fmt.Sprintf("unproven: popped (AOF command %d, between t=%.1fs and t=%.1fs), never in unacked, %s, but no worker died then", p.popAt, r.since(lo), r.since(hi), held)
+			} else {
+				r.lostProof[id] = fmt.Sprintf("proven: popped (AOF command %d, between t=%.1fs and t=%.1fs), never in unacked, %s; a worker main died at t=%.1fs", p.popAt, r.since(lo), r.since(hi), held, r.since(death))
+			}
+		}
+	}
+}
+
+// malformedKinds are the exceptions the malformed messages raise (one crash
+// each); any other "Unrecoverable error" is the crash-looping message's.
+var malformedKinds = map[string]bool{"JSONDecodeError": true, "KeyError": true, "TypeError": true}
+
+// loopCrashes counts the crashes not caused by a malformed message.
+func loopCrashes(crashes map[string]int) int {
+	n := 0
+	for k, v := range crashes {
+		if !malformedKinds[k] {
+			n += v
+		}
+	}
+	return n
+}
+
+// maxLoopCrashes is how many worker crashes one crash-looping message may
+// cause before the supervisor quarantines it (its second death, plus one
+// for a crash racing the quarantine).
+const maxLoopCrashes = 3
+
+// poisonVerdicts are the crash-looping messages' expectations: each ends in
+// the quarantine, and the crash loop ends.
+func (r *run) poisonVerdicts(lo leftovers) []verdict {
+	if len(r.poison) == 0 {
+		return nil
+	}
+	inQ := 0
+	for _, id := range r.poison {
+		if lo.locate(id) == quarantineKey {
+			inQ++
+		}
+	}
+	q, _ := r.metricSum("revrx_tasks_quarantined_total")
+	crashes, _ := r.logDigest()
+	n := loopCrashes(crashes)
+	return []verdict{
+		{fmt.Sprintf("crash-looping message(s) quarantined (%d)", len(r.poison)),
+			fmt.Sprintf("quarantined %g, %d of %d in %s", q, inQ, len(r.poison), quarantineKey), q >= 1 && inQ == len(r.poison)},
+		{fmt.Sprintf("crash loop ends (<= %d crashes each)", maxLoopCrashes),
+			fmt.Sprintf("%d crashes", n), n <= maxLoopCrashes*len(r.poison)},
+	}
 }
