@@ -32,6 +32,7 @@ type exitJob struct {
 	running []broker.TaskRef // its tasks running at the end, by its events
 	tasks   []broker.TaskRef // running and received: what an exec'd worker held
 	settled []broker.Settled
+	fails   int // failed attempts: only the first is logged
 }
 
 // exits queues ended workers for the settling goroutine.
@@ -94,8 +95,9 @@ func (s *Supervisor) settleExits(ctx context.Context) {
 func (s *Supervisor) settleQueued(ctx context.Context) {
 	for _, j := range s.exits.take() {
 		if err := s.settle(ctx, j); err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("could not settle a gone worker's messages yet; retrying", "worker", j.exit.Name, "err", err)
+			if j.fails++; j.fails == 1 && ctx.Err() == nil {
+				s.log.Warn("could not settle a gone worker's messages yet; retrying every second (they are safe in unacked)",
+					"worker", j.exit.Name, "err", err)
 			}
 			s.exits.push(j)
 		}
