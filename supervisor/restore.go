@@ -42,14 +42,20 @@ type exits struct {
 	wake chan struct{}
 }
 
+// push queues j and wakes the settling goroutine.
 func (q *exits) push(j *exitJob) {
-	q.mu.Lock()
-	q.jobs = append(q.jobs, j)
-	q.mu.Unlock()
+	q.requeue(j)
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// requeue queues j for the next retry, without waking anyone.
+func (q *exits) requeue(j *exitJob) {
+	q.mu.Lock()
+	q.jobs = append(q.jobs, j)
+	q.mu.Unlock()
 }
 
 func (q *exits) take() []*exitJob {
@@ -99,7 +105,7 @@ func (s *Supervisor) settleQueued(ctx context.Context) {
 				s.log.Warn("could not settle a gone worker's messages yet; retrying every second (they are safe in unacked)",
 					"worker", j.exit.Name, "err", err)
 			}
-			s.exits.push(j)
+			s.exits.requeue(j)
 		}
 	}
 }
