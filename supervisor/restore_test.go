@@ -1,0 +1,77 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
+)
+
+// flakyRestorer is a queue whose broker fails the first fails HeldBy calls
+// (Redis down), then holds two messages for every worker.
+type flakyRestorer struct {
+	fakeQueue
+	fails   int32
+	calls   atomic.Int32
+	mu      sync.Mutex
+	settled []string
+}
+
+func (r *flakyRestorer) HeldBy(context.Context, string) ([]string, error) {
+	if r.calls.Add(1) <= r.fails {
+		return nil, errors.New("dial tcp: connection refused")
+	}
+	return []string{"t1", "t2"}, nil
+}
+
+func (r *flakyRestorer) TagsOf(context.Context, map[string]bool) ([]string, error) { return nil, nil }
+func (r *flakyRestorer) ForgetHeld(context.Context, string) error                { return nil }
+
+func (r *flakyRestorer) Settle(_ context.Context, _, tag string, _ bool, _ []string) (broker.Settled, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.settled = append(r.settled, tag)
+	return broker.Settled{Tag: tag, ID: "id-" + tag, Task: "tasks.sleep", Outcome: broker.Restored}, nil
+}
+
+// TestSettlingRetriesWhileTheBrokerIsDown: a worker's exit while Redis is
+// down is settled once it is back, retried once a second (not in a busy
+// loop), and counted once.
+func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
+	q := &flakyRestorer{fails: 2, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
+		return map[string]broker.Backlog{}, nil
+	}}}
+	reg := prometheus.NewRegistry()
+	sup, err := New(Config{Policy: policy.Config{Min: 0, Max: 1, TasksPerWorker: 1, Keepalive: time.Second},
+		Queues: []string{"reports"}}, q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sup.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	start := time.Now()
+	sup.OnWorkerExit(pool.Exit{Name: "worker1@h", PID: 7, Spawn: pool.SpawnFork, Status: "signal: killed", Died: true})
+	for testutil.ToFloat64(sup.m.tasksRestored) < 2 {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("not settled 5 s after the broker came back (HeldBy called %d times)", q.calls.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := q.calls.Load(); n != 3 {
+		t.Errorf("HeldBy called %d times, want 3 (two failures, one retry a second, then success)", n)
+	}
+	if el := time.Since(start); el < 1500*time.Millisecond {
+		t.Errorf("settled %s after the exit: the retries did not wait", el)
+	}
+}
