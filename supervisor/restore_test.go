@@ -34,7 +34,7 @@ func (r *flakyRestorer) HeldBy(context.Context, string) ([]string, error) {
 }
 
 func (r *flakyRestorer) TagsOf(context.Context, map[string]bool) ([]string, error) { return nil, nil }
-func (r *flakyRestorer) ForgetHeld(context.Context, string) error                { return nil }
+func (r *flakyRestorer) ForgetHeld(context.Context, string) error                  { return nil }
 
 func (r *flakyRestorer) Settle(_ context.Context, _, tag string, _ bool, _ []string) (broker.Settled, error) {
 	r.mu.Lock()
