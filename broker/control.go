@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -65,6 +66,19 @@ func (r *Redis) AddConsumers(ctx context.Context, name string, queues []string) 
 		}
 	}
 	return nil
+}
+
+// WorkerAlive pings the worker named name (remote control `ping`) and
+// reports whether it answered before ctx was done.
+func (r *Redis) WorkerAlive(ctx context.Context, name string) (bool, error) {
+	err := r.call(ctx, "ping", map[string]any{}, name)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNoReply):
+		return false, nil
+	}
+	return false, err
 }
 
 // control publishes one remote-control command to the destination workers.

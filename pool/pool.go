@@ -270,6 +270,15 @@ func (p *Pool) Kill() {
 	}
 }
 
+// SlotNames returns the node names of slots 1..n, as Add gives them.
+func (p *Pool) SlotNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = expandName(p.cfg.NameTemplate, i+1, p.host)
+	}
+	return names
+}
+
 // HostState returns the app host's state; its Enabled is false when the
 // pool has no host.
 func (p *Pool) HostState() HostState {

@@ -20,7 +20,15 @@ type Restorer interface {
 	TagsOf(ctx context.Context, ids map[string]bool) ([]string, error)
 	Settle(ctx context.Context, worker, tag string, death bool, queues []string) (broker.Settled, error)
 	ForgetHeld(ctx context.Context, worker string) error
+	// WorkerAlive reports whether a worker of that name answers a ping.
+	WorkerAlive(ctx context.Context, worker string) (bool, error)
 }
+
+// Bounds of settlePrevious.
+const (
+	previousTimeout = 5 * time.Second
+	pingTimeout     = time.Second
+)
 
 // settleRetry is the wait before an exit is settled again after a broker
 // error; its messages are safe in unacked meanwhile.
@@ -74,6 +82,68 @@ func (s *Supervisor) OnWorkerExit(e pool.Exit) {
 		return
 	}
 	s.exits.push(&exitJob{exit: e, running: s.tracker.Running(e.Name), tasks: s.tracker.Tasks(e.Name)})
+}
+
+// settlePrevious settles, before any worker starts, what workers of an
+// earlier run under the same names still hold: the supervisor and its
+// workers died together and were started again on the same host (say a
+// container OOM-killed and restarted in its pod), so their held sets are
+// still there and their messages would otherwise wait in unacked for the
+// visibility timeout. A name that answers a ping is a live worker of some
+// other supervisor with the same names and is left alone. On a broker
+// error it gives up: kombu's own sweep remains.
+func (s *Supervisor) settlePrevious(ctx context.Context) {
+	if s.restorer == nil || len(s.cfg.PreviousWorkers) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, previousTimeout)
+	defer cancel()
+	gone, err := s.previousGone(ctx)
+	if err != nil {
+		s.log.Warn("could not check what an earlier run's workers held; kombu restores it after its visibility timeout", "err", err)
+		return
+	}
+	for _, name := range gone {
+		j := &exitJob{exit: pool.Exit{Name: name, Spawn: pool.SpawnFork, Status: "gone with an earlier run", Died: true}}
+		if err := s.settle(ctx, j); err != nil {
+			s.log.Warn("could not settle what an earlier run's worker held", "worker", name, "err", err)
+		}
+	}
+}
+
+// previousGone lists the names of PreviousWorkers whose held set is not
+// empty and that no live worker answers to (pinged in parallel).
+func (s *Supervisor) previousGone(ctx context.Context) ([]string, error) {
+	var held []string
+	for _, name := range s.cfg.PreviousWorkers {
+		tags, err := s.restorer.HeldBy(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if len(tags) > 0 {
+			held = append(held, name)
+		}
+	}
+	alive := make([]bool, len(held))
+	var wg sync.WaitGroup
+	for i, name := range held {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			defer cancel()
+			a, err := s.restorer.WorkerAlive(pctx, name)
+			alive[i] = a || err != nil // unknown: leave it alone
+		})
+	}
+	wg.Wait()
+	var gone []string
+	for i, name := range held {
+		if alive[i] {
+			s.log.Warn("a live worker answers to a name this supervisor uses: two supervisors with the same --worker-name on one host?", "worker", name)
+			continue
+		}
+		gone = append(gone, name)
+	}
+	return gone, nil
 }
 
 // settleExits settles queued exits until ctx is done, then, for at most

@@ -20,6 +20,7 @@ import (
 // (Redis down), then holds two messages for every worker.
 type flakyRestorer struct {
 	fakeQueue
+	alive   bool // every worker answers a ping
 	fails   int32
 	calls   atomic.Int32
 	mu      sync.Mutex
@@ -33,6 +34,7 @@ func (r *flakyRestorer) HeldBy(context.Context, string) ([]string, error) {
 	return []string{"t1", "t2"}, nil
 }
 
+func (r *flakyRestorer) WorkerAlive(context.Context, string) (bool, error)         { return r.alive, nil }
 func (r *flakyRestorer) TagsOf(context.Context, map[string]bool) ([]string, error) { return nil, nil }
 func (r *flakyRestorer) ForgetHeld(context.Context, string) error                  { return nil }
 
@@ -73,5 +75,30 @@ func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
 	}
 	if el := time.Since(start); el < 1500*time.Millisecond {
 		t.Errorf("settled %s after the exit: the retries did not wait", el)
+	}
+}
+
+// TestPreviousWorkersSettledUnlessAlive: before its first start the
+// supervisor puts back what an earlier run's workers (same names) held,
+// but never what a live worker answering to one of those names holds.
+func TestPreviousWorkersSettledUnlessAlive(t *testing.T) {
+	for _, alive := range []bool{false, true} {
+		q := &flakyRestorer{alive: alive, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
+			return map[string]broker.Backlog{}, nil
+		}}}
+		sup, err := New(Config{Policy: policy.Config{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
+			Queues: []string{"reports"}, PreviousWorkers: []string{"worker1@h", "worker2@h"}},
+			q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sup.settlePrevious(context.Background())
+		want := 4.0 // two tags held under each name
+		if alive {
+			want = 0
+		}
+		if got := testutil.ToFloat64(sup.m.tasksRestored); got != want {
+			t.Errorf("alive=%v: %v messages put back, want %v", alive, got, want)
+		}
 	}
 }

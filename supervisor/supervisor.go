@@ -79,6 +79,10 @@ type Config struct {
 	Settings []Setting
 	// Resources feeds the guard and the memory metrics; nil turns both off.
 	Resources Resources
+	// PreviousWorkers are the node names this supervisor's workers take
+	// (slots 1..Max): before the first start, what workers of an earlier
+	// run under these names held is put back (settlePrevious).
+	PreviousWorkers []string
 	// AcksLate is the app's task_acks_late: with it off, a task running
 	// when its worker dies was acked already and cannot be put back, so it
 	// is reported as died.
@@ -206,6 +210,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	changes := s.watchQueues(ctx, &wg)
 	if s.restorer != nil {
+		s.settlePrevious(ctx)
 		wg.Go(func() { s.settleExits(ctx) })
 	}
 

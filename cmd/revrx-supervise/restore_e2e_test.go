@@ -159,3 +159,38 @@ func TestEarlyAckDeathIsReported(t *testing.T) {
 		t.Errorf("revrx_tasks_restored_total = %v, want 1 (the reserved message)", n)
 	}
 }
+
+// TestRestartedHostPutsBackAtOnce: the supervisor and its workers die
+// together and come back on the same host (a container OOM-killed and
+// restarted in its pod): the new supervisor finds the held sets of its own
+// worker names, checks that no live worker answers to them, and puts their
+// messages back before it starts a worker, instead of leaving them to
+// kombu's visibility timeout (an hour here).
+func TestRestartedHostPutsBackAtOnce(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	env := []string{"REVRX_ACKS_LATE=1"}
+	a := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "again")
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return a.workersIn(policy.PhaseIdle) == 2 })
+	publish(t, url, "again", 4, 4)
+	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
+		return rds.Do(t, "LLEN", "again") == "0" && rds.Do(t, "HLEN", "unacked") == "4"
+	})
+	if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(10 * time.Second)
+	waitFor(t, 10*time.Second, "the dead host's workers gone", func() bool { return len(celeryProcesses(url)) == 0 })
+	restarted := time.Now()
+	b := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "again")
+	waitFor(t, 10*time.Second, "the 4 held messages put back", func() bool { return b.metric("revrx_tasks_restored_total") == 4 })
+	t.Logf("put back %.1f s after the restart", time.Since(restarted).Seconds())
+	waitFor(t, 40*time.Second, "every task run", func() bool {
+		_, finished := tally(readRecords(t, b.record))
+		return len(finished) == 4
+	})
+	if n := rds.Do(t, "HLEN", "unacked"); n != "0" {
+		t.Errorf("unacked holds %s, want 0", n)
+	}
+}

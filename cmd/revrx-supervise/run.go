@@ -100,6 +100,7 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	scfg := cfg.Supervisor
 	scfg.Logger, scfg.Scrub, scfg.Resources = log, cfg.Secrets.scrub, pool.NewSampler()
 	scfg.Settings = append(settings, spawnSetting(cfg, pcfg))
+	scfg.PreviousWorkers = prog.pool.SlotNames(scfg.Policy.Max)
 	if prog.sup, err = supervisor.New(scfg, prog.rds, prog.rds, prog.pool, prog.reg); err != nil {
 		prog.rds.Close()
 		return nil, fmt.Errorf("supervisor: %w", err)
