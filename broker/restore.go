@@ -23,12 +23,15 @@ const (
 
 // Keys of this project, beside the queues, under the same global_keyprefix.
 const (
-	// HeldPrefix + node name is the set of delivery tags a worker forked by
-	// the app host has taken: the tag is added before kombu records the
-	// message in unacked and removed in the same transaction as kombu's
-	// ack or restore (pool/apphost.py), so it holds every message of
-	// unacked that is this worker's (and perhaps a few already settled).
+	// HeldPrefix + node name is the hash, delivery tag -> take id, of the
+	// messages a worker forked by the app host has taken: written before
+	// kombu records the message in unacked (with the take id in the
+	// message's properties, TakeField) and deleted in the same transaction
+	// as kombu's ack (pool/apphost.py). An unacked entry is that worker's
+	// while its take id matches.
 	HeldPrefix = "revrx.held."
+	// TakeField is the message property holding the take id.
+	TakeField = "x_revrx_take"
 	// QuarantineSuffix, after a queue's name, is the list where a message
 	// in flight at two worker deaths is moved instead of being restored.
 	QuarantineSuffix = ".quarantine"
@@ -53,7 +56,10 @@ const (
 	// worker holds when it shuts down, even after a crash); a death was
 	// counted.
 	Requeued Outcome = "requeued"
-	// Settled: no longer anywhere to act on (acked, or already taken again).
+	// Retaken: another worker has taken it since, under the same delivery
+	// tag; a death was counted, and it is left to that worker.
+	Retaken Outcome = "retaken"
+	// Gone: no longer anywhere to act on (acked, or a clean stop's).
 	Gone Outcome = "gone"
 )
 
@@ -72,13 +78,14 @@ type unackedEntry struct {
 	payload         map[string]json.RawMessage
 	exchange, route string
 	id, task, tag   string
+	take            string // TakeField: which take of the message this entry is
 	priority        int
 }
 
-// HeldBy returns the delivery tags recorded in worker's held set.
-func (r *Redis) HeldBy(ctx context.Context, worker string) ([]string, error) {
+// HeldBy returns worker's held hash: delivery tag -> take id.
+func (r *Redis) HeldBy(ctx context.Context, worker string) (map[string]string, error) {
 	r.roundTrips.Add(1)
-	return r.client.SMembers(ctx, r.cfg.KeyPrefix+HeldPrefix+worker).Result()
+	return r.client.HGetAll(ctx, r.cfg.KeyPrefix+HeldPrefix+worker).Result()
 }
 
 // ForgetHeld deletes worker's held set, once its messages are settled.
@@ -88,9 +95,10 @@ func (r *Redis) ForgetHeld(ctx context.Context, worker string) error {
 }
 
 // TagsOf returns the delivery tags of the messages in unacked whose task
-// id is in ids: what a worker that kept no held set (an exec'd one) had
-// taken, as far as its task events announced it. It scans the whole hash
-// (HSCAN), so it is for the rare death of such a worker only.
+// id is in ids and that no forked worker took (no take id): what a worker
+// that kept no held set (an exec'd one) had taken, as far as its task
+// events announced it. It scans the whole hash (HSCAN), so it is for the
+// rare death of such a worker only.
 func (r *Redis) TagsOf(ctx context.Context, ids map[string]bool) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -104,7 +112,7 @@ func (r *Redis) TagsOf(ctx context.Context, ids map[string]bool) ([]string, erro
 			return nil, err
 		}
 		for i := 0; i+1 < len(kv); i += 2 {
-			if e, err := parseUnacked(kv[i+1]); err == nil && ids[e.id] {
+			if e, err := parseUnacked(kv[i+1]); err == nil && ids[e.id] && e.take == "" {
 				tags = append(tags, kv[i])
 			}
 		}
@@ -119,14 +127,16 @@ func (r *Redis) TagsOf(ctx context.Context, ids map[string]bool) ([]string, erro
 // on the unacked hash (atomic against a concurrent ack or restore; never
 // restored twice): it leaves unacked and its index and goes to the front of
 // the list it came from (its priority sub-list) with the redelivered flags
-// set. With death true (the worker died: it was not stopped) the message's
+// set. The entry must still be the worker's take (take, "" for an exec'd
+// worker): one another worker has taken since is only counted. With death
+// true (the worker died: it was not stopped) the message's
 // deaths are counted, and at the second it is quarantined instead: moved
 // to its queue's quarantine list, from unacked or, if the dying worker had
 // put it back itself, from the tail of its queue (queues are the ones the
 // pool consumes, searched then).
-func (r *Redis) Settle(ctx context.Context, worker, tag string, death bool, queues []string) (s Settled, err error) {
+func (r *Redis) Settle(ctx context.Context, worker, tag, take string, death bool, queues []string) (s Settled, err error) {
 	for range restoreRetries {
-		s, err = r.settleOnce(ctx, worker, tag, death, queues)
+		s, err = r.settleOnce(ctx, worker, tag, take, death, queues)
 		if !errors.Is(err, redis.TxFailedErr) {
 			return s, err
 		}
@@ -134,10 +144,10 @@ func (r *Redis) Settle(ctx context.Context, worker, tag string, death bool, queu
 	return s, fmt.Errorf("settle %s: the keys kept changing: %w", tag, err)
 }
 
-func (r *Redis) settleOnce(ctx context.Context, worker, tag string, death bool, queues []string) (s Settled, err error) {
+func (r *Redis) settleOnce(ctx context.Context, worker, tag, take string, death bool, queues []string) (s Settled, err error) {
 	s = Settled{Tag: tag, Outcome: Gone}
 	pfx := r.cfg.KeyPrefix
-	var requeued bool
+	var requeued, retaken bool
 	err = r.client.Watch(ctx, func(tx *redis.Tx) error {
 		r.roundTrips.Add(1)
 		raw, err := tx.HGet(ctx, pfx+unackedKey, tag).Result()
@@ -147,21 +157,26 @@ func (r *Redis) settleOnce(ctx context.Context, worker, tag string, death bool, 
 		} else if err != nil {
 			return err
 		}
-		return r.restoreEntry(ctx, tx, worker, raw, death, &s)
+		e, err := parseUnacked(raw)
+		if err != nil {
+			return fmt.Errorf("unacked %s: %w", tag, err)
+		}
+		s.ID, s.Task = e.id, e.task
+		if e.take != take {
+			retaken = true // another worker's take now: not ours to move
+			return nil
+		}
+		return r.restoreEntry(ctx, tx, worker, e, death, &s)
 	}, pfx+unackedKey)
-	if err != nil || !requeued || !death {
+	if err != nil || !(requeued || retaken) || !death {
 		return s, err
 	}
-	return r.countRequeued(ctx, worker, tag, queues)
+	return r.countRequeued(ctx, worker, queues, retaken, s)
 }
 
-// restoreEntry restores (or quarantines) the unacked entry raw of s.Tag.
-func (r *Redis) restoreEntry(ctx context.Context, tx *redis.Tx, worker, raw string, death bool, s *Settled) error {
-	e, err := parseUnacked(raw)
-	if err != nil {
-		return fmt.Errorf("unacked %s: %w", s.Tag, err)
-	}
-	s.ID, s.Task = e.id, e.task
+// restoreEntry restores (or quarantines) the unacked entry e of s.Tag.
+func (r *Redis) restoreEntry(ctx context.Context, tx *redis.Tx, worker string, e unackedEntry, death bool, s *Settled) error {
+	var err error
 	queues, err := r.lookup(ctx, tx, e.exchange, e.route)
 	if err != nil {
 		return err
@@ -188,7 +203,7 @@ func (r *Redis) restoreEntry(ctx context.Context, tx *redis.Tx, worker, raw stri
 	_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, pfx+unackedIndexKey, s.Tag)
 		p.HDel(ctx, pfx+unackedKey, s.Tag)
-		p.SRem(ctx, pfx+HeldPrefix+worker, s.Tag)
+		p.HDel(ctx, pfx+HeldPrefix+worker, s.Tag)
 		if s.Outcome == Quarantined {
 			p.LPush(ctx, pfx+s.Queue, body)
 			p.Del(ctx, pfx+deathsPrefix+s.Tag) // requeued by hand, it starts afresh
@@ -216,14 +231,18 @@ func (r *Redis) deaths(ctx context.Context, tx *redis.Tx, tag string) (int64, er
 	return n + 1, err
 }
 
-// countRequeued counts a death of the message with delivery tag tag, which
-// its dying worker had put back itself, and at the second death moves it
-// from the tail of its queue (kombu pushes a restored message where the
-// next BRPOP takes it) to the quarantine list. If another worker has taken
-// it meanwhile it stays Requeued: that worker's death, if it comes, finds
-// the count at two and quarantines it.
-func (r *Redis) countRequeued(ctx context.Context, worker, tag string, queues []string) (Settled, error) {
-	s := Settled{Tag: tag, Outcome: Requeued}
+// countRequeued counts a death of the message s.Tag, which its dying
+// worker had put back itself, and at the second death moves it from the
+// tail of its queue (kombu pushes a restored message where the next BRPOP
+// takes it) to the quarantine list. If another worker has taken it since
+// (retaken, or not found at the tail) it is left to that worker: its
+// death, if it comes, finds the count at two and quarantines it.
+func (r *Redis) countRequeued(ctx context.Context, worker string, queues []string, retaken bool, s Settled) (Settled, error) {
+	s.Outcome = Requeued
+	if retaken {
+		s.Outcome = Retaken
+	}
+	tag := s.Tag
 	pfx := r.cfg.KeyPrefix
 	key := pfx + deathsPrefix + tag
 	var incr *redis.IntCmd
@@ -231,13 +250,13 @@ func (r *Redis) countRequeued(ctx context.Context, worker, tag string, queues []
 	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		incr = p.Incr(ctx, key)
 		p.Expire(ctx, key, deathsTTL)
-		p.SRem(ctx, pfx+HeldPrefix+worker, tag)
+		p.HDel(ctx, pfx+HeldPrefix+worker, tag)
 		return nil
 	})
 	if err != nil {
 		return s, err
 	}
-	if s.Deaths = incr.Val(); s.Deaths < 2 {
+	if s.Deaths = incr.Val(); s.Deaths < 2 || retaken {
 		return s, nil
 	}
 	for _, q := range queues {
@@ -366,18 +385,19 @@ func parseMessage(raw string) (unackedEntry, error) {
 	var props struct {
 		Priority *int   `json:"priority"`
 		Tag      string `json:"delivery_tag"`
+		Take     string `json:"x_revrx_take"`
 	}
 	_ = json.Unmarshal(e.payload["properties"], &props)
 	if props.Priority != nil {
 		e.priority = *props.Priority
 	}
-	e.tag = props.Tag
+	e.tag, e.take = props.Tag, props.Take
 	return e, nil
 }
 
 // redelivered is the message with kombu's redelivered flags set
-// (headers.redelivered and properties.delivery_info.redelivered); every
-// other field is kept byte for byte.
+// (headers.redelivered and properties.delivery_info.redelivered) and no
+// take id (it is nobody's take in a queue); every other field is kept.
 func (e unackedEntry) redelivered() (string, error) {
 	out := make(map[string]json.RawMessage, len(e.payload))
 	for k, v := range e.payload {
@@ -393,6 +413,7 @@ func (e unackedEntry) redelivered() (string, error) {
 			return "", fmt.Errorf("properties: %w", err)
 		}
 	}
+	delete(props, TakeField)
 	if props["delivery_info"], err = setField(props["delivery_info"], "redelivered", json.RawMessage("true")); err != nil {
 		return "", fmt.Errorf("delivery_info: %w", err)
 	}

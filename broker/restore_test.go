@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
@@ -43,9 +44,9 @@ func TestSettleRestoresAsKombu(t *testing.T) {
 	srv.Do(t, "RPUSH", "p:reports"+DefaultSeparator+"3", "older")
 	srv.Do(t, "HSET", "p:unacked", "t1", unackedValue(t, "id1", "t1", "reports", "reports", 5))
 	srv.Do(t, "ZADD", "p:unacked_index", "1", "t1")
-	srv.Do(t, "SADD", "p:revrx.held.w1@h", "t1")
+	srv.Do(t, "HSET", "p:revrx.held.w1@h", "t1", "")
 
-	s, err := r.Settle(ctx, "w1@h", "t1", true, []string{"reports"})
+	s, err := r.Settle(ctx, "w1@h", "t1", "", true, []string{"reports"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestSettleRestoresAsKombu(t *testing.T) {
 			t.Errorf("%s still exists after the restore", k)
 		}
 	}
-	if s, err := r.Settle(ctx, "w1@h", "t1", false, []string{"reports"}); err != nil || s.Outcome != Gone {
+	if s, err := r.Settle(ctx, "w1@h", "t1", "", false, []string{"reports"}); err != nil || s.Outcome != Gone {
 		t.Fatalf("second Settle = %+v, %v; want Gone (never restored twice)", s, err)
 	}
 	if n := srv.Do(t, "LLEN", "p:reports"+DefaultSeparator+"3"); n != "2" {
@@ -99,12 +100,12 @@ func TestSettleQuarantinesAtTheSecondDeath(t *testing.T) {
 		srv.Do(t, "ZADD", "unacked_index", "1", tag)
 	}
 	put("a")
-	if s, _ := r.Settle(ctx, "w1@h", "a", true, []string{"q"}); s.Outcome != Restored || s.Deaths != 1 {
+	if s, _ := r.Settle(ctx, "w1@h", "a", "", true, []string{"q"}); s.Outcome != Restored || s.Deaths != 1 {
 		t.Fatalf("first death: %+v, want restored with 1 death", s)
 	}
 	srv.Do(t, "RPOP", "q") // taken again...
 	put("a")               // ...and held at the next death
-	if s, _ := r.Settle(ctx, "w2@h", "a", true, []string{"q"}); s.Outcome != Quarantined || s.Queue != "q.quarantine" {
+	if s, _ := r.Settle(ctx, "w2@h", "a", "", true, []string{"q"}); s.Outcome != Quarantined || s.Queue != "q.quarantine" {
 		t.Fatalf("second death: %+v, want quarantined to q.quarantine", s)
 	}
 	if n := srv.Do(t, "LLEN", "q.quarantine"); n != "1" {
@@ -121,14 +122,42 @@ func TestSettleQuarantinesAtTheSecondDeath(t *testing.T) {
 	srv.Do(t, "SET", "revrx.deaths.b", "1")
 	srv.Do(t, "LPUSH", "q", "other")
 	srv.Do(t, "RPUSH", "q", string(parts[0]))
-	if s, _ := r.Settle(ctx, "w3@h", "b", true, []string{"q"}); s.Outcome != Quarantined || s.ID != "id-b" {
+	if s, _ := r.Settle(ctx, "w3@h", "b", "", true, []string{"q"}); s.Outcome != Quarantined || s.ID != "id-b" {
 		t.Fatalf("second death, requeued by the worker: %+v, want quarantined", s)
 	}
 	if n := srv.Do(t, "LLEN", "q"); n != "1" {
 		t.Fatalf("q holds %s, want only the other message", n)
 	}
 	// A clean stop counts nothing.
-	if s, _ := r.Settle(ctx, "w4@h", "c", false, []string{"q"}); s.Outcome != Gone || s.Deaths != 0 {
+	if s, _ := r.Settle(ctx, "w4@h", "c", "", false, []string{"q"}); s.Outcome != Gone || s.Deaths != 0 {
 		t.Fatalf("clean stop: %+v, want Gone with no death", s)
+	}
+}
+
+// TestSettleLeavesAnotherWorkersTake: the dying worker had the message
+// (take k1), kombu put it back, and a live worker took it again under the
+// same delivery tag (take k2): Settle must not move it (that would copy a
+// live worker's message); it only counts the death.
+func TestSettleLeavesAnotherWorkersTake(t *testing.T) {
+	srv := testredis.Start(t)
+	r, err := New(Config{URL: srv.URL(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	v := strings.Replace(unackedValue(t, "id-a", "a", "", "q", 0), `"delivery_tag":"a"`, `"delivery_tag":"a","x_revrx_take":"k2"`, 1)
+	if !strings.Contains(v, TakeField) {
+		t.Fatalf("no take id in %s", v)
+	}
+	srv.Do(t, "HSET", "unacked", "a", v)
+	s, err := r.Settle(context.Background(), "w1@h", "a", "k1", true, []string{"q"})
+	if err != nil || s.Outcome != Retaken || s.Deaths != 1 {
+		t.Fatalf("Settle = %+v, %v; want Retaken with 1 death", s, err)
+	}
+	if n := srv.Do(t, "HLEN", "unacked"); n != "1" {
+		t.Fatalf("unacked holds %s, want the live worker's entry left alone", n)
+	}
+	if n := srv.Do(t, "LLEN", "q"); n != "0" {
+		t.Fatalf("q holds %s: a live worker's message was copied back", n)
 	}
 }

@@ -48,7 +48,7 @@ func forkWorker(sp spawn, pipes outputPipes) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &process{pid: pid, spawn: SpawnFork, startedAt: time.Now(), done: make(chan struct{}),
+	return &process{pid: pid, spawn: SpawnFork, startedAt: time.Now(), done: make(chan struct{}), fatal: newFatalSignal(),
 		reap: func() (unix.WaitStatus, error) { return wait4(pid) }}, nil
 }
 

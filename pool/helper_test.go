@@ -54,6 +54,9 @@ func runHelper(mode string) int {
 		return helperSpawnOrphan()
 	case "sleeper":
 		time.Sleep(time.Hour)
+	case "fatal-hang": // Celery's consumer died, the main process hangs
+		fmt.Fprintln(os.Stderr, "[2026-12-02 00:13:26,855: CRITICAL/MainProcess] Unrecoverable error: JSONDecodeError('x')")
+		time.Sleep(time.Hour)
 	case "fail-then-stay":
 		return helperFailThenStay()
 	case "flood":

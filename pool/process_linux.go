@@ -59,6 +59,8 @@ type process struct {
 	// reap collects the exit status of the exited process (a zombie).
 	reap func() (unix.WaitStatus, error)
 
+	fatal *fatalSignal // closed once it logged Celery's "Unrecoverable error"
+
 	mu     sync.Mutex // orders signals against reaping
 	reaped bool
 }
@@ -126,7 +128,7 @@ func execWorker(sp spawn, pipes outputPipes) (*process, error) {
 	if err := sp.svc.starter.start(cmd, sp.svc.stop); err != nil {
 		return nil, err
 	}
-	return &process{pid: cmd.Process.Pid, spawn: SpawnExec, startedAt: time.Now(), done: make(chan struct{}),
+	return &process{pid: cmd.Process.Pid, spawn: SpawnExec, startedAt: time.Now(), done: make(chan struct{}), fatal: newFatalSignal(),
 		reap: func() (unix.WaitStatus, error) { return waitCmd(cmd) }}, nil
 }
 
@@ -171,6 +173,7 @@ func (pr *process) watch(sp spawn, pipes outputPipes) {
 		go func() {
 			defer readers.Done()
 			readLines(s.f, func(text string) {
+				pr.fatal.observe(text)
 				sp.ring.add(text)
 				sp.svc.lines.offer(outputLine{log: log, stream: s.name, text: text})
 			})

@@ -145,12 +145,16 @@ func (p *Pool) awaitStop(s *slot, pr *process) bool {
 	stop := p.stopCh(s)
 	stable := time.NewTimer(p.cfg.FailedStartWindow)
 	defer stable.Stop()
+	fatal := pr.fatal.closed()
 	for {
 		select {
 		case <-pr.done:
 			return false
 		case <-stop:
 			return true
+		case <-fatal:
+			fatal = nil
+			go p.killIfStuck(s, pr)
 		case <-stable.C:
 			p.mu.Lock()
 			if s.bo.FailedStarts > 0 {

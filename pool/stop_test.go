@@ -147,3 +147,32 @@ func TestRetiredWorkerIsNotTakenBack(t *testing.T) {
 	}
 	rec.waitFor(t, "warm shutdown", isOutput(w.Name, "warm shutdown"))
 }
+
+// TestWorkerHungAfterUnrecoverableErrorIsKilled: a worker that logged
+// Celery's "Unrecoverable error" and does not exit (its main process waits
+// for a busy pool child forever) is SIGKILLed after the grace, reported
+// as an unexpected exit that died (so its messages are put back), and
+// restarted.
+func TestWorkerHungAfterUnrecoverableErrorIsKilled(t *testing.T) {
+	exits := make(chan Exit, 4)
+	p, rec, _ := testPool(t, "fatal-hang", func(c *Config) {
+		c.ShutdownTimeout = 300 * time.Millisecond
+		c.OnExit = func(e Exit) { exits <- e }
+	})
+	run(t, p)
+	w, _ := p.Add()
+	start := time.Now()
+	select {
+	case e := <-exits:
+		if !e.Died || e.Status != "signal: killed" || e.Name != w.Name {
+			t.Fatalf("exit %+v, want %s died of signal: killed", e, w.Name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hung worker was never killed")
+	}
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Fatalf("killed after %s, before the grace", el)
+	}
+	rec.waitFor(t, "the kill logged", isOutput(w.Name, `worker logged Celery's "Unrecoverable error" and did not exit: killed its process group`))
+	rec.waitFor(t, "the restart", isOutput(w.Name, "worker exited unexpectedly"))
+}

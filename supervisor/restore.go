@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,11 +16,12 @@ import (
 // messages recorded in its held set are put back on their queues, and a
 // message in flight at two deaths is quarantined.
 type Restorer interface {
-	HeldBy(ctx context.Context, worker string) ([]string, error)
+	// HeldBy returns worker's held hash: delivery tag -> take id.
+	HeldBy(ctx context.Context, worker string) (map[string]string, error)
 	// TagsOf finds in unacked the messages of the given task ids (for a
 	// worker that kept no held set).
 	TagsOf(ctx context.Context, ids map[string]bool) ([]string, error)
-	Settle(ctx context.Context, worker, tag string, death bool, queues []string) (broker.Settled, error)
+	Settle(ctx context.Context, worker, tag, take string, death bool, queues []string) (broker.Settled, error)
 	ForgetHeld(ctx context.Context, worker string) error
 	// WorkerAlive reports whether a worker of that name answers a ping.
 	WorkerAlive(ctx context.Context, worker string) (bool, error)
@@ -183,12 +186,12 @@ func (s *Supervisor) settleQueued(ctx context.Context) {
 // settle puts back, or quarantines, every message j's worker held, then
 // reports it once.
 func (s *Supervisor) settle(ctx context.Context, j *exitJob) error {
-	tags, err := s.heldTags(ctx, j)
+	held, err := s.heldTags(ctx, j)
 	if err != nil {
 		return err
 	}
-	for _, tag := range tags {
-		st, err := s.restorer.Settle(ctx, j.exit.Name, tag, j.exit.Died, s.cfg.Queues)
+	for _, tag := range slices.Sorted(maps.Keys(held)) {
+		st, err := s.restorer.Settle(ctx, j.exit.Name, tag, held[tag], j.exit.Died, s.cfg.Queues)
 		if err != nil {
 			return err
 		}
@@ -201,10 +204,10 @@ func (s *Supervisor) settle(ctx context.Context, j *exitJob) error {
 	return nil
 }
 
-// heldTags is what j's worker held: its held set (a forked worker records
-// every message it takes), or, for an exec'd one that died, the messages
-// of unacked that its events announced.
-func (s *Supervisor) heldTags(ctx context.Context, j *exitJob) ([]string, error) {
+// heldTags is what j's worker held, delivery tag -> take id: its held hash
+// (a forked worker records every message it takes), or, for an exec'd one
+// that died, the messages of unacked that its events announced (no take).
+func (s *Supervisor) heldTags(ctx context.Context, j *exitJob) (map[string]string, error) {
 	if j.exit.Spawn == pool.SpawnFork || !j.exit.Died {
 		return s.restorer.HeldBy(ctx, j.exit.Name)
 	}
@@ -212,7 +215,12 @@ func (s *Supervisor) heldTags(ctx context.Context, j *exitJob) ([]string, error)
 	for _, t := range j.tasks {
 		ids[t.ID] = true
 	}
-	return s.restorer.TagsOf(ctx, ids)
+	tags, err := s.restorer.TagsOf(ctx, ids)
+	held := make(map[string]string, len(tags))
+	for _, tag := range tags {
+		held[tag] = ""
+	}
+	return held, err
 }
 
 // reportSettled logs and counts what became of j's messages: one line for
@@ -225,7 +233,7 @@ func (s *Supervisor) reportSettled(j *exitJob) {
 		case broker.Restored:
 			restored = append(restored, taskText(st.ID, st.Task))
 			s.m.tasksRestored.Inc()
-		case broker.Requeued:
+		case broker.Requeued, broker.Retaken:
 			requeued = append(requeued, st.Tag)
 		case broker.Quarantined:
 			s.m.tasksQuarantined.Inc()
@@ -241,7 +249,7 @@ func (s *Supervisor) reportSettled(j *exitJob) {
 			"worker", j.exit.Name, "status", j.exit.Status, "tasks", restored)
 	}
 	if len(requeued) > 0 {
-		s.log.Info(fmt.Sprintf("counted a death against %d message(s) the dying worker put back itself", len(requeued)),
+		s.log.Info(fmt.Sprintf("counted a death against %d message(s) the dying worker put back itself (or another took since)", len(requeued)),
 			"worker", j.exit.Name, "status", j.exit.Status, "delivery_tags", requeued)
 	}
 	if j.exit.Died && !s.cfg.AcksLate && len(j.running) > 0 {

@@ -27,18 +27,18 @@ type flakyRestorer struct {
 	settled []string
 }
 
-func (r *flakyRestorer) HeldBy(context.Context, string) ([]string, error) {
+func (r *flakyRestorer) HeldBy(context.Context, string) (map[string]string, error) {
 	if r.calls.Add(1) <= r.fails {
 		return nil, errors.New("dial tcp: connection refused")
 	}
-	return []string{"t1", "t2"}, nil
+	return map[string]string{"t1": "k1", "t2": "k2"}, nil
 }
 
 func (r *flakyRestorer) WorkerAlive(context.Context, string) (bool, error)         { return r.alive, nil }
 func (r *flakyRestorer) TagsOf(context.Context, map[string]bool) ([]string, error) { return nil, nil }
 func (r *flakyRestorer) ForgetHeld(context.Context, string) error                  { return nil }
 
-func (r *flakyRestorer) Settle(_ context.Context, _, tag string, _ bool, _ []string) (broker.Settled, error) {
+func (r *flakyRestorer) Settle(_ context.Context, _, tag, _ string, _ bool, _ []string) (broker.Settled, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.settled = append(r.settled, tag)

@@ -56,7 +56,7 @@ func testDeadWorkerMessagesComeBack(t *testing.T, spawn string) {
 	publish(t, url, "restore", 4, 2)
 	pid, name := busyWorkerPID(t, s)
 	waitFor(t, 10*time.Second, "4 messages taken", func() bool { return rds.Do(t, "LLEN", "restore") == "0" })
-	if held := rds.Do(t, "SCARD", "revrx.held."+name); spawn == "fork" && held != "2" {
+	if held := rds.Do(t, "HLEN", "revrx.held."+name); spawn == "fork" && held != "2" {
 		t.Fatalf("the busy worker's held set has %s tags, want 2 (running + reserved)", held)
 	}
 	time.Sleep(300 * time.Millisecond) // the task events reach the supervisor

@@ -84,7 +84,7 @@ type popProof struct {
 	pushed, popped bool // LPUSHed onto the queue; removed from it by a pop
 	popAt          int  // index of that pop in the AOF
 	reachedUnacked bool // HSET unacked of its delivery tag after the pop
-	heldSADD       bool // SADD revrx.held.* of its tag after the pop
+	heldSADD       bool // HSET revrx.held.* of its tag after the pop
 	otherKey       string
 	// when the pop happened, bracketed by the nearest unacked_index scores
 	// before and after it in the AOF (zero: none)
@@ -205,7 +205,7 @@ func proveLost(cmds []aofCommand, ids map[string]bool) map[string]*popProof {
 			switch {
 			case op == "HSET" && c[1] == "unacked":
 				p.reachedUnacked = true
-			case op == "SADD" && strings.HasPrefix(c[1], "revrx.held."):
+			case op == "HSET" && strings.HasPrefix(c[1], "revrx.held."):
 				p.heldSADD = true
 			}
 		},
@@ -243,13 +243,13 @@ func stolenRestores(cmds []aofCommand) []stolenRestore {
 		}
 		op := strings.ToUpper(c[0])
 		switch {
-		case op == "SADD" && strings.HasPrefix(c[1], "revrx.held."):
+		case op == "HSET" && strings.HasPrefix(c[1], "revrx.held."):
 			holder[c[2]] = c[1]
 		case op == "HDEL" && c[1] == "unacked":
 			tag := c[2]
 			for j := i + 1; j < len(cmds) && j <= i+3; j++ {
 				d := cmds[j]
-				if len(d) < 3 || strings.ToUpper(d[0]) != "SREM" || d[2] != tag || !strings.HasPrefix(d[1], "revrx.held.") {
+				if len(d) < 3 || strings.ToUpper(d[0]) != "HDEL" || d[2] != tag || !strings.HasPrefix(d[1], "revrx.held.") {
 					continue
 				}
 				if h := holder[tag]; h != "" && h != d[1] {

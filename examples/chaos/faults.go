@@ -91,7 +91,7 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 		// What the supervisor will have to put back: read as late as
 		// possible, so that only a message taken in the last instant
 		// (between this read and the kill) can be missing from it.
-		k.held, k.heldErr = asStrings(r.rc.do("SMEMBERS", heldKey(k.worker)))
+		k.held, k.heldErr = asStrings(r.rc.do("HKEYS", heldKey(k.worker)))
 	}
 	if target == 0 || syscall.Kill(target, syscall.SIGKILL) != nil {
 		r.logf("%s: target gone, skipped", kind)

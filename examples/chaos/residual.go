@@ -74,7 +74,7 @@ func (r *run) dumpUnacked() []residualEntry {
 		if !ok {
 			continue
 		}
-		tags, _ := asStrings(r.rc.do("SMEMBERS", k))
+		tags, _ := asStrings(r.rc.do("HKEYS", k))
 		for _, t := range tags {
 			held[t] = append(held[t], w)
 		}

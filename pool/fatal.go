@@ -1,0 +1,63 @@
+//go:build linux
+
+package pool
+
+import (
+	"strings"
+	"sync"
+	"time"
+)
+
+// fatalMarker is what a Celery 5.2 worker's main process logs when its
+// consumer dies of an error it cannot handle (a malformed message, for
+// one): "[…: CRITICAL/MainProcess] Unrecoverable error: …". It then shuts
+// down; but if a pool child is busy at that moment it can wait for it
+// forever (measured in make chaos: state S in do_wait, never exiting),
+// holding its messages and consuming nothing.
+const fatalMarker = "CRITICAL/MainProcess] Unrecoverable error"
+
+// fatalGrace is how long a worker that logged fatalMarker may take to
+// exit (a sound one exits within about a second) before its process group
+// is SIGKILLed; never longer than ShutdownTimeout.
+const fatalGrace = 10 * time.Second
+
+// fatalSignal is closed once the worker has logged fatalMarker.
+type fatalSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newFatalSignal() *fatalSignal { return &fatalSignal{ch: make(chan struct{})} }
+
+// closed returns the channel closed by the fatal line (nil, never ready,
+// for a process without one).
+func (f *fatalSignal) closed() <-chan struct{} {
+	if f == nil {
+		return nil
+	}
+	return f.ch
+}
+
+// observe closes the signal if line is the fatal marker.
+func (f *fatalSignal) observe(line string) {
+	if f != nil && strings.Contains(line, fatalMarker) {
+		f.once.Do(func() { close(f.ch) })
+	}
+}
+
+// killIfStuck waits until pr ends or fatalGrace after its fatal line, and
+// then SIGKILLs its group: the exit is an unexpected one (its messages are
+// put back, it is restarted).
+func (p *Pool) killIfStuck(s *slot, pr *process) {
+	t := time.NewTimer(min(fatalGrace, p.cfg.ShutdownTimeout))
+	defer t.Stop()
+	select {
+	case <-pr.done:
+		return
+	case <-t.C:
+	}
+	if pr.killGroup() {
+		p.logger(s).Warn(`worker logged Celery's "Unrecoverable error" and did not exit: killed its process group`,
+			keyPID, pr.pid, keyTimeout, min(fatalGrace, p.cfg.ShutdownTimeout))
+	}
+}
