@@ -105,6 +105,9 @@ type Config struct {
 	// default 1.1 s, kombu's BRPOP timeout (1 s, the longest a poll issued
 	// before the drain can still be in flight) plus a margin.
 	DrainGrace time.Duration
+	// AcksLate is the app's task_acks_late: a worker that logged Celery's
+	// "Unrecoverable error" is then SIGKILLed at once (see fatalGrace).
+	AcksLate bool
 	// MaxWorkers, if positive, caps the slots: Add fails with ErrFull while
 	// that many exist, stopping ones included.
 	MaxWorkers int

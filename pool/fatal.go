@@ -18,8 +18,20 @@ const fatalMarker = "CRITICAL/MainProcess] Unrecoverable error"
 
 // fatalGrace is how long a worker that logged fatalMarker may take to
 // exit (a sound one exits within about a second) before its process group
-// is SIGKILLed; never longer than ShutdownTimeout.
+// is SIGKILLed; never longer than ShutdownTimeout. With Config.AcksLate it
+// is killed at once: what its pool runs would be redelivered anyway, and
+// killed it cannot put its messages back itself, so they stay its own take
+// in unacked, where the supervisor counts the death and, at the second,
+// quarantines the poison before any other worker can take it again.
 const fatalGrace = 10 * time.Second
+
+// fatalWait is the grace for this pool.
+func (p *Pool) fatalWait() time.Duration {
+	if p.cfg.AcksLate {
+		return 0
+	}
+	return min(fatalGrace, p.cfg.ShutdownTimeout)
+}
 
 // fatalSignal is closed once the worker has logged fatalMarker.
 type fatalSignal struct {
@@ -49,7 +61,7 @@ func (f *fatalSignal) observe(line string) {
 // then SIGKILLs its group: the exit is an unexpected one (its messages are
 // put back, it is restarted).
 func (p *Pool) killIfStuck(s *slot, pr *process) {
-	t := time.NewTimer(min(fatalGrace, p.cfg.ShutdownTimeout))
+	t := time.NewTimer(p.fatalWait())
 	defer t.Stop()
 	select {
 	case <-pr.done:
@@ -58,6 +70,6 @@ func (p *Pool) killIfStuck(s *slot, pr *process) {
 	}
 	if pr.killGroup() {
 		p.logger(s).Warn(`worker logged Celery's "Unrecoverable error" and did not exit: killed its process group`,
-			keyPID, pr.pid, keyTimeout, min(fatalGrace, p.cfg.ShutdownTimeout))
+			keyPID, pr.pid, keyTimeout, p.fatalWait())
 	}
 }

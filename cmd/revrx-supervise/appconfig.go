@@ -194,7 +194,7 @@ func (r *resolver) prefetch() {
 	src := sourceDefault
 	if r.app != nil && r.app.AcksLate {
 		p.PrefetchMultiplier, src = 2, sourceAuto+" (task_acks_late)"
-		r.cfg.Supervisor.AcksLate = true
+		r.cfg.Supervisor.AcksLate, r.cfg.Pool.AcksLate = true, true
 	}
 	if v, ok := lastOption(p.ExtraArgs, "--prefetch-multiplier"); ok {
 		r.add("worker_prefetch_multiplier", v, "worker arguments after --")

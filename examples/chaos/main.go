@@ -14,7 +14,7 @@
 // 5 s, unacked empty within 15 s of the later of the last kill and the end of
 // the load (what is left at the drain's end is dumped: task, delivery tag,
 // age, holder, record), never more than MAX worker processes, each
-// crash-looping message quarantined after at most 3 worker crashes, exit 0
+// crash-looping message quarantined after at most 5 worker crashes, exit 0
 // after SIGTERM. It exits 1 when an expectation fails. chaos_test.go runs
 // the short suite under go test (skipped with -short).
 //

