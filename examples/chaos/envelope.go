@@ -26,7 +26,7 @@ func newUUID(rng *rand.Rand) string {
 }
 
 // taskMessage is one Celery protocol-2 message as kombu 5.2 LPUSHes it onto
-// the queue list (CELERY.md §4): the same envelope `tasks.sleep.apply_async`
+// the queue list (docs/celery-on-redis.md, "Task messages"): the same envelope `tasks.sleep.apply_async`
 // writes, with the published_at header examples/app/publish_stamp.py adds.
 type taskMessage struct {
 	ID   string

@@ -39,7 +39,7 @@ func (r *run) pushPoison(raw []string) error {
 }
 
 // eventChannels are the pub/sub channels of Celery's event exchange on
-// Redis db 0 (CELERY.md §5), where the supervisor listens.
+// Redis db 0 (docs/celery-on-redis.md, "Events"), where the supervisor listens.
 var eventChannels = []string{"/0.celeryev/task.multi", "/0.celeryev/worker.heartbeat",
 	"/0.celeryev/worker.online", "/0.celeryev/task.started", "/0.celeryev/worker.offline"}
 

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// celeryCmd is how Celery is run here (CELERY.md: the Debian /usr/bin/celery
+// celeryCmd is how Celery is run here (docs/celery-on-redis.md, "The celery command": the Debian /usr/bin/celery
 // wrapper runs the first python3 on PATH).
 const celeryCmd = "/usr/bin/python3 -m celery"
 
