@@ -38,7 +38,8 @@ type Event struct {
 	Freq      float64 // heartbeat frequency, seconds
 	Runtime   float64 // task-succeeded, seconds
 	ETA       string  // task-received; "" when none (null in the event)
-	Name      string  // task name (task-received)
+	Name      string  // task name (task-received, task-sent)
+	Queue     string  // the queue it was sent to (task-sent)
 }
 
 // envelope is the kombu message published on the event channel.
@@ -63,6 +64,7 @@ type wireEvent struct {
 	Runtime   float64 `json:"runtime"`
 	ETA       *string `json:"eta"`
 	Name      *string `json:"name"`
+	Queue     *string `json:"queue"`
 }
 
 func (w *wireEvent) event() Event {
@@ -75,6 +77,9 @@ func (w *wireEvent) event() Event {
 	}
 	if w.Name != nil {
 		ev.Name = *w.Name
+	}
+	if w.Queue != nil {
+		ev.Queue = *w.Queue
 	}
 	return ev
 }

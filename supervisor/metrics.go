@@ -2,9 +2,11 @@ package supervisor
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -32,6 +34,12 @@ type metrics struct {
 	workerMemory   *prometheus.GaugeVec
 	scalingBlocked *prometheus.CounterVec
 
+	tasksReceived prometheus.Counter
+	tasksStarted  prometheus.Counter
+	tasksReserved prometheus.Gauge
+	tasksRunning  prometheus.Gauge
+	queueWait     *prometheus.HistogramVec
+
 	tasksRestored    prometheus.Counter
 	tasksQuarantined prometheus.Counter
 	tasksDied        prometheus.Counter
@@ -51,10 +59,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "revrx_workers",
 			Help: "Supervised Celery worker processes by state (starting, idle, busy, stopping, backoff).",
 		}, []string{"state"}),
-		desired:        gauge("revrx_workers_desired", "Workers the policy wants, within the autoscale bounds."),
-		min:            gauge("revrx_workers_min", "Lower autoscale bound (MIN)."),
-		max:            gauge("revrx_workers_max", "Upper autoscale bound (MAX)."),
-		tasksPerWorker: gauge("revrx_tasks_per_worker", "Target demand (waiting + reserved + running tasks) per worker."),
+		desired: gauge("revrx_workers_desired", "Workers the policy wants, within the autoscale bounds."),
+		min:     gauge("revrx_workers_min", "Lower autoscale bound (MIN)."),
+		max:     gauge("revrx_workers_max", "Upper autoscale bound (MAX)."),
+		tasksPerWorker: gauge("revrx_tasks_per_worker_target",
+			"The policy's target demand (waiting + reserved + running tasks) per worker; the load per worker is the recording rule revrx:tasks_per_worker."),
 		unmet: gauge("revrx_unmet_demand_workers",
 			"Workers the demand asks for above MAX on this host: the signal for an outer HPA/KEDA to add hosts."),
 		scalingEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -111,8 +120,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "revrx_worker_stalls_total",
 			Help: "Workers restarted because they stayed idle while messages waited in their queues (--stall-timeout).",
 		}),
+		tasksReceived: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revrx_tasks_received_total", Help: "Tasks the supervised workers received (task-received events).",
+		}),
+		tasksStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "revrx_tasks_started_total", Help: "Tasks the supervised workers started (task-started events).",
+		}),
+		tasksReserved: gauge("revrx_tasks_reserved", "Tasks received and not started, over the pool (part of the demand the policy uses)."),
+		tasksRunning:  gauge("revrx_tasks_running", "Tasks started and not finished, over the pool (part of the demand the policy uses)."),
+		queueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "revrx_queue_wait_seconds",
+			Help:    "Publish to start of tasks run by the supervised workers, where the publish time is known (task-sent events); ETA and countdown tasks excluded.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+		}, []string{"queue"}),
 	}
 	for _, c := range []prometheus.Collector{
+		m.tasksReceived, m.tasksStarted, m.tasksReserved, m.tasksRunning, m.queueWait,
 		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied,
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp, m.queueWatchUp,
@@ -132,8 +155,33 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"crashed", "exited", "failed_start"} {
 		m.restarts.WithLabelValues(r)
 	}
-	for _, o := range []string{"succeeded", "failed"} {
+	for _, o := range []string{broker.OutcomeSucceeded, broker.OutcomeFailed, broker.OutcomeRetried, broker.OutcomeRevoked, broker.OutcomeRejected} {
 		m.tasksCompleted.WithLabelValues(o)
 	}
+	for _, st := range []policy.Strategy{policy.StrategyMin, policy.StrategyQueue, policy.StrategyWait, policy.StrategySchedule, policy.StrategyCelery} {
+		m.scalingEvents.WithLabelValues("up", string(st))
+	}
+	for _, r := range []policy.StopReason{policy.StopIdle, policy.StopMemoryPressure, policy.StopWorkerMemory} {
+		m.scalingEvents.WithLabelValues("down", string(r))
+	}
 	return m, nil
+}
+
+// perQueue creates every per-queue series at its zero, so that none is
+// missing before its first event.
+func (m *metrics) perQueue(queues []string) {
+	for _, q := range queues {
+		m.queueWait.WithLabelValues(q)
+		m.queueMessages.WithLabelValues(q)
+		m.oldestAge.WithLabelValues(q)
+	}
+}
+
+// buildInfo registers revrx_build_info{version,goversion} = 1.
+func buildInfo(reg prometheus.Registerer, version string) error {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "revrx_build_info", Help: "1, labelled with the supervisor's version and the Go version that built it.",
+	}, []string{"version", "goversion"})
+	g.WithLabelValues(version, runtime.Version()).Set(1)
+	return reg.Register(g)
 }

@@ -93,9 +93,14 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 	s.m.unmet.Set(float64(d.Unmet(p)))
 	s.m.lastDecision.Set(float64(now.UnixNano()) / 1e9)
 	counts := map[policy.Phase]int{}
+	var reserved, running int
 	for _, v := range views {
 		counts[v.Phase]++
+		reserved += v.Received
+		running += v.Running
 	}
+	s.m.tasksReserved.Set(float64(reserved))
+	s.m.tasksRunning.Set(float64(running))
 	for _, ph := range policy.Phases {
 		s.m.workers.WithLabelValues(string(ph)).Set(float64(counts[ph]))
 	}

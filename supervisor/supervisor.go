@@ -83,6 +83,8 @@ type Config struct {
 	// (slots 1..Max): before the first start, what workers of an earlier
 	// run under these names held is put back (settlePrevious).
 	PreviousWorkers []string
+	// Version is the build's version, for revrx_build_info.
+	Version string
 	// AcksLate is the app's task_acks_late: with it off, a task running
 	// when its worker dies was acked already and cannot be put back, so it
 	// is reported as died.
@@ -138,6 +140,8 @@ type Supervisor struct {
 	// restorer settles what gone workers held (nil: the Queue is not one).
 	restorer Restorer
 	exits    exits
+	sent     *sentTimes      // publish times, for the queue-wait histogram
+	queueSet map[string]bool // cfg.Queues
 	m        *metrics
 	log      *slog.Logger
 
@@ -172,15 +176,27 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	if err != nil {
 		return nil, err
 	}
+	m.perQueue(cfg.Queues)
+	if err := buildInfo(reg, cfg.Version); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	m.min.Set(float64(cfg.Policy.Min))
 	m.max.Set(float64(cfg.Policy.Max))
 	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
 	restorer, _ := q.(Restorer)
-	return &Supervisor{
+	queueSet := map[string]bool{}
+	for _, name := range cfg.Queues {
+		queueSet[name] = true
+	}
+	s := &Supervisor{
 		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
-		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)},
+		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)}, sent: newSentTimes(), queueSet: queueSet,
 		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{},
-	}, nil
+	}
+	if err := reg.Register(newWorkerCollector(s)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	return s, nil
 }
 
 // OnRestart records an unexpected worker exit that the pool will restart.

@@ -369,7 +369,11 @@ func TestHTTPEndpoints(t *testing.T) {
 	_, metrics := get("/metrics")
 	for _, name := range []string{
 		"revrx_queue_messages{queue=\"reports\"}", "revrx_workers{state=\"idle\"} 1", "revrx_workers_desired 1",
-		"revrx_workers_min 1", "revrx_workers_max 3", "revrx_tasks_per_worker 1", "revrx_unmet_demand_workers 0",
+		"revrx_workers_min 1", "revrx_workers_max 3", "revrx_tasks_per_worker_target 1", "revrx_unmet_demand_workers 0",
+		`revrx_scaling_events_total{direction="up",reason="queue"} 0`, `revrx_scaling_events_total{direction="down",reason="idle"} 0`,
+		`revrx_tasks_completed_total{outcome="revoked"} 0`, "revrx_tasks_reserved 0", "revrx_tasks_running 0",
+		`revrx_queue_wait_seconds_count{queue="reports"} 0`, `revrx_worker_up{worker="worker1@h"} 1`,
+		`revrx_worker_busy{worker="worker1@h"} 0`, `revrx_build_info{goversion="go`,
 		"revrx_scaling_events_total{direction=\"up\",reason=\"min\"} 1", "revrx_worker_restarts_total{reason=\"crashed\"} 0",
 		"revrx_broker_up 1", "revrx_broker_errors_total 0", "revrx_tasks_completed_total{outcome=\"succeeded\"} 0",
 		"revrx_task_runtime_seconds_bucket",

@@ -72,8 +72,21 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.Worker
 // handleEvent applies one Celery event to the per-worker state and counts
 // finished tasks.
 func (s *Supervisor) handleEvent(ev broker.Event) {
+	if ev.Type == broker.EventTaskSent { // from a producer: its host is not the pool's
+		s.sent.sent(ev, s.queueSet)
+		return
+	}
 	if names := s.poolNames.Load(); names != nil && !(*names)[ev.Hostname] {
 		return // another host's worker (many share one Redis): not ours to track
+	}
+	switch ev.Type {
+	case broker.EventTaskReceived:
+		s.m.tasksReceived.Inc()
+	case broker.EventTaskStarted:
+		s.m.tasksStarted.Inc()
+		if wait, queue, ok := s.sent.started(ev); ok {
+			s.m.queueWait.WithLabelValues(queue).Observe(wait)
+		}
 	}
 	c, done := s.tracker.Observe(ev, s.cfg.Now())
 	if !done {

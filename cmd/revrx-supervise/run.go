@@ -98,7 +98,7 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	scfg := cfg.Supervisor
-	scfg.Logger, scfg.Scrub, scfg.Resources = log, cfg.Secrets.scrub, pool.NewSampler()
+	scfg.Logger, scfg.Scrub, scfg.Resources, scfg.Version = log, cfg.Secrets.scrub, pool.NewSampler(), buildVersion()
 	scfg.Settings = append(settings, spawnSetting(cfg, pcfg))
 	scfg.PreviousWorkers = prog.pool.SlotNames(scfg.Policy.Max)
 	if prog.sup, err = supervisor.New(scfg, prog.rds, prog.rds, prog.pool, prog.reg); err != nil {

@@ -42,6 +42,9 @@ app.conf.update(
     accept_content=["json"],
     result_serializer="json",
     task_ignore_result=True,  # no result backend needed
+    # Producers send task-sent events: the supervisor's queue-wait histogram
+    # (revrx_queue_wait_seconds) measures publish -> start from them.
+    task_send_sent_event=True,
     broker_transport_options=_transport_options,
 )
 
