@@ -10,6 +10,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,7 +49,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(c.App.Writer, "revrx-supervise", buildVersion())
 				return nil
 			},
-		}, simulateCommand()},
+		}, simulateCommand(), statusCommand(), healthcheckCommand()},
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
@@ -69,9 +70,14 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			return nil
 		},
 	}
-	// Every error app.Run returns is about the command line (bad flags,
-	// values or arguments): run reports its own failures through code.
-	if err := app.Run(args); err != nil {
+	// Every other error app.Run returns is about the command line (bad
+	// flags, values or arguments): run reports its own failures through code.
+	err := app.Run(args)
+	var exit cli.ExitCoder
+	if errors.As(err, &exit) { // a client command's failed check, reported already
+		return exit.ExitCode()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "revrx-supervise: %v\nRun 'revrx-supervise -h' for the flags.\n", err)
 		return 2
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,12 @@ func TestTaskMetrics(t *testing.T) {
 	})
 	if v := s.metric("revrx_tasks_received_total"); v != 6 {
 		t.Errorf("revrx_tasks_received_total = %v, want 6", v)
+	}
+	if code, out, errOut := runCLI("status", "--addr", s.addr); code != 0 || !strings.Contains(out, name) {
+		t.Errorf("revrx-supervise status against the real supervisor: exit %d, %q\n%s", code, errOut, out)
+	}
+	if code, _, errOut := runCLI("healthcheck", "--addr", s.addr); code != 0 {
+		t.Errorf("revrx-supervise healthcheck: exit %d, %q", code, errOut)
 	}
 	sum := s.metric(`revrx_queue_wait_seconds_sum{queue="metrics"}`)
 	if sum <= 0 || sum > 6*10 {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// fakeSupervisor answers /status, /readyz and /livez as a supervisor does.
+func fakeSupervisor(t *testing.T, ready bool) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte(`{"broker":{"url":"redis://127.0.0.1:6380/0","up":true,"events_up":true},
+			"queues":{"reports":{"messages":7,"oldest_age_seconds":2.5}},
+			"policy":{"algorithm":"revrx","min":1,"max":4,"min_now":1,"max_now":4,"tasks_per_worker":1,"keepalive_seconds":30},
+			"workers":[{"name":"worker1@h","slot":1,"pid":42,"state":"busy","received":1,"running":1,"restarts":0,"spawn":"fork"}],
+			"last_decision":{"demand":9,"desired":4,"unmet":5,"reason":"7 waiting -> 4 by queue (max 4)"}}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready {
+			http.Error(w, "app host: cannot import the app", http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("GET /livez", func(http.ResponseWriter, *http.Request) {})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = realMain(append([]string{"revrx-supervise"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestStatusCommand(t *testing.T) {
+	addr := fakeSupervisor(t, true)
+	code, out, errOut := runCLI("status", "--addr", addr)
+	if code != 0 {
+		t.Fatalf("status exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{"worker1@h", "busy", "reports", "7 waiting -> 4 by queue (max 4)", "min 1 max 4", "events up"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI("status", "--addr", addr, "--json")
+	if code != 0 || !strings.Contains(out, `"name": "worker1@h"`) {
+		t.Fatalf("status --json exit %d:\n%s", code, out)
+	}
+}
+
+func TestHealthcheckCommand(t *testing.T) {
+	ready, notReady := fakeSupervisor(t, true), fakeSupervisor(t, false)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		want     int
+		inStderr string
+	}{
+		{"ready", []string{"healthcheck", "--addr", ready}, 0, ""},
+		{"not ready", []string{"healthcheck", "--addr", notReady}, 1, "503 app host: cannot import the app"},
+		{"not ready but live", []string{"healthcheck", "--addr", notReady, "--live"}, 0, ""},
+		{"nothing listening", []string{"healthcheck", "--addr", "127.0.0.1:1"}, 1, "connection refused"},
+		{"bad address", []string{"healthcheck", "--addr", "bad addr"}, 2, "accepted: HOST:PORT"},
+		{"unknown flag", []string{"healthcheck", "--nope"}, 2, "flag provided but not defined"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(tc.args...)
+			if code != tc.want || !strings.Contains(errOut, tc.inStderr) {
+				t.Fatalf("exit %d stderr %q, want %d and %q", code, errOut, tc.want, tc.inStderr)
+			}
+		})
+	}
+}
