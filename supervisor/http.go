@@ -18,12 +18,14 @@ import (
 //	/livez    200 while the control loop ticks (never depends on Redis)
 //	/readyz   200 when the broker is readable and at least MIN workers are up
 //	/status   the last Status as JSON (no secrets)
+//	/         the HTML status page (page.go); other paths are 404
 func (s *Supervisor) Handler(g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: nil}))
 	mux.HandleFunc("GET /livez", s.serveLive)
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.HandleFunc("GET /status", s.serveStatus)
+	mux.HandleFunc("GET /{$}", s.servePage)
 	return mux
 }
 

@@ -20,6 +20,10 @@ type Status struct {
 	ShuttingDown bool                   `json:"shutting_down"`
 	AppHost      *pool.HostState        `json:"app_host,omitempty"`
 	Settings     []Setting              `json:"settings,omitempty"`
+
+	// timeline is the status page's history (timeline.go), carried from
+	// one snapshot to the next; /status leaves it out.
+	timeline *timeline
 }
 
 // Setting is one effective setting and where its value came from: "flag",
@@ -143,6 +147,7 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 		}
 		st.Workers = append(st.Workers, ws)
 	}
+	st.timeline = s.status.timeline.record(st, d) // only this goroutine writes s.status
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()

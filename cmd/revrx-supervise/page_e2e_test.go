@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
+)
+
+var pageScreenshot = flag.String("page-screenshot", "",
+	"TestStatusPageInChromium copies its screenshot of / here (e.g. ../../docs/status-page.png)")
+
+// chromiumTimeout bounds one headless Chromium run.
+const chromiumTimeout = 60 * time.Second
+
+// needChromium returns the path of Debian's chromium. Its absence fails the
+// test: the page is only proven in a real browser.
+func needChromium(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium not found (%v): `make deps` installs it", err)
+	}
+	return path
+}
+
+// chromium runs headless Chromium once with args and the page URL and
+// returns its standard output. It runs in its own process group with a
+// private profile; the group is SIGKILLed on timeout and at the end.
+func chromium(t *testing.T, bin, url string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), chromiumTimeout)
+	defer cancel()
+	full := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--user-data-dir=" + t.TempDir()}, args...)
+	cmd := exec.CommandContext(ctx, bin, append(full, url)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	if cmd.Process != nil {
+		// Whatever of this run's group is left (renderers, zygote).
+		if kerr := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+			t.Logf("kill chromium group %d: %v", cmd.Process.Pid, kerr)
+		}
+	}
+	if err != nil {
+		t.Fatalf("chromium %s: %v after %s\n%s", strings.Join(args, " "), err, time.Since(start).Round(time.Millisecond),
+			lastLines(stderr.String(), 20))
+	}
+	t.Logf("chromium %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	return stdout.String()
+}
+
+// chartPointCount counts the points of one series of the page's chart.
+func chartPointCount(dom, series string) int {
+	m := regexp.MustCompile(`<polyline\b[^>]*\bid="series-` + series + `"[^>]*\bpoints="([^"]*)"`).FindStringSubmatch(dom)
+	if m == nil {
+		return 0
+	}
+	return len(strings.Fields(m[1]))
+}
+
+// TestStatusPageInChromium renders / in headless Chromium while a real
+// supervisor scales real workers: the chart has points, the first worker
+// has a row, and after a burst so does the second.
+func TestStatusPageInChromium(t *testing.T) {
+	needCelery(t)
+	bin := needChromium(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	s := startSupervisor(t, url, "--autoscale=2,1", "-Q", "page")
+	page := "http://" + s.addr + "/"
+	up := func() []string {
+		var names []string
+		for _, w := range s.status().Workers {
+			if w.State == policy.PhaseIdle || w.State == policy.PhaseBusy {
+				names = append(names, w.Name)
+			}
+		}
+		return names
+	}
+	waitFor(t, 30*time.Second, "a worker up", func() bool { return len(up()) == 1 })
+	first := up()[0]
+
+	dom := chromium(t, bin, page, "--dump-dom")
+	if n := chartPointCount(dom, "workers"); n == 0 {
+		t.Errorf("rendered chart has no workers points:\n%s", dom)
+	}
+	if !strings.Contains(dom, `<td class="name">`+first+`</td>`) {
+		t.Errorf("rendered page has no row for %s:\n%s", first, dom)
+	}
+
+	publish(t, url, "page", 8, 2)
+	waitFor(t, 30*time.Second, "a second worker up", func() bool { return len(up()) == 2 })
+	var second string
+	for _, name := range up() {
+		if name != first {
+			second = name
+		}
+	}
+	dom = chromium(t, bin, page, "--dump-dom")
+	for _, name := range []string{first, second} {
+		if !strings.Contains(dom, `<td class="name">`+name+`</td>`) {
+			t.Errorf("rendered page after the burst has no row for %s:\n%s", name, dom)
+		}
+	}
+	for _, series := range []string{"depth", "workers", "desired"} {
+		if n := chartPointCount(dom, series); n == 0 {
+			t.Errorf("rendered chart has no %s points after the burst", series)
+		}
+	}
+
+	shot := filepath.Join(t.TempDir(), "status-page.png")
+	chromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,900", "--hide-scrollbars")
+	png, err := os.ReadFile(shot)
+	if err != nil || len(png) < 10_000 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("screenshot %s: %d bytes, err %v; want a PNG", shot, len(png), err)
+	}
+	if *pageScreenshot != "" {
+		if err := os.WriteFile(*pageScreenshot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

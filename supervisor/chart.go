@@ -1,0 +1,137 @@
+package supervisor
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status page chart geometry, in SVG user units.
+const (
+	chartWidth, chartHeight = 960, 230
+	chartLeft, chartRight   = 56, chartWidth - 56
+	chartTop, chartBottom   = 28, chartHeight - 32
+	// chartMinSpan is the shortest time the x axis spans: it covers the
+	// samples there are, up to the window.
+	chartMinSpan = time.Minute
+)
+
+// chartTimeSteps are the time grid's spacings, the smallest that gives at
+// most six intervals wins.
+var chartTimeSteps = []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute}
+
+// chart is the status page's SVG chart, laid out: every coordinate is
+// computed here, so the template writes numbers only.
+type chart struct {
+	Width, Height          int
+	Left, Right            int
+	Top, Bottom            int
+	Depth, Workers, Desire chartLine
+	XTicks                 []chartTick // time, along the bottom
+	DepthTicks             []chartTick // messages, on the left axis
+	WorkerTicks            []chartTick // workers, on the right axis
+	Samples                int
+	Span                   string // what the x axis covers, e.g. "12 min"
+}
+
+// chartLine is one series as an SVG polyline "x,y x,y ...".
+type chartLine struct {
+	Points string
+}
+
+// chartTick is one labelled grid line; Pos is x for time ticks, y otherwise.
+type chartTick struct {
+	Pos   float64
+	Label string
+}
+
+// newChart lays out samples over the time up to now that they cover (at
+// least chartMinSpan, at most window): queue depth against the left axis,
+// workers alive and desired against the right one.
+func newChart(samples []Sample, now time.Time, window time.Duration) chart {
+	span := window
+	if len(samples) > 0 {
+		span = min(window, max(chartMinSpan, now.Sub(samples[0].At)))
+	}
+	c := chart{Width: chartWidth, Height: chartHeight, Left: chartLeft, Right: chartRight,
+		Top: chartTop, Bottom: chartBottom, Samples: len(samples)}
+	depthMax, workersMax := int64(1), 1
+	for _, s := range samples {
+		depthMax = max(depthMax, s.Depth)
+		workersMax = max(workersMax, s.Workers, s.Desired)
+	}
+	depthTop, workersTop := axisTop(float64(depthMax)), axisTop(float64(workersMax))
+	c.Span = ago(span)
+	start := now.Add(-span)
+	x := func(at time.Time) float64 {
+		return chartLeft + float64(chartRight-chartLeft)*at.Sub(start).Seconds()/span.Seconds()
+	}
+	y := func(v, top float64) float64 { return chartBottom - float64(chartBottom-chartTop)*v/top }
+
+	var depth, workers, desired strings.Builder
+	for _, s := range samples {
+		px := x(s.At)
+		point(&depth, px, y(float64(s.Depth), depthTop))
+		point(&workers, px, y(float64(s.Workers), workersTop))
+		point(&desired, px, y(float64(s.Desired), workersTop))
+	}
+	c.Depth, c.Workers, c.Desire = chartLine{depth.String()}, chartLine{workers.String()}, chartLine{desired.String()}
+
+	step := chartTimeSteps[len(chartTimeSteps)-1]
+	for _, st := range slices.Backward(chartTimeSteps) {
+		if span/st <= 6 {
+			step = st
+		}
+	}
+	for back := time.Duration(0); back <= span; back += step {
+		label := "now"
+		if back > 0 {
+			label = "-" + ago(back)
+		}
+		c.XTicks = append(c.XTicks, chartTick{Pos: x(now.Add(-back)), Label: label})
+	}
+	for i := range 5 {
+		frac := float64(i) / 4
+		c.DepthTicks = append(c.DepthTicks, chartTick{Pos: y(frac*depthTop, depthTop), Label: number(frac * depthTop)})
+		c.WorkerTicks = append(c.WorkerTicks, chartTick{Pos: y(frac*workersTop, workersTop), Label: number(frac * workersTop)})
+	}
+	return c
+}
+
+// point appends "x,y" with one decimal to b.
+func point(b *strings.Builder, x, y float64) {
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	fmt.Fprintf(b, "%.1f,%.1f", x, y)
+}
+
+// axisTop is the smallest top at or above v that splits into four steps
+// of 1, 2 or 5 times a power of ten (v is at least 1).
+func axisTop(v float64) float64 {
+	for mag := 1.0; ; mag *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if 4*m*mag >= v {
+				return 4 * m * mag
+			}
+		}
+	}
+}
+
+// ago formats d to the second: "30 s", "12 min", "1 min 30 s".
+func ago(d time.Duration) string {
+	secs := int(d.Round(time.Second) / time.Second)
+	switch {
+	case secs < 60:
+		return strconv.Itoa(secs) + " s"
+	case secs%60 == 0:
+		return strconv.Itoa(secs/60) + " min"
+	}
+	return strconv.Itoa(secs/60) + " min " + strconv.Itoa(secs%60) + " s"
+}
+
+// number formats a tick value without trailing zeros.
+func number(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -1,0 +1,81 @@
+package supervisor
+
+import (
+	"bytes"
+	_ "embed"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// PageRefresh is how often the status page at / reloads itself.
+const PageRefresh = 5 * time.Second
+
+//go:embed page.html
+var pageHTML string
+
+// pageTemplate is the status page. html/template escapes by context: worker
+// names, reasons and the app's output are untrusted text.
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"clock":   func(t time.Time) string { return t.Format("15:04:05") },
+	"seconds": seconds,
+	"join":    strings.Join,
+	"percent": func(ratio float64) string { return strconv.FormatFloat(100*ratio, 'f', 0, 64) + " %" },
+}).Parse(pageHTML))
+
+// pageData is what the page template reads.
+type pageData struct {
+	Status    Status
+	Refresh   int // seconds
+	Chart     chart
+	Queues    []pageQueue
+	Decisions []DecisionEvent
+}
+
+// pageQueue is one row of the queues table.
+type pageQueue struct {
+	Name string
+	QueueStatus
+}
+
+// servePage answers / with the self-contained HTML status page: a chart of
+// the last hour, the workers, the queues, the policy and the last decisions
+// that changed something. It reloads itself every PageRefresh.
+func (s *Supervisor) servePage(w http.ResponseWriter, _ *http.Request) {
+	st := s.Snapshot()
+	samples, decisions := st.timeline.view(st.Time)
+	data := pageData{Status: st, Refresh: int(PageRefresh / time.Second),
+		Chart: newChart(samples, st.Time, TimelineWindow), Decisions: decisions}
+	for name, q := range st.Queues {
+		data.Queues = append(data.Queues, pageQueue{Name: name, QueueStatus: q})
+	}
+	slices.SortFunc(data.Queues, func(a, b pageQueue) int { return strings.Compare(a.Name, b.Name) })
+
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, data); err != nil {
+		s.log.Error("render the status page", "err", err)
+		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(b.Bytes())
+}
+
+// seconds formats a count of seconds as a short duration ("" for zero).
+func seconds(v float64) string {
+	if v <= 0 {
+		return ""
+	}
+	d := time.Duration(v * float64(time.Second))
+	if d < time.Minute {
+		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "s"
+	}
+	return d.Round(time.Second).String()
+}

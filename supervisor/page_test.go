@@ -1,0 +1,183 @@
+package supervisor
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
+)
+
+// chartPoints returns the points of one chart series ("depth", "workers",
+// "desired") in a rendered page, or nil when it has none.
+func chartPoints(t *testing.T, page, series string) [][2]float64 {
+	t.Helper()
+	m := regexp.MustCompile(`<polyline id="series-` + series + `"[^>]* points="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		return nil
+	}
+	var out [][2]float64
+	for _, p := range strings.Fields(m[1]) {
+		xs, ys, ok := strings.Cut(p, ",")
+		x, errX := strconv.ParseFloat(xs, 64)
+		y, errY := strconv.ParseFloat(ys, 64)
+		if !ok || errX != nil || errY != nil {
+			t.Fatalf("series %s: point %q is not x,y", series, p)
+		}
+		out = append(out, [2]float64{x, y})
+	}
+	return out
+}
+
+func TestStatusPage(t *testing.T) {
+	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Minute})
+	srv := httptest.NewServer(h.sup.Handler(h.reg))
+	defer srv.Close()
+	get := func(path string) (int, http.Header, string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+
+	code, hdr, body := get("/")
+	if code != http.StatusOK || hdr.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("GET / before the first tick = %d %q, want 200 text/html; charset=utf-8", code, hdr.Get("Content-Type"))
+	}
+	if !strings.Contains(body, "no samples yet") || chartPoints(t, body, "workers") != nil {
+		t.Errorf("GET / before the first tick: want the empty chart, got\n%s", body)
+	}
+	if !strings.Contains(body, `<meta http-equiv="refresh" content="5">`) {
+		t.Errorf("GET / does not refresh itself every 5 s")
+	}
+	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy = %q, want default-src 'none'", csp)
+	}
+	for _, path := range []string{"/index.html", "/nope", "/status/x", "/favicon.ico"} {
+		if code, _, _ := get(path); code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, code)
+		}
+	}
+
+	h.tick(0)
+	h.onlineAll()
+	h.depth = 4
+	h.tick(time.Second)
+	h.tick(6 * time.Second)
+	_, _, body = get("/")
+	for _, series := range []string{"depth", "workers", "desired"} {
+		pts := chartPoints(t, body, series)
+		if len(pts) != 2 {
+			t.Errorf("series %s has %d points after ticks at 0, 1 s and 7 s, want 2 (one per 5 s step): %v", series, len(pts), pts)
+		}
+		for _, p := range pts {
+			if p[0] < chartLeft || p[0] > chartRight || p[1] < chartTop || p[1] > chartBottom {
+				t.Errorf("series %s: point %v outside the plot", series, p)
+			}
+		}
+	}
+	for _, want := range []string{`<td class="name">worker1@h</td>`, "<td>reports</td>", "min 1, max 3"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET / lacks %s", want)
+		}
+	}
+
+	const hostile = `<script>alert("pwned")</script>@h`
+	h.now = h.now.Add(time.Second)
+	h.sup.record(policy.Decision{Desired: 2, Current: 1, Start: 1, Reason: `<img src=x onerror=alert(1)> waiting`},
+		[]policy.WorkerView{{Name: hostile, Slot: 1, Phase: policy.PhaseIdle}},
+		[]pool.Worker{{Name: hostile, Slot: 1, PID: 4242, Spawn: "exec"}}, h.now)
+	_, _, body = get("/")
+	if strings.Contains(body, "<script") || strings.Contains(body, "<img") {
+		t.Errorf("GET / writes a worker name or a reason unescaped:\n%s", body)
+	}
+	for _, want := range []string{
+		`<td class="name">&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;@h</td>`,
+		`&lt;img src=x onerror=alert(1)&gt; waiting`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET / lacks the escaped %s", want)
+		}
+	}
+}
+
+func TestAxisTop(t *testing.T) {
+	tests := []struct{ v, want float64 }{{1, 4}, {4, 4}, {5, 8}, {9, 20}, {20, 20}, {21, 40}, {170, 200}, {1001, 2000}}
+	for _, tc := range tests {
+		if got := axisTop(tc.v); got != tc.want {
+			t.Errorf("axisTop(%v) = %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestChartSpan(t *testing.T) {
+	now := t0.Add(2 * time.Hour)
+	tests := []struct {
+		name     string
+		first    time.Duration // the first sample, before now
+		span     string
+		xTicks   []string
+		firstPos float64 // x of the first sample
+	}{
+		{name: "one sample spans the minimum", first: 0, span: "1 min",
+			xTicks: []string{"now", "-10 s", "-20 s", "-30 s", "-40 s", "-50 s", "-1 min"}, firstPos: chartRight},
+		{name: "samples of 90 s span 90 s", first: 90 * time.Second, span: "1 min 30 s",
+			xTicks: []string{"now", "-15 s", "-30 s", "-45 s", "-1 min", "-1 min 15 s", "-1 min 30 s"}, firstPos: chartLeft},
+		{name: "the hour caps the span", first: 3 * time.Hour, span: "60 min",
+			xTicks: []string{"now", "-10 min", "-20 min", "-30 min", "-40 min", "-50 min", "-60 min"}, firstPos: chartLeft - 2*(chartRight-chartLeft)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newChart([]Sample{{At: now.Add(-tc.first), Depth: 3, Workers: 1, Desired: 1}}, now, TimelineWindow)
+			var ticks []string
+			for _, x := range c.XTicks {
+				ticks = append(ticks, x.Label)
+			}
+			if c.Span != tc.span || strings.Join(ticks, "|") != strings.Join(tc.xTicks, "|") {
+				t.Errorf("newChart() spans %q with ticks %q, want %q with %q", c.Span, ticks, tc.span, tc.xTicks)
+			}
+			if x, _, _ := strings.Cut(c.Workers.Points, ","); x != strconv.FormatFloat(tc.firstPos, 'f', 1, 64) {
+				t.Errorf("first sample at x = %s, want %.1f", x, tc.firstPos)
+			}
+		})
+	}
+}
+
+// TestStatusPageWhileRunning renders / while the loop records (for -race).
+func TestStatusPageWhileRunning(t *testing.T) {
+	var depth atomic.Int64
+	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
+		return map[string]broker.Backlog{"reports": {Depth: depth.Add(1) % 5}}, nil
+	}}
+	sup, stop := runSupervisor(t, q, time.Millisecond, nil)
+	srv := httptest.NewServer(sup.Handler(prometheus.NewRegistry()))
+	defer srv.Close()
+	for range 50 {
+		resp, err := srv.Client().Get(srv.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	if n := depth.Load(); n < 10 {
+		t.Fatalf("%d queue reads while / was read 50 times: the test raced nothing", n)
+	}
+}
