@@ -131,12 +131,14 @@ func fullPlan(rng *rand.Rand) plan {
 }
 
 // shortPlan is the -short run (the one make test runs): about 150 tasks
-// over about 40 s, three kills, a malformed and a crash-looping message, no
-// Redis restart and no SIGTERM phase. A Redis outage can strand a live
-// worker's messages in unacked (its ack and its own restore both fail
-// while Redis is down, and it forgets them): a kombu problem the full run
-// reports, which would make the short run's expectation on unacked
-// depend on timing.
+// over about 40 s, three kills and a malformed message; no crash-looping
+// message, no Redis restart and no SIGTERM phase, whose outcomes depend on
+// races kombu loses (the full run reports them): a Redis outage can strand
+// a live worker's messages in unacked (its ack and its own restore both
+// fail while Redis is down, and it forgets them), and a worker dying of
+// the looping message can have a BRPOP in flight that pops it again and is
+// never read, so the poison itself vanishes instead of being quarantined.
+// TestPoisonMessageIsQuarantined covers the quarantine deterministically.
 func shortPlan(rng *rand.Rand) plan {
 	pl := &planner{rng: rng, p: plan{name: "short", drainTimeout: 35 * time.Second, deadline: 4 * time.Minute}}
 	pl.storm(0, 12, 2, 3, 12, 20)
@@ -148,7 +150,6 @@ func shortPlan(rng *rand.Rand) plan {
 	pl.fault(10, faultEventJunk)
 	pl.fault(23, faultPoisonOnce)
 	pl.fault(27, faultKillMain)
-	pl.fault(14, faultPoisonLoop) // drawn last: the other faults keep their seeded times
 	return pl.p
 }
 
