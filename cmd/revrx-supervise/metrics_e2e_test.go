@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,12 @@ func TestTaskMetrics(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("healthcheck", "--addr", s.addr); code != 0 {
 		t.Errorf("revrx-supervise healthcheck: exit %d, %q", code, errOut)
+	}
+	_, exposition := s.get("/metrics")
+	lint := exec.Command("promtool", "check", "metrics")
+	lint.Stdin = bytes.NewReader(exposition)
+	if out, err := lint.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics (make deps installs promtool): %v\n%s", err, out)
 	}
 	sum := s.metric(`revrx_queue_wait_seconds_sum{queue="metrics"}`)
 	if sum <= 0 || sum > 6*10 {
