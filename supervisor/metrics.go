@@ -57,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"queue"}),
 		workers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "revrx_workers",
-			Help: "Supervised Celery worker processes by state (starting, idle, busy, stopping, backoff).",
+			Help: "Supervised Celery worker processes by state (starting, idle, busy, draining, stopping, backoff).",
 		}, []string{"state"}),
 		desired: gauge("revrx_workers_desired", "Workers the policy wants, within the autoscale bounds."),
 		min:     gauge("revrx_workers_min", "Lower autoscale bound (MIN)."),
