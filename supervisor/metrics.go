@@ -46,10 +46,9 @@ type metrics struct {
 	workerStalls     prometheus.Counter
 }
 
+// newMetrics creates the series and registers them on reg; every labelled
+// series that can appear exists from the start at 0.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	gauge := func(name, help string) prometheus.Gauge {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
-	}
 	m := &metrics{
 		queueMessages: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "revrx_queue_messages",
@@ -74,66 +73,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "revrx_worker_restarts_total",
 			Help: "Unexpected worker exits scheduled for restart, by reason (crashed, exited, failed_start).",
 		}, []string{"reason"}),
-		brokerUp:     gauge("revrx_broker_up", "1 if the last queue depth read from the broker succeeded, else 0."),
-		brokerErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "revrx_broker_errors_total", Help: "Failed queue depth reads from the broker."}),
-		eventsUp:     gauge("revrx_events_up", "1 while subscribed to the workers' task events, else 0 (events may have been missed)."),
-		queueWatchUp: gauge("revrx_queue_watch_up",
-			"1 while subscribed to change notifications for the queues (a new message is read at once), else 0 (read every poll interval)."),
-		tasksCompleted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "revrx_tasks_completed_total",
-			Help: "Tasks finished on supervised workers, from their task events, by outcome (succeeded, failed, revoked, rejected, retried).",
-		}, []string{"outcome"}),
-		taskRuntime: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "revrx_task_runtime_seconds",
-			Help:    "Runtime of tasks finished on supervised workers, from their task events.",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
-		}),
-		lastDecision: gauge("revrx_last_decision_timestamp_seconds", "Unix time of the last policy decision (liveness of the loop)."),
-		oldestAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "revrx_queue_oldest_message_age_seconds",
-			Help: "Age of the oldest due message waiting per queue: exact when producers stamp a published_at header, " +
-				"otherwise a lower bound (since the supervisor first saw it at the tail of a list).",
-		}, []string{"queue"}),
-		hostCPU:    gauge("revrx_host_cpu_ratio", "Host CPU busy ratio over all cores (or of the cgroup quota), 0..1."),
-		hostMemory: gauge("revrx_host_memory_ratio", "Host memory used ratio (or the cgroup working set over its limit), 0..1."),
-		workerMemory: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "revrx_worker_memory_bytes",
-			Help: "Resident memory of each worker's process tree (main process and pool children).",
-		}, []string{"worker"}),
-		scalingBlocked: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "revrx_scaling_blocked_total",
-			Help: "Decisions whose scale-up was held back, by reason (cpu, memory, behavior, stopping: leaving workers still count against max).",
-		}, []string{"reason"}),
-		tasksRestored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "revrx_tasks_restored_total",
-			Help: "Messages a gone worker held, put back on their queues by the supervisor (redelivered).",
-		}),
-		tasksQuarantined: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "revrx_tasks_quarantined_total",
-			Help: "Messages in flight at two worker deaths, moved to their queue's quarantine list (QUEUE.quarantine).",
-		}),
-		tasksDied: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "revrx_tasks_died_total",
-			Help: "Tasks running when their worker died in an app that acks on receipt: Celery cannot redeliver them.",
-		}),
-		workerStalls: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "revrx_worker_stalls_total",
-			Help: "Workers restarted because they stayed idle while messages waited in their queues (--stall-timeout).",
-		}),
-		tasksReceived: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "revrx_tasks_received_total", Help: "Tasks the supervised workers received (task-received events).",
-		}),
-		tasksStarted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "revrx_tasks_started_total", Help: "Tasks the supervised workers started (task-started events).",
-		}),
-		tasksReserved: gauge("revrx_tasks_reserved", "Tasks received and not started, over the pool (part of the demand the policy uses)."),
-		tasksRunning:  gauge("revrx_tasks_running", "Tasks started and not finished, over the pool (part of the demand the policy uses)."),
-		queueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "revrx_queue_wait_seconds",
-			Help:    "Publish to start of tasks run by the supervised workers, where the publish time is known (task-sent events); ETA and countdown tasks excluded.",
-			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
-		}, []string{"queue"}),
 	}
+	m.healthMetrics()
+	m.taskMetrics()
 	for _, c := range []prometheus.Collector{
 		m.tasksReceived, m.tasksStarted, m.tasksReserved, m.tasksRunning, m.queueWait,
 		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied,
@@ -146,6 +88,85 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
+	m.zeroes()
+	return m, nil
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+// healthMetrics creates the series about the broker, the events, tasks
+// finished, resources and the decisions.
+func (m *metrics) healthMetrics() {
+	m.brokerUp = gauge("revrx_broker_up", "1 if the last queue depth read from the broker succeeded, else 0.")
+	m.brokerErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "revrx_broker_errors_total", Help: "Failed queue depth reads from the broker."})
+	m.eventsUp = gauge("revrx_events_up", "1 while subscribed to the workers' task events, else 0 (events may have been missed).")
+	m.queueWatchUp = gauge("revrx_queue_watch_up",
+		"1 while subscribed to change notifications for the queues (a new message is read at once), else 0 (read every poll interval).")
+	m.tasksCompleted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "revrx_tasks_completed_total",
+		Help: "Tasks finished on supervised workers, from their task events, by outcome (succeeded, failed, revoked, rejected, retried).",
+	}, []string{"outcome"})
+	m.taskRuntime = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "revrx_task_runtime_seconds",
+		Help:    "Runtime of tasks finished on supervised workers, from their task events.",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
+	})
+	m.lastDecision = gauge("revrx_last_decision_timestamp_seconds", "Unix time of the last policy decision (liveness of the loop).")
+	m.oldestAge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "revrx_queue_oldest_message_age_seconds",
+		Help: "Age of the oldest due message waiting per queue: exact when producers stamp a published_at header, " +
+			"otherwise a lower bound (since the supervisor first saw it at the tail of a list).",
+	}, []string{"queue"})
+	m.hostCPU = gauge("revrx_host_cpu_ratio", "Host CPU busy ratio over all cores (or of the cgroup quota), 0..1.")
+	m.hostMemory = gauge("revrx_host_memory_ratio", "Host memory used ratio (or the cgroup working set over its limit), 0..1.")
+	m.workerMemory = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "revrx_worker_memory_bytes",
+		Help: "Resident memory of each worker's process tree (main process and pool children).",
+	}, []string{"worker"})
+	m.scalingBlocked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "revrx_scaling_blocked_total",
+		Help: "Decisions whose scale-up was held back, by reason (cpu, memory, behavior, stopping: leaving workers still count against max).",
+	}, []string{"reason"})
+	m.tasksRestored = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_tasks_restored_total",
+		Help: "Messages a gone worker held, put back on their queues by the supervisor (redelivered).",
+	})
+	m.tasksQuarantined = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_tasks_quarantined_total",
+		Help: "Messages in flight at two worker deaths, moved to their queue's quarantine list (QUEUE.quarantine).",
+	})
+	m.tasksDied = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_tasks_died_total",
+		Help: "Tasks running when their worker died in an app that acks on receipt: Celery cannot redeliver them.",
+	})
+	m.workerStalls = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_worker_stalls_total",
+		Help: "Workers restarted because they stayed idle while messages waited in their queues (--stall-timeout).",
+	})
+}
+
+// taskMetrics creates the series about tasks and what gone workers held.
+func (m *metrics) taskMetrics() {
+	m.tasksReceived = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_tasks_received_total", Help: "Tasks the supervised workers received (task-received events).",
+	})
+	m.tasksStarted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_tasks_started_total", Help: "Tasks the supervised workers started (task-started events).",
+	})
+	m.tasksReserved = gauge("revrx_tasks_reserved", "Tasks received and not started, over the pool (part of the demand the policy uses).")
+	m.tasksRunning = gauge("revrx_tasks_running", "Tasks started and not finished, over the pool (part of the demand the policy uses).")
+	m.queueWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "revrx_queue_wait_seconds",
+		Help:    "Publish to start of tasks run by the supervised workers, where the publish time is known (task-sent events); ETA and countdown tasks excluded.",
+		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
+	}, []string{"queue"})
+}
+
+// zeroes creates every labelled series at 0, so that increase() and
+// absent() see the first event (a series appears only once touched).
+func (m *metrics) zeroes() {
 	for _, ph := range policy.Phases {
 		m.workers.WithLabelValues(string(ph))
 	}
@@ -164,7 +185,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []policy.StopReason{policy.StopIdle, policy.StopMemoryPressure, policy.StopWorkerMemory} {
 		m.scalingEvents.WithLabelValues("down", string(r))
 	}
-	return m, nil
 }
 
 // perQueue creates every per-queue series at its zero, so that none is
