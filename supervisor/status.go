@@ -151,6 +151,7 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()
+	s.sd.publish(st)
 }
 
 func policyStatus(p policy.Config, now time.Time) PolicyStatus {

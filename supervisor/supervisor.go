@@ -91,9 +91,13 @@ type Config struct {
 	AcksLate bool
 	// Scrub removes secrets from text the workers printed before /status
 	// shows it; nil means identity.
-	Scrub  func(string) string
-	Logger *slog.Logger
-	Now    func() time.Time // nil means time.Now
+	Scrub func(string) string
+	// Notifier, if set, hears READY, STATUS, WATCHDOG and STOPPING
+	// (notify.go); WatchdogInterval > 0 turns WATCHDOG=1 on.
+	Notifier         Notifier
+	WatchdogInterval time.Duration
+	Logger           *slog.Logger
+	Now              func() time.Time // nil means time.Now
 }
 
 func (c Config) withDefaults() Config {
@@ -164,6 +168,7 @@ type Supervisor struct {
 
 	mu     sync.Mutex
 	status Status // the last snapshot, for /status and /readyz
+	sd     *sdState
 }
 
 // New returns a supervisor; it registers its metrics on reg.
@@ -191,7 +196,7 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	s := &Supervisor{
 		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
 		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)}, sent: newSentTimes(), queueSet: queueSet,
-		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{},
+		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{}, sd: newSDState(cfg),
 	}
 	if err := reg.Register(newWorkerCollector(s)); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -224,6 +229,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	})
 
+	wg.Go(func() { s.sd.run(ctx, s.Live, s.cfg.Now) })
 	changes := s.watchQueues(ctx, &wg)
 	if s.restorer != nil {
 		s.settlePrevious(ctx)
@@ -252,7 +258,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 }
 
 // ShuttingDown marks the supervisor as stopping: /readyz fails from now on.
-func (s *Supervisor) ShuttingDown() { s.shuttingDown.Store(true) }
+// The first call sends STOPPING=1 to the Notifier.
+func (s *Supervisor) ShuttingDown() {
+	if !s.shuttingDown.Swap(true) {
+		s.sd.stopping()
+	}
+}
 
 // tick reads the world, decides, and acts once.
 func (s *Supervisor) tick(ctx context.Context) {

@@ -33,6 +33,12 @@ func run(cfg config, log *slog.Logger) int {
 			return 1
 		}
 	}
+	notify, every, err := systemdNotify()
+	if err != nil {
+		log.Warn("no systemd notifications", "err", err)
+	}
+	defer notify.Close()
+	cfg.Supervisor = withNotify(cfg.Supervisor, notify, every)
 	prog, err := assemble(cfg, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
