@@ -28,6 +28,8 @@ type config struct {
 	Spawn string
 	// ImportTimeout bounds how long the app host may take to import the app.
 	ImportTimeout time.Duration
+	// EMF is the CloudWatch Embedded Metric Format output (off by default).
+	EMF emfConfig
 	// Sources says where each app-overridable setting given on the command
 	// line or in the environment came from ("flag", "env NAME"); a setting
 	// missing here takes the app's value (see applyApp).
@@ -90,6 +92,9 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 		return cfg, usagef("--import-timeout %s: accepted: a positive duration like 2m", d)
 	}
 	cfg.ImportTimeout = c.Duration(flagImportTimeout)
+	if cfg.EMF, err = emfFromFlags(c); err != nil {
+		return cfg, err
+	}
 	cfg.HTTPAddr = c.String(flagHTTPAddr)
 	cfg.LogFormat = c.String(flagLogFormat)
 	cfg.LogLevel = c.String(flagLogLevel)

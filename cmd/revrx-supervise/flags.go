@@ -33,7 +33,7 @@ const (
 // flags are every command-line flag; each can also come from the
 // environment variables listed in EnvVars (the first set one wins).
 func flags() []cli.Flag {
-	return append(supervisorFlags(), policyFlags()...)
+	return append(append(supervisorFlags(), policyFlags()...), emfFlags()...)
 }
 
 // supervisorFlags are the flags of the workers, the broker and the process.

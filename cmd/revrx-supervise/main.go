@@ -66,6 +66,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 				return err
 			}
 			log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel, cfg.Secrets)
+			cfg.EMF.Out = stdout // metrics only: the logs are on stderr
 			code = run(cfg, log)
 			return nil
 		},

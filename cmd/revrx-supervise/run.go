@@ -63,6 +63,7 @@ func run(cfg config, log *slog.Logger) int {
 		sup.ShuttingDown()
 	})
 	wg.Go(func() { _ = sup.Run(supCtx) })
+	wg.Go(func() { runEMF(supCtx, cfg.EMF, sup.Snapshot, log) })
 	srvDone := serveHTTP(ln, sup.Handler(prog.reg), log)
 	wg.Wait()
 	srvDone()

@@ -1,0 +1,66 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// EMF renders st as CloudWatch Embedded Metric Format documents, one JSON
+// line each (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+// one per queue, in name order, with QueueDepth (Count) and
+// OldestWaitSeconds (Seconds) under the dimension Queue; the first also
+// carries the pool-wide DesiredWorkers, RunningWorkers (idle or busy) and
+// UnmetDemandWorkers (Count) under no dimension. With no queue reading yet
+// there is one document with the pool-wide metrics only.
+func EMF(st Status, namespace string) ([][]byte, error) {
+	queues := make([]string, 0, len(st.Queues))
+	for q := range st.Queues {
+		queues = append(queues, q)
+	}
+	slices.Sort(queues)
+	if len(queues) == 0 {
+		queues = []string{""}
+	}
+	up, _ := st.workersUp()
+	var lines [][]byte
+	for i, q := range queues {
+		doc := map[string]any{}
+		var directives []emfDirective
+		if q != "" {
+			qs := st.Queues[q]
+			doc["Queue"], doc["QueueDepth"], doc["OldestWaitSeconds"] = q, qs.Messages, qs.OldestAgeSecs
+			directives = append(directives, emfDirective{Namespace: namespace, Dimensions: [][]string{{"Queue"}},
+				Metrics: []emfMetric{{"QueueDepth", "Count"}, {"OldestWaitSeconds", "Seconds"}}})
+		}
+		if i == 0 {
+			doc["DesiredWorkers"], doc["RunningWorkers"], doc["UnmetDemandWorkers"] = st.LastDecision.Desired, up, st.LastDecision.Unmet
+			directives = append(directives, emfDirective{Namespace: namespace, Dimensions: [][]string{{}},
+				Metrics: []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}}})
+		}
+		doc["_aws"] = emfMetadata{Timestamp: st.Time.UnixMilli(), CloudWatchMetrics: directives}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("emf: %w", err)
+		}
+		lines = append(lines, b)
+	}
+	return lines, nil
+}
+
+// emfMetadata is the _aws member of an EMF document.
+type emfMetadata struct {
+	Timestamp         int64          `json:"Timestamp"` // milliseconds since the epoch
+	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
