@@ -93,21 +93,7 @@ type DecisionStatus struct {
 func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, workers []pool.Worker, now time.Time) {
 	p := s.cfg.Policy
 	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
-	s.m.desired.Set(float64(d.Desired))
-	s.m.unmet.Set(float64(d.Unmet(p)))
-	s.m.lastDecision.Set(float64(now.UnixNano()) / 1e9)
-	counts := map[policy.Phase]int{}
-	var reserved, running int
-	for _, v := range views {
-		counts[v.Phase]++
-		reserved += v.Received
-		running += v.Running
-	}
-	s.m.tasksReserved.Set(float64(reserved))
-	s.m.tasksRunning.Set(float64(running))
-	for _, ph := range policy.Phases {
-		s.m.workers.WithLabelValues(string(ph)).Set(float64(counts[ph]))
-	}
+	s.recordMetrics(d, views, now)
 
 	st := Status{
 		Time:         now,
@@ -131,6 +117,37 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 		host := s.host // a copy: the loop rewrites s.host while /status encodes st
 		st.Host = &host
 	}
+	st.Workers = s.workerStatuses(views, workers, now)
+	st.timeline = s.status.timeline.record(st, d) // only this goroutine writes s.status
+	s.mu.Lock()
+	s.status = st
+	s.mu.Unlock()
+	s.sd.publish(st)
+}
+
+// recordMetrics sets the gauges one decision moves.
+func (s *Supervisor) recordMetrics(d policy.Decision, views []policy.WorkerView, now time.Time) {
+	s.m.desired.Set(float64(d.Desired))
+	s.m.unmet.Set(float64(d.Unmet(s.cfg.Policy)))
+	s.m.lastDecision.Set(float64(now.UnixNano()) / 1e9)
+	counts := map[policy.Phase]int{}
+	var reserved, running int
+	for _, v := range views {
+		counts[v.Phase]++
+		reserved += v.Received
+		running += v.Running
+	}
+	s.m.tasksReserved.Set(float64(reserved))
+	s.m.tasksRunning.Set(float64(running))
+	for _, ph := range policy.Phases {
+		s.m.workers.WithLabelValues(string(ph)).Set(float64(counts[ph]))
+	}
+}
+
+// workerStatuses joins the policy's views with the pool's processes for
+// /status; the output of a failed start is scrubbed of secrets.
+func (s *Supervisor) workerStatuses(views []policy.WorkerView, workers []pool.Worker, now time.Time) []WorkerStatus {
+	out := make([]WorkerStatus, 0, len(views))
 	for i, v := range views {
 		w := workers[i]
 		ws := WorkerStatus{
@@ -145,13 +162,9 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 				ws.LastOutput = append(ws.LastOutput, s.cfg.Scrub(line))
 			}
 		}
-		st.Workers = append(st.Workers, ws)
+		out = append(out, ws)
 	}
-	st.timeline = s.status.timeline.record(st, d) // only this goroutine writes s.status
-	s.mu.Lock()
-	s.status = st
-	s.mu.Unlock()
-	s.sd.publish(st)
+	return out
 }
 
 func policyStatus(p policy.Config, now time.Time) PolicyStatus {
