@@ -30,6 +30,9 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd examples/kubernetes/validate && $(GO) vet ./... && $(GO) test -count=1 ./...
+	bash -n examples/demo.sh examples/footprint.sh
+	/usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
+	    examples/*.py examples/app/*.py pool/apphost.py cmd/revrx-supervise/testdata/apps/*.py
 
 # test-short skips the end-to-end tests (no Celery needed).
 test-short:
