@@ -3,7 +3,8 @@
 package pool
 
 import (
-	_ "embed"
+	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,11 +13,39 @@ import (
 	"time"
 )
 
-// appHostSource is the Python program of the app host (see apphost.py). It
-// is fed to the interpreter on its standard input, so no file is written.
+// appHostSource is the Python program of the app host (see apphost.py).
 //
 //go:embed apphost.py
 var appHostSource string
+
+// extensionFiles are the Python modules the app host imports from memory
+// (pool/ext): the held-hash tracking and the pool engine's extension.
+//
+//go:embed ext/*.py
+var extensionFiles embed.FS
+
+// hostProgram is what the interpreter reads on its standard input, so no
+// file is written: _REVRX_MODULES (module name -> source, a JSON object,
+// which is also a Python dict literal) and then the app host itself.
+func hostProgram() (string, error) {
+	entries, err := extensionFiles.ReadDir("ext")
+	if err != nil {
+		return "", err
+	}
+	modules := make(map[string]string, len(entries))
+	for _, e := range entries {
+		src, err := extensionFiles.ReadFile("ext/" + e.Name())
+		if err != nil {
+			return "", err
+		}
+		modules[strings.TrimSuffix(e.Name(), ".py")] = string(src)
+	}
+	js, err := json.Marshal(modules)
+	if err != nil {
+		return "", err
+	}
+	return "_REVRX_MODULES = " + string(js) + "\n" + appHostSource, nil
+}
 
 // How workers are started (Worker.Spawn).
 const (

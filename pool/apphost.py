@@ -25,12 +25,21 @@ child subreaper, or PID 1), which therefore waits for its exact exit status
 itself, and answers {"type": "forked", "id": N, "pid": PID} or
 {"type": "fork_failed", "id": N, "error": "..."}. The worker runs
 ``celery ARGV`` exactly as ``python -m celery ARGV`` would, with the app
-already imported, and records the messages it takes (track_held). The
-host exits when the supervisor closes the socket.
+already imported, and records the messages it takes (revrx_held). A fork
+request with "ext" carries a third descriptor, the worker's end of its
+control socket: the pool engine's extension (revrx_step) is installed into
+the worker before Celery starts it. The host exits when the supervisor
+closes the socket.
+
+The modules under pool/ext come with the program: the supervisor puts them
+in _REVRX_MODULES (name -> source) before this text, and EmbeddedModules
+imports them from there.
 
 The host is single-threaded: forking a process with threads is unsafe.
 """
 import gc
+import importlib.abc
+import importlib.util
 import json
 import os
 import select
@@ -45,12 +54,11 @@ MAX_MESSAGE = 1 << 20
 EXIT_IMPORT_FAILED = 3
 EXIT_NOT_REPARENTED = 70  # EX_SOFTWARE: the supervisor is not our reaper
 TRACEBACK_LINES = 20
+LOADED = {"app": None}  # the app main imported, for the workers it forks
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15  # the comm ps -o comm and top show; 15 bytes at most
 BATCH_LINGER = 0.015  # s without a new request that ends a batch of forks
 BATCH_MAX_AGE = 0.3  # s: a batch never holds its first worker longer
-HELD_PREFIX = "revrx.held."  # + node name: broker/restore.go reads it
-TAKE_FIELD = "x_revrx_take"  # in a taken message's properties: broker/restore.go
 
 # Modules a worker imports while it boots; importing them here once means
 # each forked worker starts with them in memory, shared copy-on-write.
@@ -65,15 +73,38 @@ WORKER_MODULES = (
     "kombu.transport.redis", "kombu.transport.virtual", "billiard.pool",
     "redis",
 )
+# The pool engine's modules (pool/ext), imported once here for the same reason.
+EXTENSION_MODULES = ("revrx_held", "revrx_gate", "revrx_wire", "revrx_children",
+                     "revrx_sizing", "revrx_intake", "revrx_step")
+
+
+class EmbeddedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import the modules the supervisor sent with this program."""
+
+    def __init__(self, sources):
+        self.sources = sources
+
+    def find_spec(self, name, path=None, target=None):
+        if name in self.sources:
+            return importlib.util.spec_from_loader(name, self, origin="revrx-supervise/pool/ext/%s.py" % name)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        code = compile(self.sources[module.__name__], module.__spec__.origin, "exec")
+        exec(code, module.__dict__)  # noqa: S102 - our own embedded source
 
 
 def main(argv):
+    sys.meta_path.insert(0, EmbeddedModules(globals().get("_REVRX_MODULES") or {}))
     sup_pid, app_name = os.getppid(), parse_args(argv)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=SOCKET_FD)
     set_cmdline(["revrx-apphost", "-A", app_name or os.environ.get("CELERY_APP", "")])
     set_comm("revrx-apphost")
     try:
-        app = load_app(app_name)
+        app = LOADED["app"] = load_app(app_name)
         config = app_config(app)
     except BaseException as exc:  # noqa: B902 - report anything, even SystemExit
         send(sock, import_error(exc))
@@ -138,7 +169,7 @@ def load_app(app_name):
         app = current_app._get_current_object()
     app.finalize(auto=True)
     app.loader.import_default_modules()
-    for name in WORKER_MODULES:
+    for name in WORKER_MODULES + EXTENSION_MODULES:
         try:
             __import__(name)
         except ImportError:
@@ -172,7 +203,17 @@ def app_config(app):
         "celery_version": celery.__version__,
         "kombu_version": kombu.__version__,
         "python_version": sys.version.split()[0],
+        "pool_engine_gap": pool_engine_gap(),
     }
+
+
+def pool_engine_gap():
+    """"" if the pool engine can run here, else what it misses."""
+    try:
+        from revrx_gate import static_check
+    except ImportError as exc:
+        return "revrx_gate: %s" % exc
+    return static_check()
 
 
 def import_error(exc):
@@ -242,8 +283,9 @@ def answer(sock, data, fds, sup_pid, batch):
     """Fork the worker data asks for, and say how it went."""
     try:
         req = json.loads(data)
-        if req.get("type") != "fork" or len(fds) != 2:
-            raise ValueError("bad request: want a fork request with 2 descriptors")
+        want = 3 if req.get("ext") is not None else 2
+        if req.get("type") != "fork" or len(fds) != want:
+            raise ValueError("bad request: want a fork request with %d descriptors" % want)
         pid = fork_worker(req, fds, sup_pid, batch.open())
         send(sock, {"type": "forked", "id": req["id"], "pid": pid})
     except Exception as exc:  # noqa: B902 - the host must outlive a bad request
@@ -297,12 +339,17 @@ def run_worker(req, fds, sup_pid, gate):
         os.dup2(fds[1], 2)
         for fd in {SOCKET_FD, null, fds[0], fds[1], gate[1]}:
             os.close(fd)
+        if len(fds) > 2:
+            os.set_inheritable(fds[2], False)
         while os.read(gate[0], 1):  # until the host releases the batch
             pass
         os.close(gate[0])
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.environ.update(req.get("env") or {})
+        from revrx_held import track_held
         track_held(req.get("name", ""))
+        if len(fds) > 2:
+            install_extension(fds[2], req["ext"])
         code = run_celery(req["argv"])
     except SystemExit as exc:
         code = exit_code(exc)
@@ -336,58 +383,10 @@ def await_parent(sup_pid, name, argv):
     set_cmdline(["celery"] + list(argv))
 
 
-def track_held(node):
-    """Record in the Redis hash HELD_PREFIX + node every message this worker
-    takes: delivery tag -> a take id of its own, written before kombu records
-    the message in its unacked hash, with the same take id in the message's
-    properties (TAKE_FIELD) so that the unacked entry says which take it is,
-    and deleted in the same MULTI/EXEC as kombu's ack. A message kombu puts
-    back itself keeps its hash entry (and loses its take id on the way back
-    to the queue). So once the worker is gone its hash names exactly the
-    messages it had in flight, and an unacked entry is still this worker's
-    only while its take id matches: the supervisor never touches a message
-    another worker has taken since, under the same delivery tag. The hash
-    expires two visibility timeouts after the last take (by then kombu's own
-    sweep has restored what it held). Only kombu's Redis transport is
-    patched; with any other the function does nothing."""
-    try:
-        from kombu.transport import redis as kredis
-        qos, chan_cls = kredis.QoS, kredis.Channel
-        append, remove = qos.append, qos._remove_from_indices
-        restore = chan_cls._do_restore_message
-    except (ImportError, AttributeError):
-        return
-    if not node:
-        return
-    key = HELD_PREFIX + node
-
-    def tracked_append(self, message, delivery_tag):
-        chan = self.channel
-        take = os.urandom(8).hex()
-        props = message._raw.get("properties") if isinstance(message._raw, dict) else None
-        if isinstance(props, dict):
-            props[TAKE_FIELD] = take
-        ttl = int(2 * max(chan.visibility_timeout, 60))
-        prefix = getattr(chan, "global_keyprefix", "") or ""
-        with chan.conn_or_acquire() as client:
-            # HSET is prefixed by kombu's client, EXPIRE is not.
-            client.pipeline().hset(key, delivery_tag, take).expire(prefix + key, ttl).execute()
-        return append(self, message, delivery_tag)
-
-    def tracked_remove(self, delivery_tag, pipe=None):
-        piped = remove(self, delivery_tag, pipe)
-        if pipe is None:  # ack (and reject); a restore passes its transaction
-            piped = piped.hdel(key, delivery_tag)
-        return piped
-
-    def untaken_restore(self, payload, exchange, routing_key, pipe, leftmost=False):
-        props = payload.get("properties") if isinstance(payload, dict) else None
-        if isinstance(props, dict):
-            props.pop(TAKE_FIELD, None)
-        return restore(self, payload, exchange, routing_key, pipe, leftmost)
-
-    qos.append, qos._remove_from_indices = tracked_append, tracked_remove
-    chan_cls._do_restore_message = untaken_restore
+def install_extension(fd, settings):
+    """Install the pool engine's extension into this worker main."""
+    from revrx_step import install
+    install(LOADED["app"], fd, settings)
 
 
 def run_celery(argv):

@@ -284,17 +284,22 @@ func (h *AppHost) startProcess() (*exec.Cmd, *net.UnixConn, outputPipes, error) 
 	return cmd, fc.(*net.UnixConn), pipes, nil
 }
 
-// sourcePipe returns the read end of a pipe that holds the host program.
+// sourcePipe returns the read end of a pipe that holds the host program. A
+// goroutine writes it (the program is larger than a pipe's buffer) and
+// closes the write end; the interpreter reads it all before it runs it.
 func sourcePipe() (*os.File, error) {
+	prog, err := hostProgram()
+	if err != nil {
+		return nil, fmt.Errorf("the app host program: %w", err)
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	defer w.Close()
-	if _, err := w.WriteString(appHostSource); err != nil { // < a pipe's 64 KiB buffer
-		r.Close()
-		return nil, fmt.Errorf("write the app host program: %w", err)
-	}
+	go func() {
+		defer w.Close()
+		_, _ = w.WriteString(prog) // fails only if the interpreter died: its start fails
+	}()
 	return r, nil
 }
 
