@@ -90,6 +90,10 @@ type AppConfig struct {
 	CeleryVersion      string  `json:"celery_version"`
 	KombuVersion       string  `json:"kombu_version"`
 	PythonVersion      string  `json:"python_version"`
+	// PoolEngineGap is "" when this Celery, billiard and kombu have the
+	// private fields the pool engine's extension relies on, else what is
+	// missing (the version gate, pool/ext/revrx_gate.py).
+	PoolEngineGap string `json:"pool_engine_gap"`
 }
 
 // Visibility returns VisibilityTimeout as a duration.

@@ -271,7 +271,7 @@ def serve(sock, sup_pid):
             if not select.select([sock], [], [], batch.timeout())[0]:
                 batch.release()
                 continue
-            data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+            data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
             if not data:
                 return
             answer(sock, data, fds, sup_pid, batch)

@@ -5,6 +5,7 @@ package pool
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 )
@@ -115,6 +116,17 @@ type Config struct {
 	// it when running as PID 1 or as a child subreaper). Managed workers are
 	// never reaped by the reaper, so no exit status is lost.
 	Reap bool
+
+	// attach, set by NewEngine, makes every worker a pool-engine main.
+	attach attacher
+}
+
+// attacher gives each start of a pool-engine main the worker's end of a
+// fresh control socket and the extension's settings (attach), and hears
+// when that start failed (detach).
+type attacher interface {
+	attach(name string) (end *os.File, settings map[string]any, err error)
+	detach()
 }
 
 // ConfigError reports the Config field that is invalid.

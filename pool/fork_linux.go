@@ -23,6 +23,9 @@ type forkRequest struct {
 	Name string            `json:"name"` // the node name, also the process name
 	Argv []string          `json:"argv"`
 	Env  map[string]string `json:"env"`
+	// Ext, for a pool-engine main, is the extension's settings; a third
+	// descriptor, the worker's end of its control socket, comes with it.
+	Ext map[string]any `json:"ext,omitempty"`
 }
 
 type forkReply struct {
@@ -42,19 +45,33 @@ func forkWorker(sp spawn, pipes outputPipes) (*process, error) {
 		env[k] = v
 	}
 	req := forkRequest{Type: "fork", Name: sp.name, Argv: celeryArgs(sp.cfg, sp.name), Env: env}
+	files := []*os.File{pipes.outW, pipes.errW}
+	if a := sp.cfg.attach; a != nil {
+		end, settings, err := a.attach(sp.name)
+		if err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
+		defer end.Close() // the worker has its own copy once forked
+		req.Ext, files = settings, append(files, end)
+	}
 	pid, err := sp.svc.children.adopt(func() (int, error) {
-		return sp.forking.fork(req, pipes.outW, pipes.errW)
+		return sp.forking.fork(req, files...)
 	})
 	if err != nil {
+		if a := sp.cfg.attach; a != nil {
+			a.detach()
+		}
 		return nil, err
 	}
 	return &process{pid: pid, spawn: SpawnFork, startedAt: time.Now(), done: make(chan struct{}), fatal: newFatalSignal(),
 		reap: func() (unix.WaitStatus, error) { return wait4(pid) }}, nil
 }
 
-// fork sends req with the two descriptors and returns the new worker's PID.
-// Every failure wraps ErrHostDown: the caller execs the worker instead.
-func (h *AppHost) fork(req forkRequest, stdout, stderr *os.File) (int, error) {
+// fork sends req with its descriptors (stdout, stderr and, for a pool-engine
+// main, its control socket) and returns the new worker's PID. Every failure
+// wraps ErrHostDown: the caller execs the worker instead (or, for a
+// pool-engine main, retries the fork).
+func (h *AppHost) fork(req forkRequest, files ...*os.File) (int, error) {
 	h.reqMu.Lock()
 	defer h.reqMu.Unlock()
 	h.mu.Lock()
@@ -70,7 +87,11 @@ func (h *AppHost) fork(req forkRequest, stdout, stderr *os.File) (int, error) {
 		return 0, fmt.Errorf("fork request: %w", err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(forkTimeout))
-	rights := unix.UnixRights(int(stdout.Fd()), int(stderr.Fd()))
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	rights := unix.UnixRights(fds...)
 	if _, _, err := conn.WriteMsgUnix(msg, rights, nil); err != nil {
 		return 0, fmt.Errorf("%w: send fork request: %w", ErrHostDown, err)
 	}

@@ -79,7 +79,37 @@ type Worker struct {
 	Restarts     int       // restarts scheduled after unexpected exits
 	FailedStarts int       // consecutive failed starts
 	LastOutput   []string  // the child's last lines (up to 20), oldest first
+	// Node is the Celery node name whose task events and held messages
+	// cover this process: Name for a whole worker, the worker main's name
+	// for a pool process of the pool engine. NodePID is that main's PID.
+	Node    string
+	NodePID int
+	// Process is set for a pool process of the pool engine: what the worker
+	// main's event loop says it is doing. Nil for a whole worker (its task
+	// events tell).
+	Process *ProcessState
 }
+
+// ProcessState is what one pool process is doing, as its worker main's
+// event loop sees it (pool/ext/revrx_children.py).
+type ProcessState struct {
+	Phase  ProcessPhase
+	Since  time.Time // when it entered Phase
+	TaskID string    // the task it runs, when busy
+	Task   string    // that task's name, if the main knows it
+}
+
+// ProcessPhase is a pool process's phase.
+type ProcessPhase string
+
+// The phases of a pool process. Idle means provably idle: no job scheduled
+// for it, written to it or accepted by it, and no unread output.
+const (
+	ProcessStarting ProcessPhase = "starting"
+	ProcessIdle     ProcessPhase = "idle"
+	ProcessBusy     ProcessPhase = "busy"
+	ProcessStopping ProcessPhase = "stopping"
+)
 
 // Exit is a worker process that has ended (Config.OnExit).
 type Exit struct {

@@ -4,6 +4,7 @@ package pool
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -27,12 +28,13 @@ type slot struct {
 
 func (s *slot) snapshot() Worker {
 	w := Worker{
-		Name: s.name, Slot: s.num, State: s.state,
+		Name: s.name, Node: s.name, Slot: s.num, State: s.state,
 		Restarts: s.restart, FailedStarts: s.bo.FailedStarts,
 		LastOutput: s.out.snapshot(),
 	}
 	if s.proc != nil {
 		w.PID, w.StartedAt, w.Spawn = s.proc.pid, s.proc.startedAt, s.proc.spawn
+		w.NodePID = w.PID
 	}
 	if s.retired && w.State == Draining {
 		w.State = Stopping // not to be taken back
@@ -124,9 +126,18 @@ func (p *Pool) launch(s *slot) (*process, error) {
 }
 
 // start forks s's worker from the app host when it is ready, and execs it
-// otherwise, or when the host fails during the request.
+// otherwise, or when the host fails during the request. A pool-engine main
+// is forked only (the app host installs its extension): without a ready
+// host its start fails, and is retried after the backoff.
 func (p *Pool) start(s *slot) (*process, error) {
 	sp := spawn{cfg: p.cfg, name: s.name, svc: p.svc, ring: &s.out}
+	if p.cfg.attach != nil {
+		if h := p.cfg.Host; h == nil || !h.forks(p.cfg.Pool) {
+			return nil, fmt.Errorf("the pool engine's worker main is forked from the app host, which is not ready: %w", ErrHostDown)
+		}
+		sp.forking = p.cfg.Host
+		return startProcess(sp)
+	}
 	if h := p.cfg.Host; h != nil && h.forks(p.cfg.Pool) {
 		sp.forking = h
 		pr, err := startProcess(sp)

@@ -43,6 +43,7 @@ type metrics struct {
 	tasksRestored    prometheus.Counter
 	tasksQuarantined prometheus.Counter
 	tasksDied        prometheus.Counter
+	processLosses    prometheus.Counter
 	workerStalls     prometheus.Counter
 }
 
@@ -78,7 +79,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.taskMetrics()
 	for _, c := range []prometheus.Collector{
 		m.tasksReceived, m.tasksStarted, m.tasksReserved, m.tasksRunning, m.queueWait,
-		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied,
+		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied, m.processLosses,
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp, m.queueWatchUp,
 		m.tasksCompleted, m.taskRuntime, m.lastDecision,
@@ -135,7 +136,11 @@ func (m *metrics) healthMetrics() {
 	})
 	m.tasksQuarantined = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "revrx_tasks_quarantined_total",
-		Help: "Messages in flight at two worker deaths, moved to their queue's quarantine list (QUEUE.quarantine).",
+		Help: "Messages moved to their queue's quarantine list (QUEUE.quarantine): in flight at two worker deaths, running in two pool processes that died, or undecodable.",
+	})
+	m.processLosses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_pool_process_losses_total",
+		Help: "Pool processes that died while running a task (OOM killer, SIGKILL, a crash); Celery fails or requeues the task (WorkerLostError).",
 	})
 	m.tasksDied = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "revrx_tasks_died_total",

@@ -98,7 +98,7 @@ func TestStatusPage(t *testing.T) {
 
 	const hostile = `<script>alert("pwned")</script>@h`
 	h.now = h.now.Add(time.Second)
-	h.sup.record(policy.Decision{Desired: 2, Current: 1, Start: 1, Reason: `<img src=x onerror=alert(1)> waiting`},
+	h.sup.record(policy.Decision{Desired: 2, Current: 1, Start: 1, Reason: `<img src=x onerror=alert(1)> waiting`}, policy.Observation{},
 		[]policy.WorkerView{{Name: hostile, Slot: 1, Phase: policy.PhaseIdle}},
 		[]pool.Worker{{Name: hostile, Slot: 1, PID: 4242, Spawn: "exec"}}, h.now)
 	_, _, body = get("/")

@@ -19,6 +19,7 @@ type Status struct {
 	LastDecision DecisionStatus         `json:"last_decision"`
 	ShuttingDown bool                   `json:"shutting_down"`
 	AppHost      *pool.HostState        `json:"app_host,omitempty"`
+	Engine       *pool.EngineState      `json:"engine,omitempty"` // the pool engine's worker main
 	Settings     []Setting              `json:"settings,omitempty"`
 
 	// timeline is the status page's history (timeline.go), carried from
@@ -77,6 +78,8 @@ type WorkerStatus struct {
 	StartedAt    time.Time    `json:"started_at,omitzero"`
 	Restarts     int          `json:"restarts"`
 	Spawn        string       `json:"spawn,omitempty"`
+	TaskID       string       `json:"task_id,omitempty"` // a pool process's running task
+	Task         string       `json:"task,omitempty"`
 	FailedStarts int          `json:"failed_starts,omitempty"`
 	LastOutput   []string     `json:"last_output,omitempty"`
 }
@@ -90,10 +93,10 @@ type DecisionStatus struct {
 }
 
 // record publishes one tick's outcome to the metrics and the status snapshot.
-func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, workers []pool.Worker, now time.Time) {
+func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []policy.WorkerView, workers []pool.Worker, now time.Time) {
 	p := s.cfg.Policy
 	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
-	s.recordMetrics(d, views, now)
+	s.recordMetrics(d, obs, views, now)
 
 	st := Status{
 		Time:         now,
@@ -103,6 +106,13 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
 		ShuttingDown: s.shuttingDown.Load(),
 		Settings:     s.cfg.Settings,
+	}
+	if es, ok := s.pool.(EngineStater); ok {
+		e := es.State()
+		for i, line := range e.Main.LastOutput {
+			e.Main.LastOutput[i] = s.cfg.Scrub(line)
+		}
+		st.Engine = &e
 	}
 	if hs, ok := s.pool.(HostStater); ok {
 		if h := hs.HostState(); h.Enabled {
@@ -126,12 +136,12 @@ func (s *Supervisor) record(d policy.Decision, views []policy.WorkerView, worker
 }
 
 // recordMetrics sets the gauges one decision moves.
-func (s *Supervisor) recordMetrics(d policy.Decision, views []policy.WorkerView, now time.Time) {
+func (s *Supervisor) recordMetrics(d policy.Decision, obs policy.Observation, views []policy.WorkerView, now time.Time) {
 	s.m.desired.Set(float64(d.Desired))
 	s.m.unmet.Set(float64(d.Unmet(s.cfg.Policy)))
 	s.m.lastDecision.Set(float64(now.UnixNano()) / 1e9)
 	counts := map[policy.Phase]int{}
-	var reserved, running int
+	reserved, running := obs.Reserved, 0
 	for _, v := range views {
 		counts[v.Phase]++
 		reserved += v.Received
@@ -153,6 +163,9 @@ func (s *Supervisor) workerStatuses(views []policy.WorkerView, workers []pool.Wo
 		ws := WorkerStatus{
 			Name: v.Name, Slot: v.Slot, PID: w.PID, State: v.Phase, Received: v.Received, Running: v.Running,
 			StartedAt: w.StartedAt, Restarts: w.Restarts, FailedStarts: w.FailedStarts, Spawn: w.Spawn,
+		}
+		if w.Process != nil {
+			ws.TaskID, ws.Task = w.Process.TaskID, w.Process.Task
 		}
 		if v.Phase == policy.PhaseIdle && !v.IdleSince.IsZero() {
 			ws.IdleSeconds = now.Sub(v.IdleSince).Seconds()

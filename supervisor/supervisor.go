@@ -50,6 +50,20 @@ type Pool interface {
 	Changed() <-chan struct{}
 }
 
+// ProcessPool is implemented by a Pool whose workers are the processes of
+// one worker main's prefork pool (pool.Engine, the pool engine).
+type ProcessPool interface {
+	// Grow starts up to n processes at once and returns how many started.
+	Grow(n int) (int, error)
+	// Reserved is what the worker main holds that no process took yet.
+	Reserved() int
+}
+
+// EngineStater is implemented by the pool engine; /status shows its main.
+type EngineStater interface {
+	State() pool.EngineState
+}
+
 // HostStater is implemented by a Pool that forks workers from an app host;
 // /status shows the host and /readyz fails while the app cannot be imported.
 type HostStater interface {
@@ -276,6 +290,9 @@ func (s *Supervisor) tick(ctx context.Context) {
 	s.sampleResources(workers, views, now)
 
 	obs := policy.Observation{BrokerOK: s.brokerOK, Workers: views, Host: s.host, History: s.history}
+	if pp, ok := s.pool.(ProcessPool); ok {
+		obs.Reserved = pp.Reserved()
+	}
 	if now.Sub(s.lastGoodAt) <= s.cfg.StaleAfter {
 		for _, b := range s.lastBacklog {
 			obs.Waiting += b.Depth
@@ -291,7 +308,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 		s.act(d)
 		s.restartStalled(views, obs, now)
 	}
-	s.record(d, views, workers, now)
+	s.record(d, obs, views, workers, now)
 	s.lastTick.Store(now.UnixNano())
 }
 
@@ -332,21 +349,19 @@ func (s *Supervisor) act(d policy.Decision) {
 		s.m.scalingBlocked.WithLabelValues(string(d.Blocked)).Inc()
 	}
 	started := s.reclaim(d)
-	for range d.Start {
-		if _, err := s.pool.Add(); err != nil {
-			if !errors.Is(err, pool.ErrShuttingDown) {
-				s.log.Error("start worker", "err", err)
-			}
-			break
-		}
-		started++
-		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
-		s.setPoolNames(s.pool.Workers()) // before the new worker's first event
+	if pp, ok := s.pool.(ProcessPool); ok {
+		started += s.grow(pp, d)
+	} else {
+		started += s.addWorkers(d)
 	}
 	var stopped []string
 	for _, st := range d.Stop {
 		if err := s.pool.Stop(st.Name); err != nil {
-			s.log.Error("stop worker", "worker", st.Name, "err", err)
+			if errors.Is(err, pool.ErrBusy) { // took a task since the decision: it stays
+				s.log.Debug("the process took a task; not stopped", "worker", st.Name)
+			} else {
+				s.log.Error("stop worker", "worker", st.Name, "err", err)
+			}
 			continue
 		}
 		stopped = append(stopped, st.Name)
@@ -360,6 +375,40 @@ func (s *Supervisor) act(d policy.Decision) {
 	case d.Desired != s.lastDesired || d.Blocked != s.lastBlocked:
 		s.log.Info("desired workers changed", "desired", d.Desired, "current", d.Current, "reason", d.Reason)
 	}
+}
+
+// grow starts d.Start pool processes at once (the pool engine) and returns
+// how many started; a shortfall waits for the next decision.
+func (s *Supervisor) grow(pp ProcessPool, d policy.Decision) int {
+	if d.Start == 0 {
+		return 0
+	}
+	n, err := pp.Grow(d.Start)
+	if err != nil && !errors.Is(err, pool.ErrShuttingDown) && !errors.Is(err, pool.ErrNoMain) { // no main yet: it is starting
+		s.log.Error("start pool processes", "wanted", d.Start, "started", n, "err", err)
+	}
+	for range n {
+		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
+	}
+	return n
+}
+
+// addWorkers starts d.Start whole workers, one at a time, and returns how
+// many started.
+func (s *Supervisor) addWorkers(d policy.Decision) int {
+	started := 0
+	for range d.Start {
+		if _, err := s.pool.Add(); err != nil {
+			if !errors.Is(err, pool.ErrShuttingDown) {
+				s.log.Error("start worker", "err", err)
+			}
+			break
+		}
+		started++
+		s.m.scalingEvents.WithLabelValues("up", string(d.Strategy)).Inc()
+		s.setPoolNames(s.pool.Workers()) // before the new worker's first event
+	}
+	return started
 }
 
 // reclaim takes back the draining workers d names and returns how many

@@ -14,9 +14,12 @@ import (
 // drops every other host's events, so that what the tracker keeps is
 // bounded by the pool.
 func (s *Supervisor) setPoolNames(workers []pool.Worker) {
-	names := make(map[string]bool, len(workers))
+	names := make(map[string]bool, len(workers)+1)
 	for _, w := range workers {
-		names[w.Name] = true
+		names[w.Node] = true
+	}
+	if n, ok := s.pool.(interface{ Node() string }); ok {
+		names[n.Node()] = true // the pool engine's main, even with no process
 	}
 	s.poolNames.Store(&names)
 }
@@ -24,7 +27,7 @@ func (s *Supervisor) setPoolNames(workers []pool.Worker) {
 func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
 	alive := make(map[string]int, len(workers))
 	for _, w := range workers {
-		alive[w.Name] = w.PID
+		alive[w.Node] = w.NodePID
 	}
 	for name, pid := range s.knownPIDs {
 		if now, ok := alive[name]; !ok || now != pid {
@@ -45,6 +48,10 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.Worker
 	views := make([]policy.WorkerView, 0, len(workers))
 	for _, w := range workers {
 		v := policy.WorkerView{Name: w.Name, Slot: w.Slot}
+		if w.Process != nil {
+			views = append(views, processView(v, w))
+			continue
+		}
 		a := acts[w.Name]
 		switch {
 		case w.State == pool.Draining:
@@ -67,6 +74,22 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.Worker
 		views = append(views, v)
 	}
 	return views
+}
+
+// processView is a pool process as the policy sees it: one task at most,
+// its phase as its worker main's event loop reported it.
+func processView(v policy.WorkerView, w pool.Worker) policy.WorkerView {
+	switch w.Process.Phase {
+	case pool.ProcessStarting:
+		v.Phase = policy.PhaseStarting
+	case pool.ProcessStopping:
+		v.Phase = policy.PhaseStopping
+	case pool.ProcessBusy:
+		v.Phase, v.Running = policy.PhaseBusy, 1
+	default:
+		v.Phase, v.IdleSince = policy.PhaseIdle, w.Process.Since
+	}
+	return v
 }
 
 // handleEvent applies one Celery event to the per-worker state and counts

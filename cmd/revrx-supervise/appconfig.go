@@ -188,15 +188,27 @@ func (r *resolver) queues() {
 // followed by an idle gap of up to a second. A multiplier of 2 lets the
 // next task wait in the worker instead. --prefetch-multiplier after --
 // still wins (it comes last on the worker's command line).
+//
+// The pool engine needs no such help (its main hands the next reserved
+// message to whichever process frees first): it takes the app's own
+// worker_prefetch_multiplier, as a plain celery worker would.
 func (r *resolver) prefetch() {
 	p := &r.cfg.Pool
 	p.PrefetchMultiplier = pool.DefaultPrefetch
 	src := sourceDefault
 	if r.app != nil && r.app.AcksLate {
-		p.PrefetchMultiplier, src = 2, sourceAuto+" (task_acks_late)"
 		r.cfg.Supervisor.AcksLate, r.cfg.Pool.AcksLate = true, true
 	}
+	switch {
+	case r.cfg.Engine == pool.EnginePool && r.app != nil && r.app.PrefetchMultiplier > 0:
+		p.PrefetchMultiplier, src = r.app.PrefetchMultiplier, sourceApp
+	case r.cfg.Engine != pool.EnginePool && r.app != nil && r.app.AcksLate:
+		p.PrefetchMultiplier, src = 2, sourceAuto+" (task_acks_late)"
+	}
 	if v, ok := lastOption(p.ExtraArgs, "--prefetch-multiplier"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			p.PrefetchMultiplier = n // the pool engine's extension sets the prefetch from it
+		}
 		r.add("worker_prefetch_multiplier", v, "worker arguments after --")
 		return
 	}

@@ -26,6 +26,9 @@ type config struct {
 	// Spawn is how workers start: pool.SpawnFork (from the app host) or
 	// pool.SpawnExec.
 	Spawn string
+	// Engine is pool.EnginePool or pool.EngineWorkers, as asked; assemble
+	// may fall back to the workers engine (chooseEngine).
+	Engine string
 	// ImportTimeout bounds how long the app host may take to import the app.
 	ImportTimeout time.Duration
 	// EMF is the CloudWatch Embedded Metric Format output (off by default).
@@ -70,7 +73,10 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if w.command, cfg.Spawn, err = startFromFlags(c); err != nil {
 		return cfg, err
 	}
-	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn)
+	if cfg.Engine = c.String(flagEngine); cfg.Engine != pool.EnginePool && cfg.Engine != pool.EngineWorkers {
+		return cfg, usagef("--engine %q: accepted: pool, workers", cfg.Engine)
+	}
+	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn, flagEngine)
 	if cfg.Broker, cfg.Secrets, err = brokerFromFlags(c, steps); err != nil {
 		return cfg, err
 	}

@@ -27,6 +27,7 @@ const (
 	flagSentinelMaster  = "sentinel-master"
 	flagPrioritySep     = "priority-sep"
 	flagSpawn           = "spawn"
+	flagEngine          = "engine"
 	flagImportTimeout   = "import-timeout"
 )
 
@@ -48,6 +49,9 @@ func supervisorFlags() []cli.Flag {
 			Usage: "comma-separated queues the workers consume and the supervisor measures (default: the app's task_default_queue, else this)"},
 		&cli.StringFlag{Name: flagSpawn, EnvVars: []string{"REVRX_SPAWN"}, Value: pool.SpawnFork,
 			Usage: "how workers start: fork (from an app host that imported the app once; exec while it is down) or exec (a fresh interpreter each)"},
+		&cli.StringFlag{Name: flagEngine, EnvVars: []string{"REVRX_ENGINE"}, Value: pool.EnginePool,
+			Usage: "pool: one Celery worker whose prefork pool is sized between MIN and MAX processes from inside it; " +
+				"workers: one whole Celery worker per slot (isolation; also the fallback when the pool engine cannot run)"},
 		&cli.DurationFlag{Name: flagImportTimeout, EnvVars: []string{"REVRX_IMPORT_TIMEOUT"}, Value: pool.DefaultImportTimeout,
 			Usage: "how long the app host may take to import the app"},
 	}

@@ -74,7 +74,7 @@ func run(cfg config, log *slog.Logger) int {
 type program struct {
 	rds  *broker.Redis
 	reg  *prometheus.Registry
-	pool *pool.Pool
+	pool workerPool
 	sup  *supervisor.Supervisor
 }
 
@@ -88,6 +88,8 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 			closeHost(host)
 		}
 	}()
+	var fallback string
+	cfg.Engine, fallback = chooseEngine(cfg, host, app, log)
 	cfg, settings, err := applyApp(cfg, app, log)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -98,15 +100,14 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	}
 	prog.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pcfg := poolConfig(cfg, host, prog.rds, log)
-	pcfg.OnRestart = func(name, reason string) { prog.sup.OnRestart(name, reason) }
-	pcfg.OnExit = func(e pool.Exit) { prog.sup.OnWorkerExit(e) }
-	if prog.pool, err = pool.New(pcfg); err != nil {
+	hooks := engineHooks{sup: func() *supervisor.Supervisor { return prog.sup }}
+	if prog.pool, err = newWorkerPool(cfg, pcfg, hooks); err != nil {
 		prog.rds.Close()
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	scfg := cfg.Supervisor
 	scfg.Logger, scfg.Scrub, scfg.Resources, scfg.Version = log, cfg.Secrets.scrub, pool.NewSampler(), buildVersion()
-	scfg.Settings = append(settings, spawnSetting(cfg, pcfg))
+	scfg.Settings = append(settings, engineSetting(cfg, fallback), spawnSetting(cfg, pcfg))
 	scfg.PreviousWorkers = prog.pool.SlotNames(scfg.Policy.Max)
 	if prog.sup, err = supervisor.New(scfg, prog.rds, prog.rds, prog.pool, prog.reg); err != nil {
 		prog.rds.Close()
@@ -114,7 +115,7 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	}
 	p := cfg.Supervisor.Policy
 	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
-		"min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
+		"engine", cfg.Engine, "min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
 		"http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg))
 	return prog, nil
 }
@@ -143,7 +144,7 @@ func exitCode(forced syscall.Signal, poolErr error, log *slog.Logger) int {
 // watchSignals turns the first SIGTERM/SIGINT into a warm shutdown (cancel)
 // and a second one into an immediate kill of every worker. forced holds the
 // signal that forced the stop, 0 if none did; stop ends the watch.
-func watchSignals(cancel context.CancelFunc, sup *supervisor.Supervisor, wp *pool.Pool, log *slog.Logger) (forced *atomic.Int32, stop func()) {
+func watchSignals(cancel context.CancelFunc, sup *supervisor.Supervisor, wp workerPool, log *slog.Logger) (forced *atomic.Int32, stop func()) {
 	forced = new(atomic.Int32)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)

@@ -17,9 +17,10 @@ from revrx_children import is_busy, jobs_by_child
 class Sizing:
     """The pool's target size and the consumer's prefetch, kept together."""
 
-    def __init__(self, consumer, multiplier, children):
+    def __init__(self, consumer, multiplier, children, limit):
         self.c = consumer
         self.multiplier = max(int(multiplier or 1), 1)
+        self.limit = limit  # processes alive at most, stopping ones included
         self.children = children
         self.applied = None  # the prefetch we last set, to apply differences
 
@@ -54,8 +55,11 @@ class Sizing:
         self.applied = None
 
     def grow(self, n):
-        """Fork n children now; return their pids."""
+        """Fork up to n children now (never past the limit of processes
+        alive, stopping ones included); return their pids."""
         pool = self.pool
+        if self.limit:
+            n = min(n, self.limit - len(pool._pool))
         if n <= 0:
             return []
         before = {p.pid for p in pool._pool}

@@ -48,7 +48,7 @@ class Extension:
     def __init__(self, wire, settings):
         self.wire = wire
         self.multiplier = int(settings.get("multiplier") or 1)
-        self.initial = int(settings.get("initial") or 0)
+        self.limit = int(settings.get("max") or 0)
         self.c = self.sizing = None
         self.children = Children()
         self.disabled = ""
@@ -64,7 +64,7 @@ class Extension:
             self.disabled = self.disabled or live_check(c)
             self.c = c
             if not self.disabled:
-                self.sizing = Sizing(c, self.multiplier, self.children)
+                self.sizing = Sizing(c, self.multiplier, self.children, self.limit)
                 self.watch_losses(c.pool._pool)
             self.wire.send({"type": "hello", "pid": os.getpid(), "ok": not self.disabled,
                             "why": self.disabled, "multiplier": self.multiplier})
@@ -81,16 +81,10 @@ class Extension:
         hub.add_reader(self.wire.fileno(), self.serve)
         if self.timer is None:
             self.timer = hub.call_repeatedly(PUSH_INTERVAL, self.push)
-            if self.initial and not self.disabled:
-                hub.call_soon(self.grow_initial)
+            hub.call_soon(self.push)
         c = self.c
         if c is not None and getattr(c, "on_task_message", None) is not None:
             c.on_task_message.add(self.on_task_message)
-
-    def grow_initial(self):
-        self.sizing.grow(max(self.initial - self.sizing.size(), 0))
-        self.initial = 0
-        self.push()
 
     def on_task_message(self, *args):
         self.c.hub.call_soon(self.push)

@@ -28,6 +28,7 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	}
 	d := Decision{History: obs.History.prune(now, p.Behavior)}
 	l := tally(obs.Workers)
+	l.received += obs.Reserved
 	d.Current, d.Demand = l.current, l.demand(obs.Waiting)
 	lo, hi, sched := p.Bounds(now)
 	best := propose(obs, d.Demand, d.Current, lo, sched, p)

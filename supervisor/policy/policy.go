@@ -150,6 +150,7 @@ func (w WorkerView) Idle() bool { return w.Phase == PhaseIdle && w.Received == 0
 // Observation is everything Decide needs to know about the world at one instant.
 type Observation struct {
 	Waiting    int64         // messages waiting in the broker over all consumed queues (the last good reading)
+	Reserved   int           // tasks a worker main holds that none of its pool processes took yet (pool engine)
 	OldestWait time.Duration // age of the oldest due message waiting in any consumed queue
 	BrokerOK   bool          // Waiting comes from a read that just succeeded; when false nothing is stopped
 	Workers    []WorkerView

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor"
+)
+
+// workerPool is what run drives: the pool engine (pool.Engine) or the
+// whole-worker engine (pool.Pool).
+type workerPool interface {
+	supervisor.Pool
+	Run(ctx context.Context) error
+	Kill()
+	SlotNames(n int) []string
+}
+
+var (
+	_ workerPool = (*pool.Pool)(nil)
+	_ workerPool = (*pool.Engine)(nil)
+)
+
+// chooseEngine returns the engine to run and, for a fallback from the pool
+// engine, why (logged once and shown in /status): the pool engine forks its
+// worker main from the app host, runs a prefork pool, and needs the private
+// fields its extension checks (the version gate).
+func chooseEngine(cfg config, host *pool.AppHost, app *pool.AppConfig, log *slog.Logger) (engine, fallback string) {
+	if cfg.Engine != pool.EnginePool {
+		return cfg.Engine, ""
+	}
+	switch {
+	case cfg.Pool.Pool != "prefork":
+		fallback = "--pool " + cfg.Pool.Pool + " (the pool engine sizes a prefork pool)"
+	case cfg.Spawn != pool.SpawnFork:
+		fallback = "--spawn exec (the pool engine forks its worker main from the app host)"
+	case host == nil || app == nil:
+		fallback = "no app host report (the pool engine forks its worker main from the app host)"
+	case app.PoolEngineGap != "":
+		fallback = "this Celery/billiard/kombu lacks what the pool engine uses: " + app.PoolEngineGap
+	}
+	if fallback == "" {
+		return pool.EnginePool, ""
+	}
+	log.Warn("the pool engine cannot run here; using the whole-worker engine", "reason", fallback)
+	return pool.EngineWorkers, fallback
+}
+
+// engineSetting is the engine in force, for /status.
+func engineSetting(cfg config, fallback string) supervisor.Setting {
+	src := cfg.Sources[flagEngine]
+	if src == "" {
+		src = sourceDefault
+	}
+	if fallback != "" {
+		src = "fallback: " + fallback
+	}
+	return supervisor.Setting{Name: "engine", Value: cfg.Engine, Source: src}
+}
+
+// newWorkerPool builds the engine cfg.Engine names over pcfg.
+func newWorkerPool(cfg config, pcfg pool.Config, hooks engineHooks) (workerPool, error) {
+	if cfg.Engine != pool.EnginePool {
+		pcfg.OnRestart, pcfg.OnExit = hooks.restart, hooks.exit
+		return pool.New(pcfg)
+	}
+	pcfg.OnRestart, pcfg.OnExit = hooks.restart, hooks.exit
+	p := cfg.Supervisor.Policy
+	return pool.NewEngine(pool.EngineConfig{
+		Main: pcfg, Max: p.Max, OnLost: hooks.lost, OnQuarantine: hooks.quarantine,
+	})
+}
+
+// engineHooks forward the pool's reports to the supervisor, which is built
+// after the pool: each reads the supervisor when it is called.
+type engineHooks struct {
+	sup func() *supervisor.Supervisor
+}
+
+func (h engineHooks) restart(name, reason string) { h.sup().OnRestart(name, reason) }
+func (h engineHooks) exit(e pool.Exit)            { h.sup().OnWorkerExit(e) }
+func (h engineHooks) lost(l pool.ProcessLoss)     { h.sup().OnProcessLost(l) }
+func (h engineHooks) quarantine(q pool.Quarantine) {
+	h.sup().OnQuarantine(q)
+}
