@@ -16,7 +16,7 @@ import (
 func (s *Supervisor) setPoolNames(workers []pool.Worker) {
 	names := make(map[string]bool, len(workers)+1)
 	for _, w := range workers {
-		names[w.Node] = true
+		names[nodeOf(w)] = true
 	}
 	if n, ok := s.pool.(interface{ Node() string }); ok {
 		names[n.Node()] = true // the pool engine's main, even with no process
@@ -27,7 +27,11 @@ func (s *Supervisor) setPoolNames(workers []pool.Worker) {
 func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
 	alive := make(map[string]int, len(workers))
 	for _, w := range workers {
-		alive[w.Node] = w.NodePID
+		if w.Process != nil {
+			alive[w.Node] = w.NodePID
+		} else {
+			alive[w.Name] = w.PID
+		}
 	}
 	for name, pid := range s.knownPIDs {
 		if now, ok := alive[name]; !ok || now != pid {
@@ -74,6 +78,15 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.Worker
 		views = append(views, v)
 	}
 	return views
+}
+
+// nodeOf is the Celery node whose events cover w: its worker main's for a
+// pool process, its own name for a whole worker.
+func nodeOf(w pool.Worker) string {
+	if w.Process != nil && w.Node != "" {
+		return w.Node
+	}
+	return w.Name
 }
 
 // processView is a pool process as the policy sees it: one task at most,
