@@ -128,15 +128,20 @@ func (r *Redis) TagsOf(ctx context.Context, ids map[string]bool) ([]string, erro
 // restored twice): it leaves unacked and its index and goes to the front of
 // the list it came from (its priority sub-list) with the redelivered flags
 // set. The entry must still be the worker's take (take, "" for an exec'd
-// worker): one another worker has taken since is only counted. With death
-// true (the worker died: it was not stopped) the message's
+// worker): one another worker has taken since is only counted. When
+// died(task id) is true (the worker died running that task; the id is ""
+// for a message the dying worker put back itself, whose id is not read),
+// the message's
 // deaths are counted, and at the second it is quarantined instead: moved
 // to its queue's quarantine list, from unacked or, if the dying worker had
 // put it back itself, from the tail of its queue (queues are the ones the
 // pool consumes, searched then).
-func (r *Redis) Settle(ctx context.Context, worker, tag, take string, death bool, queues []string) (s Settled, err error) {
+func (r *Redis) Settle(ctx context.Context, worker, tag, take string, died func(taskID string) bool, queues []string) (s Settled, err error) {
+	if died == nil {
+		died = func(string) bool { return false }
+	}
 	for range restoreRetries {
-		s, err = r.settleOnce(ctx, worker, tag, take, death, queues)
+		s, err = r.settleOnce(ctx, worker, tag, take, died, queues)
 		if !errors.Is(err, redis.TxFailedErr) {
 			return s, err
 		}
@@ -144,7 +149,7 @@ func (r *Redis) Settle(ctx context.Context, worker, tag, take string, death bool
 	return s, fmt.Errorf("settle %s: the keys kept changing: %w", tag, err)
 }
 
-func (r *Redis) settleOnce(ctx context.Context, worker, tag, take string, death bool, queues []string) (s Settled, err error) {
+func (r *Redis) settleOnce(ctx context.Context, worker, tag, take string, died func(string) bool, queues []string) (s Settled, err error) {
 	s = Settled{Tag: tag, Outcome: Gone}
 	pfx := r.cfg.KeyPrefix
 	var requeued, retaken bool
@@ -166,9 +171,9 @@ func (r *Redis) settleOnce(ctx context.Context, worker, tag, take string, death 
 			retaken = true // another worker's take now: not ours to move
 			return nil
 		}
-		return r.restoreEntry(ctx, tx, worker, e, death, &s)
+		return r.restoreEntry(ctx, tx, worker, e, died(e.id), &s)
 	}, pfx+unackedKey)
-	if err != nil || !(requeued || retaken) || !death {
+	if err != nil || !(requeued || retaken) || !died(s.ID) {
 		return s, err
 	}
 	return r.countRequeued(ctx, worker, queues, retaken, s)

@@ -21,7 +21,7 @@ type Restorer interface {
 	// TagsOf finds in unacked the messages of the given task ids (for a
 	// worker that kept no held set).
 	TagsOf(ctx context.Context, ids map[string]bool) ([]string, error)
-	Settle(ctx context.Context, worker, tag, take string, death bool, queues []string) (broker.Settled, error)
+	Settle(ctx context.Context, worker, tag, take string, died func(taskID string) bool, queues []string) (broker.Settled, error)
 	ForgetHeld(ctx context.Context, worker string) error
 	// WorkerAlive reports whether a worker of that name answers a ping.
 	WorkerAlive(ctx context.Context, worker string) (bool, error)
@@ -44,6 +44,24 @@ type exitJob struct {
 	tasks   []broker.TaskRef // running and received: what an exec'd worker held
 	settled []broker.Settled
 	fails   int // failed attempts: only the first is logged
+}
+
+// diedRunning says which of j's messages a death counts against: only the
+// tasks that were running (a message merely reserved beside a poison is a
+// bystander). A forked worker quarantines undecodable input itself
+// (pool/ext/revrx_intake.py), so only a task it ran can have killed it; an
+// exec'd worker has no such guard, so a message it put back itself (id "")
+// or held counts too, to catch a crash loop. Nothing counts after a stop.
+func (j *exitJob) diedRunning() func(string) bool {
+	if !j.exit.Died {
+		return nil
+	}
+	running := make(map[string]bool, len(j.running))
+	for _, t := range j.running {
+		running[t.ID] = true
+	}
+	exec := j.exit.Spawn == pool.SpawnExec
+	return func(id string) bool { return exec || running[id] }
 }
 
 // exits queues ended workers for the settling goroutine.
@@ -190,8 +208,9 @@ func (s *Supervisor) settle(ctx context.Context, j *exitJob) error {
 	if err != nil {
 		return err
 	}
+	died := j.diedRunning()
 	for _, tag := range slices.Sorted(maps.Keys(held)) {
-		st, err := s.restorer.Settle(ctx, j.exit.Name, tag, held[tag], j.exit.Died, s.cfg.Queues)
+		st, err := s.restorer.Settle(ctx, j.exit.Name, tag, held[tag], died, s.cfg.Queues)
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func (r *flakyRestorer) WorkerAlive(context.Context, string) (bool, error)      
 func (r *flakyRestorer) TagsOf(context.Context, map[string]bool) ([]string, error) { return nil, nil }
 func (r *flakyRestorer) ForgetHeld(context.Context, string) error                  { return nil }
 
-func (r *flakyRestorer) Settle(_ context.Context, _, tag, _ string, _ bool, _ []string) (broker.Settled, error) {
+func (r *flakyRestorer) Settle(_ context.Context, _, tag, _ string, _ func(string) bool, _ []string) (broker.Settled, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.settled = append(r.settled, tag)
@@ -100,5 +100,36 @@ func TestPreviousWorkersSettledUnlessAlive(t *testing.T) {
 		if got := testutil.ToFloat64(sup.m.tasksRestored); got != want {
 			t.Errorf("alive=%v: %v messages put back, want %v", alive, got, want)
 		}
+	}
+}
+
+// TestDeathCountsOnlyRunningTasks: a death counts against the messages the
+// worker was running, never against one merely reserved beside them (a good
+// task prefetched next to a poison); an exec'd worker, which has no in-worker
+// quarantine, still counts everything it held; a stop counts nothing.
+func TestDeathCountsOnlyRunningTasks(t *testing.T) {
+	running := []broker.TaskRef{{ID: "run", Name: "tasks.sleep"}}
+	cases := []struct {
+		name  string
+		exit  pool.Exit
+		ids   map[string]bool // id -> counted
+		isNil bool
+	}{
+		{"forked worker died", pool.Exit{Spawn: pool.SpawnFork, Died: true}, map[string]bool{"run": true, "reserved": false, "": false}, false},
+		{"exec'd worker died", pool.Exit{Spawn: pool.SpawnExec, Died: true}, map[string]bool{"run": true, "reserved": true, "": true}, false},
+		{"stopped", pool.Exit{Spawn: pool.SpawnFork, Died: false}, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			died := (&exitJob{exit: c.exit, running: running}).diedRunning()
+			if (died == nil) != c.isNil {
+				t.Fatalf("diedRunning() nil = %v, want %v", died == nil, c.isNil)
+			}
+			for id, want := range c.ids {
+				if got := died(id); got != want {
+					t.Errorf("died(%q) = %v, want %v", id, got, want)
+				}
+			}
+		})
 	}
 }

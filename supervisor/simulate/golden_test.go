@@ -20,15 +20,34 @@ func referencePolicy() policy.Config {
 		Keepalive: 30 * time.Second, PrefetchMultiplier: 1, Location: time.UTC}
 }
 
-// render simulates a reference trace, alone or against Celery, and returns
-// the summary and the SVG.
-func render(t *testing.T, name string, compare bool) (summary, svg []byte) {
+// referenceModel is what `simulate --autoscale=10,3 --engine engine` runs
+// for revrx.
+func referenceModel(engine Engine) Model {
+	if engine == EnginePool {
+		return PoolModel(referencePolicy())
+	}
+	return RevrxModel(referencePolicy(), 1)
+}
+
+// goldenBase names the golden files of a reference trace run with engine,
+// alone or against Celery: burst-pool, burst-workers-compare-celery, ….
+func goldenBase(name string, engine Engine, compare bool) string {
+	base := name + "-" + string(engine)
+	if compare {
+		base += "-compare-celery"
+	}
+	return base
+}
+
+// render simulates a reference trace with engine, alone or against Celery,
+// and returns the summary and the SVG.
+func render(t *testing.T, name string, engine Engine, compare bool) (summary, svg []byte) {
 	t.Helper()
 	tr, err := ReadTrace(filepath.Join("testdata", name+".trace"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	models := []Model{RevrxModel(referencePolicy(), 1)}
+	models := []Model{referenceModel(engine)}
 	if compare {
 		models = append(models, CeleryModel(referencePolicy()))
 	}
@@ -47,20 +66,19 @@ func render(t *testing.T, name string, compare bool) (summary, svg []byte) {
 }
 
 // TestGolden: the summaries and charts of the three reference traces, with
-// the default policy and against Celery, are those in testdata (go test
-// -run Golden -update rewrites them; review the diff).
+// the default policy on each engine, alone and against Celery, are those in
+// testdata (go test -run Golden -update rewrites them; review the diff).
 func TestGolden(t *testing.T) {
 	for _, name := range []string{"burst", "ramp", "spiky"} {
-		for _, compare := range []bool{false, true} {
-			base := name
-			if compare {
-				base += "-compare-celery"
+		for _, engine := range []Engine{EnginePool, EngineWorkers} {
+			for _, compare := range []bool{false, true} {
+				base := goldenBase(name, engine, compare)
+				t.Run(base, func(t *testing.T) {
+					summary, svg := render(t, name, engine, compare)
+					checkGolden(t, filepath.Join("testdata", base+".summary.golden"), summary)
+					checkGolden(t, filepath.Join("testdata", base+".svg.golden"), svg)
+				})
 			}
-			t.Run(base, func(t *testing.T) {
-				summary, svg := render(t, name, compare)
-				checkGolden(t, filepath.Join("testdata", base+".summary.golden"), summary)
-				checkGolden(t, filepath.Join("testdata", base+".svg.golden"), svg)
-			})
 		}
 	}
 }
@@ -92,10 +110,12 @@ func clip(b []byte) []byte {
 // TestDeterministic: two runs of the same inputs give byte-identical output.
 func TestDeterministic(t *testing.T) {
 	for _, name := range []string{"burst", "ramp", "spiky"} {
-		s1, g1 := render(t, name, true)
-		s2, g2 := render(t, name, true)
-		if !bytes.Equal(s1, s2) || !bytes.Equal(g1, g2) {
-			t.Errorf("%s: two runs of the same inputs differ", name)
+		for _, engine := range []Engine{EnginePool, EngineWorkers} {
+			s1, g1 := render(t, name, engine, true)
+			s2, g2 := render(t, name, engine, true)
+			if !bytes.Equal(s1, s2) || !bytes.Equal(g1, g2) {
+				t.Errorf("%s on %s: two runs of the same inputs differ", name, engine)
+			}
 		}
 	}
 }
@@ -108,13 +128,14 @@ func TestReferenceRunsDrain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := Simulate(tr, []Model{RevrxModel(referencePolicy(), 1), CeleryModel(referencePolicy())}, DefaultStart, 0)
+		models := []Model{referenceModel(EnginePool), referenceModel(EngineWorkers), CeleryModel(referencePolicy())}
+		rep, err := Simulate(tr, models, DefaultStart, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range rep.Runs {
 			if r.Finished != tr.Tasks() || r.PeakWorkers > 10 {
-				t.Errorf("%s/%s: finished %d of %d, peak %d workers (max 10)", name, r.Model.Name, r.Finished, tr.Tasks(), r.PeakWorkers)
+				t.Errorf("%s/%s (%s): finished %d of %d, peak %d workers (max 10)", name, r.Model.Name, r.Model.Engine, r.Finished, tr.Tasks(), r.PeakWorkers)
 			}
 		}
 	}

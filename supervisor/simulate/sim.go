@@ -15,7 +15,8 @@ type task struct {
 	started    bool
 }
 
-// worker is one simulated worker (revrx) or pool process (celery).
+// worker is one simulated worker (workers engine) or pool process (pool
+// engine, celery).
 type worker struct {
 	name       string
 	slot       int
@@ -52,11 +53,14 @@ type sim struct {
 	next     int   // next task to arrive
 	queue    []int // waiting task indexes; queue[head:] is the FIFO
 	head     int
+	held     []int     // EnginePool: tasks the worker main holds that no process took, FIFO
 	workers  []*worker // starting, online and stopping, in creation order
 	now      time.Duration
 	nextPoll time.Duration
 	seq      int
 	history  policy.History
+	wake     wake
+	changed  bool // the broker changed (push or pop) at this instant
 
 	res     Result
 	slotNS  int64 // ∫ alive workers × concurrency dt, in slot-nanoseconds
@@ -70,10 +74,15 @@ func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, er
 	if horizon <= 0 {
 		return nil, fmt.Errorf("horizon %s: must be positive", horizon)
 	}
-	if horizon/m.PollInterval > maxDecisions {
-		return nil, fmt.Errorf("horizon %s at one decision every %s: more than %d decisions", horizon, m.PollInterval, maxDecisions)
+	every := m.PollInterval
+	if m.ChangeSettle > 0 {
+		every = min(every, m.ChangeSettle)
 	}
-	s := &sim{m: m, start: start, horizon: horizon, decide: policy.Decide, nextPoll: m.PollOffset}
+	if horizon/every > maxDecisions {
+		return nil, fmt.Errorf("horizon %s at one decision every %s: more than %d decisions", horizon, every, maxDecisions)
+	}
+	s := &sim{m: m, start: start, horizon: horizon, decide: policy.Decide, nextPoll: m.PollOffset,
+		wake: wake{settle: m.ChangeSettle, gap: m.ChangeGap}}
 	s.res.Model = m
 	s.tasks = make([]task, 0, tr.Tasks())
 	for _, b := range tr.Batches {
@@ -120,6 +129,9 @@ func (s *sim) runUntil(limit time.Duration) error {
 // nextEvent is the next instant at which anything happens.
 func (s *sim) nextEvent() time.Duration {
 	t := s.nextPoll
+	if s.wake.held {
+		t = min(t, s.wake.at)
+	}
 	if s.next < len(s.tasks) {
 		t = min(t, s.tasks[s.next].at)
 	}
@@ -138,8 +150,10 @@ func (s *sim) nextEvent() time.Duration {
 }
 
 // step handles instant t: completions free slots, stopped workers leave,
-// started ones come online, tasks arrive, workers take tasks, and on a poll
-// instant Decide runs on what that leaves.
+// started ones come online, tasks arrive, workers take tasks, and on a
+// decision instant (a poll, or one a broker change brought) Decide runs on
+// what that leaves; a pool engine's main then fetches for a grown pool.
+// A broker change at t brings a later decision.
 func (s *sim) step(t time.Duration) error {
 	s.advance(t)
 	s.complete(t)
@@ -153,8 +167,32 @@ func (s *sim) step(t time.Duration) error {
 		s.queue = append(s.queue, s.next)
 		s.next++
 		s.res.Published++
+		s.changed = true
 	}
 	s.dispatch(t)
+	s.markIdle(t)
+	if poll := t == s.nextPoll; poll || s.wake.due(t) {
+		if poll {
+			s.nextPoll += s.m.PollInterval
+		}
+		if err := s.decideAt(t); err != nil {
+			return err
+		}
+		s.wake.decided(t)
+		s.dispatch(t) // only moves tasks into a grown main's window: no process is free
+	}
+	if s.changed {
+		s.wake.change(t)
+		s.changed = false
+	}
+	s.res.Queue.add(t, s.waiting())
+	s.res.Workers.add(t, len(s.workers))
+	s.res.PeakWorkers = max(s.res.PeakWorkers, len(s.workers))
+	return nil
+}
+
+// markIdle records when each online worker last ran out of tasks.
+func (s *sim) markIdle(t time.Duration) {
 	for _, w := range s.workers {
 		if busy := w.tasks() > 0; w.online && busy != w.busy {
 			w.busy = busy
@@ -163,16 +201,6 @@ func (s *sim) step(t time.Duration) error {
 			}
 		}
 	}
-	if t == s.nextPoll {
-		s.nextPoll += s.m.PollInterval
-		if err := s.decideAt(t); err != nil {
-			return err
-		}
-	}
-	s.res.Queue.add(t, s.waiting())
-	s.res.Workers.add(t, len(s.workers))
-	s.res.PeakWorkers = max(s.res.PeakWorkers, len(s.workers))
-	return nil
 }
 
 // advance integrates the execution slots up to t.
@@ -184,6 +212,14 @@ func (s *sim) advance(t time.Duration) {
 }
 
 func (s *sim) waiting() int { return len(s.queue) - s.head }
+
+// pop takes the oldest queued task off the broker.
+func (s *sim) pop() int {
+	i := s.queue[s.head]
+	s.head++
+	s.changed = true
+	return i
+}
 
 // complete ends the tasks due by t. A worker that was full fetches again.
 func (s *sim) complete(t time.Duration) {
@@ -218,10 +254,22 @@ func (s *sim) bringOnline(w *worker, t time.Duration) {
 	s.block(w)
 }
 
-// dispatch starts reserved tasks in free slots, then hands queued tasks, in
-// FIFO order, to the worker whose fetch has waited longest: into a free
-// slot, or else as a reserved task behind its running ones.
+// dispatch hands out the tasks that can start or be reserved at t: the
+// workers fetch for themselves (dispatchWorkers), or the pool engine's
+// worker main fetches for its processes (dispatchMain).
 func (s *sim) dispatch(t time.Duration) {
+	if s.m.Pool() {
+		s.dispatchMain(t)
+	} else {
+		s.dispatchWorkers(t)
+	}
+	s.queue, s.head = s.queue[s.head:], 0
+}
+
+// dispatchWorkers starts reserved tasks in free slots, then hands queued
+// tasks, in FIFO order, to the worker whose fetch has waited longest: into
+// a free slot, or else as a reserved task behind its running ones.
+func (s *sim) dispatchWorkers(t time.Duration) {
 	for _, w := range s.workers {
 		for w.accepting() && len(w.running) < s.m.Concurrency && len(w.reserved) > 0 {
 			s.begin(w, w.reserved[0], t)
@@ -229,17 +277,11 @@ func (s *sim) dispatch(t time.Duration) {
 		}
 	}
 	for s.waiting() > 0 {
-		var best *worker
-		for _, w := range s.workers {
-			if w.accepting() && s.capacity(w) > 0 && (best == nil || w.blockedSeq < best.blockedSeq) {
-				best = w
-			}
-		}
+		best := s.longestFetching()
 		if best == nil {
-			return
+			break
 		}
-		i := s.queue[s.head]
-		s.head++
+		i := s.pop()
 		if len(best.running) < s.m.Concurrency {
 			s.begin(best, i, t)
 		} else {
@@ -247,7 +289,18 @@ func (s *sim) dispatch(t time.Duration) {
 		}
 		s.block(best)
 	}
-	s.queue, s.head = s.queue[s.head:], 0
+}
+
+// longestFetching is the worker that takes tasks, has room for one, and
+// whose fetch has waited longest; nil if none has room.
+func (s *sim) longestFetching() *worker {
+	var best *worker
+	for _, w := range s.workers {
+		if w.accepting() && s.capacity(w) > 0 && (best == nil || w.blockedSeq < best.blockedSeq) {
+			best = w
+		}
+	}
+	return best
 }
 
 func (s *sim) begin(w *worker, i int, t time.Duration) {
@@ -263,7 +316,11 @@ func (s *sim) add(t time.Duration) *worker {
 	for slices.ContainsFunc(s.workers, func(w *worker) bool { return w.slot == slot }) {
 		slot++
 	}
-	w := &worker{name: fmt.Sprintf("worker%d", slot), slot: slot, onlineAt: t + s.m.SpawnTime}
+	unit := "worker"
+	if s.m.Pool() {
+		unit = "process"
+	}
+	w := &worker{name: fmt.Sprintf("%s%d", unit, slot), slot: slot, onlineAt: t + s.m.SpawnTime}
 	s.workers = append(s.workers, w)
 	return w
 }
@@ -290,7 +347,7 @@ func (s *sim) views() []policy.WorkerView {
 
 // decideAt calls Decide on the state at t and applies its decision.
 func (s *sim) decideAt(t time.Duration) error {
-	obs := policy.Observation{Waiting: int64(s.waiting()), BrokerOK: true, Workers: s.views(), History: s.history}
+	obs := policy.Observation{Waiting: int64(s.waiting()), Reserved: len(s.held), BrokerOK: true, Workers: s.views(), History: s.history}
 	if s.waiting() > 0 {
 		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
 	}

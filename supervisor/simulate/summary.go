@@ -160,7 +160,7 @@ func WriteSummary(w io.Writer, rep Report) error {
 	sec := func(d time.Duration) string { return seconds(d) + " s" }
 	row("algorithm", func(r Result) string { return string(algorithm(r.Model)) })
 	row("worker start-up", func(r Result) string { return sec(r.Model.SpawnTime) })
-	row("decision every", func(r Result) string { return sec(r.Model.PollInterval) })
+	row("decision every", decisionEvery)
 	row("slots per worker", func(r Result) string { return strconv.Itoa(r.Model.Concurrency) })
 	row("prefetch", prefetch)
 	row("wait p50", func(r Result) string { return sec(r.Wait(50)) })
@@ -192,22 +192,49 @@ func algorithm(m Model) policy.Algorithm {
 }
 
 func prefetch(r Result) string {
-	if r.Model.Celery() {
+	switch {
+	case r.Model.Celery():
 		return fmt.Sprintf("%d shared", r.Model.Policy.Max*r.Model.Policy.PrefetchMultiplier)
+	case r.Model.Pool():
+		return fmt.Sprintf("main: %d × processes", r.Model.Multiplier)
 	}
 	return fmt.Sprintf("%d per worker", r.Model.Prefetch)
 }
 
+// decisionEvery is the poll interval and, with change wake-ups, the delay
+// after a broker change.
+func decisionEvery(r Result) string {
+	if r.Model.ChangeSettle > 0 {
+		return fmt.Sprintf("%s s, or %s s after a change", seconds(r.Model.PollInterval), seconds(r.Model.ChangeSettle))
+	}
+	return seconds(r.Model.PollInterval) + " s"
+}
+
 // note says what the model assumes, in one line.
 func note(m Model) string {
-	if m.Celery() {
+	switch {
+	case m.Celery():
 		return fmt.Sprintf("Celery's --autoscale (Decide, algorithm celery) on its prefork pool: a process forks in %s s; "+
 			"Celery scales up on every message, modelled by a decision every %s s; the main process prefetches up to %d tasks.",
 			seconds(m.SpawnTime), seconds(m.PollInterval), m.Policy.Max*m.Policy.PrefetchMultiplier)
+	case m.Pool():
+		return fmt.Sprintf("pool engine: Decide (algorithm %s) sizes one worker main's prefork pool %s; "+
+			"a forked process takes tasks %s s after the decision (a placeholder to calibrate), a stopped idle one is gone in %s s; "+
+			"the main holds up to %d task(s) per process, running ones included, and hands each to the process free longest.",
+			algorithm(m), cadence(m), seconds(m.SpawnTime), seconds(m.StopTime), m.Multiplier)
 	}
-	return fmt.Sprintf("Decide (algorithm %s) every %s s; a new worker takes %s s to its first task (docs/celery-on-redis.md, \"Start-up times\"); "+
+	return fmt.Sprintf("workers engine: Decide (algorithm %s) %s; a new worker takes %s s to its first task (docs/celery-on-redis.md, \"Start-up times\"); "+
 		"each reserves %d task(s) beyond its running ones.",
-		algorithm(m), seconds(m.PollInterval), seconds(m.SpawnTime), m.Prefetch)
+		algorithm(m), cadence(m), seconds(m.SpawnTime), m.Prefetch)
+}
+
+// cadence says when the model decides.
+func cadence(m Model) string {
+	s := "every " + seconds(m.PollInterval) + " s"
+	if m.ChangeSettle > 0 {
+		s += fmt.Sprintf(" and %s s after a broker change (at least %s s after the previous decision)", seconds(m.ChangeSettle), seconds(m.ChangeGap))
+	}
+	return s
 }
 
 // writeTable writes rows with the first column left-aligned and the others
