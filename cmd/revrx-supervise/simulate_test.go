@@ -39,9 +39,9 @@ func simulateMain(args ...string) (code int, stdout, stderr string) {
 func TestSimulateMatchesGolden(t *testing.T) {
 	clearSimulateEnv(t)
 	for _, compare := range []bool{false, true} {
-		base, args := "burst", []string{}
+		base, args := "burst-workers", []string{}
 		if compare {
-			base, args = "burst-compare-celery", []string{"--compare", "celery"}
+			base, args = "burst-workers-compare-celery", []string{"--compare", "celery"}
 		}
 		svg := filepath.Join(t.TempDir(), "out.svg")
 		args = append(args, "--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--svg", svg)

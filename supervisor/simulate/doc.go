@@ -7,7 +7,7 @@
 //
 //	tr, _ := simulate.ReadTrace("burst.trace")
 //	p := policy.Config{Min: 3, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
-//	rep, _ := simulate.Simulate(tr, []simulate.Model{simulate.RevrxModel(p, 1), simulate.CeleryModel(p)},
+//	rep, _ := simulate.Simulate(tr, []simulate.Model{simulate.PoolModel(p), simulate.CeleryModel(p)},
 //		simulate.DefaultStart, 0)
 //	simulate.WriteSummary(os.Stdout, rep)
 //
@@ -26,30 +26,57 @@
 // whose stop time is over leave; started workers whose spawn time is over
 // come online (idle since then); tasks due arrive at the back of one FIFO
 // queue (the broker); workers take tasks; and, on a decision instant, Decide
-// runs on what that leaves and its decision is applied at once.
+// runs on what that leaves and its decision is applied at once (then the
+// pool engine's main fetches for the processes it forked).
 //
-//   - Workers. A worker has Concurrency slots and, like a prefork worker
-//     with --prefetch-multiplier=1 (and early acks), reserves Prefetch more
-//     tasks beyond its running ones (Received in WorkerView); a reserved
-//     task starts on that worker when one of its slots frees, never on
-//     another. Decide sees a worker as starting (from its start until
-//     SpawnTime later), idle (IdleSince: when it came online or last ran
-//     out of tasks), busy, or stopping.
-//   - Delivery. Queued tasks go, oldest first, to the worker whose fetch
+// Two engines, as revrx-supervise --engine has them: the pool engine
+// (PoolModel, the default), whose "workers" are the pool processes of one
+// worker main, and the workers engine (RevrxModel), whose workers are whole
+// Celery workers.
+//
+//   - Pool engine (PoolModel). Each process has one slot and reserves
+//     nothing. The worker main fetches for all of them, oldest first, while
+//     it holds fewer than Multiplier tasks per process not stopping
+//     (starting ones included: it raises its prefetch when it forks),
+//     running ones included, as with task_acks_late; it hands each task it
+//     holds to the process that has been free longest. So with multiplier 1
+//     a task waits in the broker until a process is free, and a task never
+//     waits behind another process's long one. Decide gets what the main
+//     holds that no process took as Observation.Reserved. A start forks a
+//     process that takes tasks SpawnTime later (DefaultPoolSpawnTime); a
+//     stop ends an idle process at once, which still counts against MAX
+//     for StopTime (DefaultPoolStopTime). Processes are named process1,
+//     process2, … by the lowest free slot.
+//   - Workers engine (RevrxModel). A worker has Concurrency slots and,
+//     like a prefork worker with --prefetch-multiplier=1 (and early acks),
+//     reserves Prefetch more tasks beyond its running ones (Received in
+//     WorkerView); a reserved task starts on that worker when one of its
+//     slots frees, never on another. Decide sees a worker (or a pool
+//     process) as starting (from its start until SpawnTime later), idle
+//     (IdleSince: when it came online or last ran out of tasks), busy, or
+//     stopping.
+//   - Delivery (workers engine). Queued tasks go, oldest first, to the worker whose fetch
 //     has waited longest, as Redis serves blocked BRPOPs first come, first
 //     served: a worker that just took a task and still has room fetches
 //     again at the back of the line. So a trickle of tasks rotates over
 //     all workers, and a busy worker with a free prefetch place can take a
 //     task that an idle worker would have run at once.
 //   - Decisions. Every PollInterval from PollOffset, Decide gets
-//     Observation{Waiting: queue length, OldestWait: age of the oldest
-//     queued task, BrokerOK: true, Workers, History from the last
-//     decision}. The host is not simulated (HostUsage zero: the guard never
-//     acts) and workers use no memory. Start n: n workers start now, each
-//     in the lowest free slot (worker1, worker2, …), online SpawnTime later.
-//     Stop: the named workers must be idle (the simulation fails
-//     otherwise: that would be a policy bug); they take no more tasks and
-//     leave StopTime later.
+//     Observation{Waiting: queue length, Reserved (pool engine),
+//     OldestWait: age of the oldest queued task, BrokerOK: true, Workers,
+//     History from the last decision}. With ChangeSettle set (the pool
+//     engine's default), a broker change (a task pushed, or popped by a
+//     worker or the main) also brings a decision, as the supervisor's
+//     queue watch does (supervisor/watch.go): ChangeSettle later and at
+//     least ChangeGap after the previous decision; a decision of any cause
+//     covers a change held for later, and a change while one is held
+//     brings one more decision ChangeSettle after it; a change at a
+//     decision's instant brings the next one. The host is not simulated
+//     (HostUsage zero: the guard never acts) and workers use no memory.
+//     Start n: n workers start now, each in the lowest free slot (worker1,
+//     worker2, …), online SpawnTime later. Stop: the named workers must be
+//     idle (the simulation fails otherwise: that would be a policy bug);
+//     they take no more tasks and leave StopTime later.
 //   - Start. MIN workers are online when the trace starts, as in the
 //     benchmark, which publishes once the contender is ready.
 //   - Celery (CeleryModel). Celery's --autoscale runs in one worker whose
@@ -62,9 +89,15 @@
 //     Celery scales up on every task message; this is modelled by deciding
 //     every 0.1 s.
 //
-// Defaults: SpawnTime 1.1 s (exec to first task of a prefork worker with
-// --without-mingle --without-gossip, measured), decisions every 1 s,
-// Prefetch 1, StopTime 0.1 s (warm stop of an idle worker).
+// Defaults of the workers engine: SpawnTime 1.1 s (exec to first task of a
+// prefork worker with --without-mingle --without-gossip, measured),
+// decisions every 1 s, Prefetch 1, StopTime 0.1 s (warm stop of an idle
+// worker). Of the pool engine: SpawnTime 0.15 s, a placeholder to calibrate
+// (roughly measured: 7 processes forked at once took tasks within about
+// 0.5 s on a 2-core machine, 0.1–0.2 s from the decision for one), StopTime
+// 0.05 s, Multiplier = the policy's PrefetchMultiplier (at least 1),
+// decisions every 1 s and ChangeSettle 0.1 s after a broker change (at
+// least ChangeGap 0.05 s after the previous one), the supervisor's values.
 //
 // # Measures
 //
@@ -84,5 +117,11 @@
 // contention; events of one instant are simultaneous, so a batch that
 // arrives on a decision instant is seen by that decision (PollOffset moves
 // the decisions off the arrivals). Celery's autoscaler is Decide's
-// emulation of it (supervisor/celery.go), not Celery.
+// emulation of it (supervisor/celery.go), not Celery. The supervisor also
+// decides when the pool engine's main reports a change of its processes
+// (within about 0.1 s), and the workers engine has the same queue watch as
+// the pool engine; the model has neither, so a scale-up that processes
+// still stopping held back waits for the next broker change or poll, and
+// RevrxModel decides on its polls only. Forks all take SpawnTime, however
+// many start at once.
 package simulate
