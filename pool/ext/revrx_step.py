@@ -77,11 +77,14 @@ class Extension:
         self.sizing.sync_prefetch()
 
     def register(self, hub):
-        """At every event-loop start (the hub drops its readers on exit)."""
+        """At every event-loop start: the hub drops its readers when the
+        loop exits, and the consumer clears the timer when it restarts
+        (a broker reconnect), so both are set again each time."""
         hub.add_reader(self.wire.fileno(), self.serve)
-        if self.timer is None:
-            self.timer = hub.call_repeatedly(PUSH_INTERVAL, self.push)
-            hub.call_soon(self.push)
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = hub.call_repeatedly(PUSH_INTERVAL, self.push)
+        hub.call_soon(self.push)
         c = self.c
         if c is not None and getattr(c, "on_task_message", None) is not None:
             c.on_task_message.add(self.on_task_message)
