@@ -350,9 +350,6 @@ def run_worker(req, fds, sup_pid, gate):
         track_held(req.get("name", ""))
         if len(fds) > 2:
             install_extension(fds[2], req["ext"])
-        else:  # a whole worker: bad input is quarantined too, and logged
-            from revrx_intake import install_quarantine
-            install_quarantine(lambda report: None)
         code = run_celery(req["argv"])
     except SystemExit as exc:
         code = exit_code(exc)

@@ -121,6 +121,10 @@ type Exit struct {
 	// the worker exited 0 in time: it crashed, exited on its own, or was
 	// SIGKILLed after the shutdown timeout.
 	Died bool
+	// PoolMain is true for the pool engine's worker main: its extension
+	// quarantines undecodable input itself, so only a task it ran can have
+	// killed it.
+	PoolMain bool
 }
 
 // Pool runs Celery worker processes, one per slot. All methods are safe for

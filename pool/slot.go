@@ -85,7 +85,7 @@ func (p *Pool) reportExit(s *slot, pr *process, exit exitInfo) {
 	p.mu.Unlock()
 	p.cfg.OnExit(Exit{
 		Name: s.name, PID: pr.pid, Spawn: pr.spawn, Status: exit.String(),
-		Died: !stopped || exit.crashed(),
+		Died: !stopped || exit.crashed(), PoolMain: p.cfg.attach != nil,
 	})
 }
 

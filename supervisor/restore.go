@@ -46,12 +46,12 @@ type exitJob struct {
 	fails   int // failed attempts: only the first is logged
 }
 
-// diedRunning says which of j's messages a death counts against: only the
-// tasks that were running (a message merely reserved beside a poison is a
-// bystander). A forked worker quarantines undecodable input itself
-// (pool/ext/revrx_intake.py), so only a task it ran can have killed it; an
-// exec'd worker has no such guard, so a message it put back itself (id "")
-// or held counts too, to catch a crash loop. Nothing counts after a stop.
+// diedRunning says which of j's messages a death counts against. The pool
+// engine's main quarantines undecodable input itself (pool/ext), so only a
+// task that was running can have killed it: a message merely reserved
+// beside it is a bystander. A whole worker has no such guard: everything it
+// held counts, so a message that crashes workers on receipt (a crash loop)
+// is caught at its second death. Nothing counts after a stop.
 func (j *exitJob) diedRunning() func(string) bool {
 	if !j.exit.Died {
 		return nil
@@ -60,8 +60,8 @@ func (j *exitJob) diedRunning() func(string) bool {
 	for _, t := range j.running {
 		running[t.ID] = true
 	}
-	exec := j.exit.Spawn == pool.SpawnExec
-	return func(id string) bool { return exec || running[id] }
+	all := !j.exit.PoolMain
+	return func(id string) bool { return all || running[id] }
 }
 
 // exits queues ended workers for the settling goroutine.

@@ -103,10 +103,10 @@ func TestPreviousWorkersSettledUnlessAlive(t *testing.T) {
 	}
 }
 
-// TestDeathCountsOnlyRunningTasks: a death counts against the messages the
-// worker was running, never against one merely reserved beside them (a good
-// task prefetched next to a poison); an exec'd worker, which has no in-worker
-// quarantine, still counts everything it held; a stop counts nothing.
+// TestDeathCountsOnlyRunningTasks: a pool-engine main's death counts against
+// the messages it was running, never against one merely reserved beside them
+// (a good task prefetched next to a poison); a whole worker, which has no
+// in-worker quarantine, still counts everything it held; a stop counts nothing.
 func TestDeathCountsOnlyRunningTasks(t *testing.T) {
 	running := []broker.TaskRef{{ID: "run", Name: "tasks.sleep"}}
 	cases := []struct {
@@ -115,8 +115,8 @@ func TestDeathCountsOnlyRunningTasks(t *testing.T) {
 		ids   map[string]bool // id -> counted
 		isNil bool
 	}{
-		{"forked worker died", pool.Exit{Spawn: pool.SpawnFork, Died: true}, map[string]bool{"run": true, "reserved": false, "": false}, false},
-		{"exec'd worker died", pool.Exit{Spawn: pool.SpawnExec, Died: true}, map[string]bool{"run": true, "reserved": true, "": true}, false},
+		{"pool engine's main died", pool.Exit{Spawn: pool.SpawnFork, Died: true, PoolMain: true}, map[string]bool{"run": true, "reserved": false, "": false}, false},
+		{"whole worker died", pool.Exit{Spawn: pool.SpawnFork, Died: true}, map[string]bool{"run": true, "reserved": true, "": true}, false},
 		{"stopped", pool.Exit{Spawn: pool.SpawnFork, Died: false}, nil, true},
 	}
 	for _, c := range cases {
