@@ -36,12 +36,15 @@ func simulateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
 		Usage: "replay a load trace through the scaling policy on a virtual clock (no Redis, no workers)",
-		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [policy flags] [--compare celery] [--svg FILE]\n\n" +
+		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [--engine pool|workers] [policy flags] [--compare celery] [--svg FILE]\n\n" +
 			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg",
 		Description: "The trace has one 'at_seconds count task_seconds' line per batch ('#' starts a comment).\n" +
-			"Tasks queue FIFO; MIN workers are online at the start; a started worker takes --spawn-time to come\n" +
-			"online, has --concurrency slots and reserves --prefetch more tasks; policy.Decide runs every\n" +
-			"--poll-interval, exactly as in the supervisor. --compare celery adds Celery's own --autoscale on its\n" +
+			"Tasks queue FIFO; MIN workers are online at the start; policy.Decide runs every --poll-interval, exactly\n" +
+			"as in the supervisor. --engine pool (the default): the workers are the pool processes of one worker main,\n" +
+			"one slot each; the main holds one task per process and hands it to the process free first; a forked\n" +
+			"process takes tasks --spawn-time after the decision; a decision also follows a queue change by 0.1 s.\n" +
+			"--engine workers: a started worker takes --spawn-time to come online, has --concurrency slots and\n" +
+			"reserves --prefetch more tasks. --compare celery adds Celery's own --autoscale on its\n" +
 			"pool (processes fork in --celery-spawn-time, scale-up modelled by a decision every --celery-poll-interval);\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
 			"The same flags give byte-identical output. Exit codes: 0 done; 2 bad usage or an unreadable trace.",
@@ -61,12 +64,16 @@ func simulateFlags() []cli.Flag {
 	return append(fs, pollIntervalFlag(),
 		&cli.DurationFlag{Name: flagSimPollOffset, EnvVars: []string{"REVRX_SIM_POLL_OFFSET"},
 			Usage: "when the first decision happens after the trace starts, below --poll-interval (the phase of the polls against the arrivals)"},
-		&cli.DurationFlag{Name: flagSimSpawnTime, EnvVars: []string{"REVRX_SIM_SPAWN_TIME"}, Value: simulate.DefaultSpawnTime,
-			Usage: "a new worker's exec to first task (measured: prefork --without-mingle --without-gossip, docs/celery-on-redis.md, \"Start-up times\")"},
+		&cli.StringFlag{Name: flagEngine, EnvVars: []string{"REVRX_SIM_ENGINE"}, Value: string(simulate.EnginePool),
+			Usage: "the revrx column's engine: pool (pool processes of one worker main, sized one by one) or workers (one whole Celery worker per slot)"},
+		&cli.DurationFlag{Name: flagSimSpawnTime, EnvVars: []string{"REVRX_SIM_SPAWN_TIME"},
+			DefaultText: fmt.Sprintf("%s with --engine pool (a placeholder to calibrate), %s with --engine workers", simulate.DefaultPoolSpawnTime, simulate.DefaultSpawnTime),
+			Usage:       "a new worker's start to its first task (workers: exec, measured with prefork --without-mingle --without-gossip, docs/celery-on-redis.md, \"Start-up times\")"},
 		&cli.IntFlag{Name: flagSimPrefetch, EnvVars: []string{"REVRX_SIM_PREFETCH"}, Value: simulate.DefaultPrefetch,
-			Usage: "tasks each worker reserves beyond its running ones (--prefetch-multiplier=1 with -c 1: 1; task_acks_late: 0)"},
-		&cli.DurationFlag{Name: flagSimStopTime, EnvVars: []string{"REVRX_SIM_STOP_TIME"}, Value: simulate.DefaultStopTime,
-			Usage: "how long a warm-stopped idle worker still counts before it is gone"},
+			Usage: "--engine workers: tasks each worker reserves beyond its running ones (--prefetch-multiplier=1 with -c 1: 1; task_acks_late: 0)"},
+		&cli.DurationFlag{Name: flagSimStopTime, EnvVars: []string{"REVRX_SIM_STOP_TIME"},
+			DefaultText: fmt.Sprintf("%s with --engine pool, %s with --engine workers", simulate.DefaultPoolStopTime, simulate.DefaultStopTime),
+			Usage:       "how long a stopped idle worker still counts before it is gone"},
 		&cli.DurationFlag{Name: flagSimHorizon, EnvVars: []string{"REVRX_SIM_HORIZON"}, DefaultText: "the last task's end + keepalive, at least 110s",
 			Usage: "simulated time measured from the trace's start"},
 		&cli.StringFlag{Name: flagSimStart, EnvVars: []string{"REVRX_SIM_START"}, Value: simulate.DefaultStart.Format(time.RFC3339),
@@ -153,19 +160,21 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	revrx, err := revrxModel(c, p, concurrency)
+	if err != nil {
+		return nil, err
+	}
 	celery := func() simulate.Model {
 		m := simulate.CeleryModel(p)
-		m.SpawnTime, m.PollInterval, m.StopTime = c.Duration(flagSimCelerySpawn), c.Duration(flagSimCeleryPoll), c.Duration(flagSimStopTime)
+		m.SpawnTime, m.PollInterval = c.Duration(flagSimCelerySpawn), c.Duration(flagSimCeleryPoll)
+		if c.IsSet(flagSimStopTime) {
+			m.StopTime = c.Duration(flagSimStopTime)
+		}
 		return m
 	}
-	var models []simulate.Model
+	models := []simulate.Model{revrx}
 	if p.Algorithm == policy.AlgorithmCelery {
-		models = append(models, celery())
-	} else {
-		m := simulate.RevrxModel(p, concurrency)
-		m.SpawnTime, m.PollInterval, m.PollOffset = c.Duration(flagSimSpawnTime), c.Duration(flagPollInterval), c.Duration(flagSimPollOffset)
-		m.Prefetch, m.StopTime = c.Int(flagSimPrefetch), c.Duration(flagSimStopTime)
-		models = append(models, m)
+		models = []simulate.Model{celery()}
 	}
 	switch cmp := c.String(flagSimCompare); {
 	case cmp == "":
@@ -178,11 +187,37 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	}
 	for _, m := range models {
 		if err := m.Validate(); err != nil {
-			return nil, usagef("simulate: %v (check --spawn-time, --poll-interval, --poll-offset, --prefetch, --stop-time and the celery-* flags)", err)
+			return nil, usagef("simulate: %v (check --engine, --spawn-time, --poll-interval, --poll-offset, --prefetch, --stop-time and the celery-* flags)", err)
 		}
 	}
 	if g := p.Guard; g.MaxCPU > 0 || g.MaxMemory > 0 || g.CriticalMemory > 0 || g.MaxWorkerMemory > 0 {
 		fmt.Fprintln(c.App.ErrWriter, "revrx-supervise simulate: note: host CPU and memory are not simulated; the resource guard never acts")
 	}
 	return models, nil
+}
+
+// revrxModel builds the model of the revrx column for --engine, with the
+// model flags that were set; every error is a usageError naming the flag.
+func revrxModel(c *cli.Context, p policy.Config, concurrency int) (simulate.Model, error) {
+	var m simulate.Model
+	switch engine := simulate.Engine(c.String(flagEngine)); engine {
+	case simulate.EnginePool:
+		if c.IsSet(flagSimPrefetch) {
+			return m, usagef("--%s is for --%s workers: a pool process reserves nothing (its worker main holds one task per process)", flagSimPrefetch, flagEngine)
+		}
+		m = simulate.PoolModel(p)
+	case simulate.EngineWorkers:
+		m = simulate.RevrxModel(p, concurrency)
+		m.Prefetch = c.Int(flagSimPrefetch)
+	default:
+		return m, usagef("--%s %q: accepted: %s, %s", flagEngine, engine, simulate.EnginePool, simulate.EngineWorkers)
+	}
+	m.PollInterval, m.PollOffset = c.Duration(flagPollInterval), c.Duration(flagSimPollOffset)
+	if c.IsSet(flagSimSpawnTime) {
+		m.SpawnTime = c.Duration(flagSimSpawnTime)
+	}
+	if c.IsSet(flagSimStopTime) {
+		m.StopTime = c.Duration(flagSimStopTime)
+	}
+	return m, nil
 }

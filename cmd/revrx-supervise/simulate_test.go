@@ -33,23 +33,34 @@ func simulateMain(args ...string) (code int, stdout, stderr string) {
 }
 
 // TestSimulateMatchesGolden: `simulate --autoscale=10,3` (and with
-// --compare celery and --svg) prints exactly what the simulate package's
-// golden files hold for the default policy, so the flags build the policy
-// the goldens were made with.
+// --compare celery, --svg, --engine or REVRX_SIM_ENGINE) prints exactly
+// what the simulate package's golden files hold for the default policy on
+// that engine (the pool engine by default), so the flags build the policy
+// and the models the goldens were made with.
 func TestSimulateMatchesGolden(t *testing.T) {
 	clearSimulateEnv(t)
-	for _, compare := range []bool{false, true} {
-		base, args := "burst-workers", []string{}
-		if compare {
-			base, args = "burst-workers-compare-celery", []string{"--compare", "celery"}
+	for _, tc := range []struct {
+		base string
+		env  string // REVRX_SIM_ENGINE
+		args []string
+	}{
+		{"burst-pool", "", nil},
+		{"burst-pool-compare-celery", "", []string{"--compare", "celery"}},
+		{"burst-workers", "", []string{"--engine", "workers"}},
+		{"burst-workers-compare-celery", "workers", []string{"--compare", "celery"}},
+	} {
+		if tc.env != "" {
+			os.Setenv("REVRX_SIM_ENGINE", tc.env) // clearSimulateEnv restores it
+		} else {
+			os.Unsetenv("REVRX_SIM_ENGINE")
 		}
 		svg := filepath.Join(t.TempDir(), "out.svg")
-		args = append(args, "--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--svg", svg)
+		args := append(tc.args, "--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--svg", svg)
 		code, stdout, stderr := simulateMain(args...)
 		if code != 0 {
 			t.Fatalf("simulate %q: exit %d, want 0\nstderr: %s", args, code, stderr)
 		}
-		for _, c := range []struct{ golden, got string }{{base + ".summary.golden", stdout}, {base + ".svg.golden", simReadFile(t, svg)}} {
+		for _, c := range []struct{ golden, got string }{{tc.base + ".summary.golden", stdout}, {tc.base + ".svg.golden", simReadFile(t, svg)}} {
 			if want := simReadFile(t, filepath.Join(simTestdata, c.golden)); c.got != want {
 				t.Errorf("simulate %q: output differs from %s\n--- got\n%s\n--- want\n%s", args, c.golden, c.got, want)
 			}
@@ -91,6 +102,8 @@ func TestSimulateBadUsage(t *testing.T) {
 		{"no autoscale", []string{"--trace", good}, []string{"--autoscale is required", "--autoscale=MAX[,MIN]"}},
 		{"bad autoscale", []string{"--trace", good, "--autoscale=a"}, []string{"--autoscale", "accepted"}},
 		{"bad compare", []string{"--trace", good, "--autoscale=10,3", "--compare", "hpa"}, []string{"--compare", "accepted: celery"}},
+		{"bad engine", []string{"--trace", good, "--autoscale=10,3", "--engine", "threads"}, []string{`--engine "threads"`, "accepted: pool, workers"}},
+		{"prefetch on the pool engine", []string{"--trace", good, "--autoscale=10,3", "--prefetch", "2"}, []string{"--prefetch", "--engine workers"}},
 		{"celery vs celery", []string{"--trace", good, "--autoscale=10,3", "--policy", "celery", "--compare", "celery"}, []string{"itself"}},
 		{"bad start", []string{"--trace", good, "--autoscale=10,3", "--start", "monday"}, []string{"--start", "RFC 3339"}},
 		{"negative spawn", []string{"--trace", good, "--autoscale=10,3", "--spawn-time", "-1s"}, []string{"spawn time", "--spawn-time"}},
@@ -109,6 +122,17 @@ func TestSimulateBadUsage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSimulateEngineEnv: a bad REVRX_SIM_ENGINE exits 2 naming the value,
+// as --engine does.
+func TestSimulateEngineEnv(t *testing.T) {
+	clearSimulateEnv(t)
+	t.Setenv("REVRX_SIM_ENGINE", "threads")
+	code, stdout, stderr := simulateMain("--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3")
+	if code != 2 || !strings.Contains(stderr, `--engine "threads": accepted: pool, workers`) {
+		t.Errorf("exit %d, want 2 naming the engine\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 }
 
@@ -134,6 +158,10 @@ func TestSimulateSharesFlags(t *testing.T) {
 	for _, f := range flags() {
 		own[f.Names()[0]] = describe(f)
 	}
+	// simulate's --engine picks the model of its revrx column; it has its
+	// own variable, REVRX_SIM_ENGINE, so the REVRX_ENGINE of a deployment
+	// does not change what a simulation shows.
+	delete(own, flagEngine)
 	shared := 0
 	for _, f := range simulateCommand().Flags {
 		want, ok := own[f.Names()[0]]
