@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,7 @@ type Engine struct {
 	node    string
 	max     int
 	cfg     EngineConfig
+	log     *slog.Logger
 	changed chan struct{}
 
 	mu       sync.Mutex
@@ -101,7 +103,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.main, e.node = main, main.SlotNames(1)[0]
+	e.main, e.node, e.log = main, main.SlotNames(1)[0], main.cfg.Logger.With(keyWorker, main.SlotNames(1)[0])
 	return e, nil
 }
 
@@ -134,7 +136,7 @@ func (e *Engine) follow(done <-chan struct{}) {
 		e.mu.Unlock()
 		if again {
 			if _, err := e.main.Add(); err != nil && !errors.Is(err, ErrShuttingDown) {
-				e.cfg.Main.Logger.Error("start a new worker main", keyErr, err)
+				e.log.Error("start a new worker main", keyErr, err)
 			}
 		}
 		e.notify()

@@ -45,7 +45,6 @@ func (e *Engine) detach() {
 
 // onPush handles one unsolicited message of conn's worker main.
 func (e *Engine) onPush(conn *extConn, m extMessage) {
-	log := e.cfg.Main.Logger.With(keyWorker, e.node)
 	switch m.Type {
 	case "hello":
 		e.mu.Lock()
@@ -58,7 +57,7 @@ func (e *Engine) onPush(conn *extConn, m extMessage) {
 		}
 		e.mu.Unlock()
 		if !m.OK {
-			log.Error("the pool engine's extension refused to run in this worker; its pool stays as it is", keyReason, m.Why)
+			e.log.Error("the pool engine's extension refused to run in this worker; its pool stays as it is", keyReason, m.Why)
 		}
 	case "state":
 		e.mu.Lock()

@@ -105,7 +105,7 @@ func TestLateAckKeepsSingleSlotBusy(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--autoscale=1,1", "-Q", "lateack")
+	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--engine", "workers", "--autoscale=1,1", "-Q", "lateack")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "lateack", 8, 0.2)
 	waitFor(t, 20*time.Second, "8 tasks done", func() bool {
@@ -175,7 +175,7 @@ func TestAppHostKilled(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--autoscale=4,2", "--keepalive=2s", "-Q", "hostkill")
+	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=4,2", "--keepalive=2s", "-Q", "hostkill")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	st := s.status()
 	if st.AppHost == nil || !st.AppHost.Ready {

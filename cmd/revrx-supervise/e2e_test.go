@@ -74,7 +74,7 @@ func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--autoscale=3,3", "-Q", "term")
+	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=3,3", "-Q", "term")
 	waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 3 })
 	publish(t, url, "term", 3, 3)
 	waitFor(t, 10*time.Second, "3 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 3 })
@@ -103,7 +103,7 @@ func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 func TestKilledWorkerIsRestarted(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
-	s := startSupervisor(t, rds.URL(0), "--autoscale=2,2", "-Q", "kill")
+	s := startSupervisor(t, rds.URL(0), "--engine", "workers", "--autoscale=2,2", "-Q", "kill")
 	waitFor(t, 20*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	victim := s.status().Workers[0]
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {

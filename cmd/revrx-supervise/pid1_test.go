@@ -64,7 +64,7 @@ func TestPID1WarmShutdown(t *testing.T) {
 	needUnshare(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s, init := startAsPID1(t, nil, url, "--autoscale=2,2", "-Q", "pid1")
+	s, init := startAsPID1(t, nil, url, "--engine", "workers", "--autoscale=2,2", "-Q", "pid1")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "pid1", 2, 3)
 	waitFor(t, 10*time.Second, "2 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 2 })

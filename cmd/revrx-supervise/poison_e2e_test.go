@@ -37,7 +37,7 @@ func TestPoisonMessageIsQuarantined(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--autoscale=2,2", "-Q", "poison")
+	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=2,2", "-Q", "poison")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	const id = "0d15ea5e-0000-4000-8000-000000000001"
 	rds.Do(t, "LPUSH", "poison", poisonMessage("poison", id))

@@ -51,7 +51,7 @@ func TestDeadWorkerMessagesComeBack(t *testing.T) {
 func testDeadWorkerMessagesComeBack(t *testing.T, spawn string) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--autoscale=2,2", "-Q", "restore", "--spawn", spawn)
+	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--engine", "workers", "--autoscale=2,2", "-Q", "restore", "--spawn", spawn)
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "restore", 4, 2)
 	pid, name := busyWorkerPID(t, s)
@@ -102,7 +102,7 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1", "REVRX_VISIBILITY_TIMEOUT=3"}
-	a := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "host")
+	a := startSupervisorUnder(t, nil, env, url, "--engine", "workers", "--autoscale=2,2", "-Q", "host")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return a.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "host", 4, 4)
 	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
@@ -117,7 +117,7 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 		t.Fatalf("unacked holds %s after the host died, want the 4 messages its workers held", n)
 	}
 	time.Sleep(3 * time.Second) // past the visibility timeout
-	b := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "host", "--worker-name", "b{n}@%h")
+	b := startSupervisorUnder(t, nil, env, url, "--engine", "workers", "--autoscale=2,2", "-Q", "host", "--worker-name", "b{n}@%h")
 	waitFor(t, 40*time.Second, "the 4 messages back and run", func() bool {
 		_, finished := tally(readRecords(t, b.record))
 		return len(finished) == 4
@@ -135,7 +135,7 @@ func TestEarlyAckDeathIsReported(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
+	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "early", 2, 3)
 	pid, name := busyWorkerPID(t, s)
@@ -171,7 +171,7 @@ func TestRestartedHostPutsBackAtOnce(t *testing.T) {
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1"}
-	a := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "again")
+	a := startSupervisorUnder(t, nil, env, url, "--engine", "workers", "--autoscale=2,2", "-Q", "again")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return a.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "again", 4, 4)
 	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
@@ -183,7 +183,7 @@ func TestRestartedHostPutsBackAtOnce(t *testing.T) {
 	a.wait(10 * time.Second)
 	waitFor(t, 10*time.Second, "the dead host's workers gone", func() bool { return len(celeryProcesses(url)) == 0 })
 	restarted := time.Now()
-	b := startSupervisorUnder(t, nil, env, url, "--autoscale=2,2", "-Q", "again")
+	b := startSupervisorUnder(t, nil, env, url, "--engine", "workers", "--autoscale=2,2", "-Q", "again")
 	waitFor(t, 10*time.Second, "the 4 held messages put back", func() bool { return b.metric("revrx_tasks_restored_total") == 4 })
 	t.Logf("put back %.1f s after the restart", time.Since(restarted).Seconds())
 	waitFor(t, 40*time.Second, "every task run", func() bool {

@@ -19,7 +19,7 @@ func TestStalledWorkerIsRestarted(t *testing.T) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "stall", "--stall-timeout=3s")
+	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "stall", "--stall-timeout=3s")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	name := s.status().Workers[0].Name
 	ctl := exec.Command("/usr/bin/python3", "-m", "celery", "-A", "tasks", "control", "cancel_consumer", "stall", "-d", name)
