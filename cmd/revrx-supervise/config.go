@@ -76,7 +76,8 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if cfg.Engine = c.String(flagEngine); cfg.Engine != pool.EnginePool && cfg.Engine != pool.EngineWorkers {
 		return cfg, usagef("--engine %q: accepted: pool, workers", cfg.Engine)
 	}
-	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn, flagEngine)
+	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn, flagEngine,
+		flagConcurrency, flagTasksPerWorker)
 	if cfg.Broker, cfg.Secrets, err = brokerFromFlags(c, steps); err != nil {
 		return cfg, err
 	}

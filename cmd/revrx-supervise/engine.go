@@ -47,6 +47,23 @@ func chooseEngine(cfg config, host *pool.AppHost, app *pool.AppConfig, log *slog
 	return pool.EngineWorkers, fallback
 }
 
+// forEngine adapts cfg to the engine in force: a pool-engine process has
+// one slot, so --concurrency does not apply and a process takes one task
+// (unless --tasks-per-worker says otherwise).
+func forEngine(cfg config, log *slog.Logger) config {
+	if cfg.Engine != pool.EnginePool {
+		return cfg
+	}
+	if src := cfg.Sources[flagConcurrency]; src != "" && cfg.Pool.Concurrency != 1 {
+		log.Warn("--concurrency applies to --engine workers only; the pool engine sizes processes of one slot each",
+			"concurrency", cfg.Pool.Concurrency, "from", src)
+	}
+	if cfg.Sources[flagTasksPerWorker] == "" {
+		cfg.Supervisor.Policy.TasksPerWorker = 1
+	}
+	return cfg
+}
+
 // engineSetting is the engine in force, for /status.
 func engineSetting(cfg config, fallback string) supervisor.Setting {
 	src := cfg.Sources[flagEngine]

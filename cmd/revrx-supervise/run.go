@@ -90,6 +90,7 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	}()
 	var fallback string
 	cfg.Engine, fallback = chooseEngine(cfg, host, app, log)
+	cfg = forEngine(cfg, log)
 	cfg, settings, err := applyApp(cfg, app, log)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
