@@ -24,6 +24,10 @@ const (
 // still starting. Nothing was stopped.
 var ErrBusy = errors.New("pool process is not idle")
 
+// ErrRetiring is returned by Engine.Retire while the worker main is already
+// being replaced.
+var ErrRetiring = errors.New("the worker main is already being replaced")
+
 // EngineConfig configures an Engine.
 type EngineConfig struct {
 	// Main is the worker main's configuration, as for a Pool of one slot.
@@ -288,13 +292,19 @@ func (e *Engine) Reclaim(name string) error {
 
 // Retire replaces the worker main (a stalled consumer): it is warm-stopped,
 // and a new one starts once it is gone. name may be any of its processes.
+// While a replacement is under way it returns an error wrapping
+// ErrRetiring, so the stall is acted on (and counted) once.
 func (e *Engine) Retire(name string) error {
 	if name != e.node && !strings.HasPrefix(name, e.node+"#") {
 		return fmt.Errorf("retire %q: %w", name, ErrUnknownWorker)
 	}
 	e.mu.Lock()
+	already := e.retired
 	e.retired = true
 	e.mu.Unlock()
+	if already {
+		return fmt.Errorf("retire %q: %w", name, ErrRetiring)
+	}
 	return e.main.Retire(e.node)
 }
 

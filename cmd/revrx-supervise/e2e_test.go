@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -69,12 +70,19 @@ func TestBurstScalesUpAndBackDown(t *testing.T) {
 }
 
 // TestSIGTERMLetsRunningTasksFinish: a SIGTERM to the supervisor warm-stops
-// its workers; the running tasks complete and nothing is left behind.
+// its workers (the pool engine's main, or each whole worker); the running
+// tasks complete and nothing is left behind.
 func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
+	for _, engine := range []string{"pool", "workers"} {
+		t.Run(engine, func(t *testing.T) { testSIGTERMLetsRunningTasksFinish(t, engine) })
+	}
+}
+
+func testSIGTERMLetsRunningTasksFinish(t *testing.T, engine string) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=3,3", "-Q", "term")
+	s := startSupervisor(t, url, "--engine", engine, "--autoscale=3,3", "-Q", "term")
 	waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 3 })
 	publish(t, url, "term", 3, 3)
 	waitFor(t, 10*time.Second, "3 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 3 })
@@ -83,7 +91,10 @@ func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 		code, _ := s.get("/readyz")
 		return code == http.StatusServiceUnavailable || code == 0
 	})
-	waitFor(t, 5*time.Second, "/status to show the 3 workers stopping", func() bool {
+	waitFor(t, 5*time.Second, "/status to show the workers stopping", func() bool {
+		if e := s.status().Engine; e != nil {
+			return e.Main.State == pool.Stopping && s.workersIn(policy.PhaseBusy) == 3
+		}
 		return s.workersIn(policy.PhaseStopping) == 3
 	})
 	if code := s.wait(30 * time.Second); code != 0 {

@@ -14,14 +14,24 @@ import (
 // behind the supervisor's back (as after the broker reconnects Celery
 // users report) stays online and heartbeating but takes nothing; once it
 // has been idle for --stall-timeout while a message waited as long, it is
-// warm-restarted and the backlog runs.
+// warm-restarted (the pool engine's main, or the whole worker) and the
+// backlog runs.
 func TestStalledWorkerIsRestarted(t *testing.T) {
+	for _, engine := range []string{"pool", "workers"} {
+		t.Run(engine, func(t *testing.T) { testStalledWorkerIsRestarted(t, engine) })
+	}
+}
+
+func testStalledWorkerIsRestarted(t *testing.T, engine string) {
 	needCelery(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "stall", "--stall-timeout=3s")
+	s := startSupervisor(t, url, "--engine", engine, "--autoscale=1,1", "-Q", "stall", "--stall-timeout=3s")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	name := s.status().Workers[0].Name
+	if e := s.status().Engine; e != nil {
+		name = e.Main.Name // the node that consumes
+	}
 	ctl := exec.Command("/usr/bin/python3", "-m", "celery", "-A", "tasks", "control", "cancel_consumer", "stall", "-d", name)
 	ctl.Dir, ctl.Env = appDir, append(os.Environ(), "CELERY_BROKER_URL="+url)
 	if out, err := ctl.CombinedOutput(); err != nil {
