@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -198,6 +199,7 @@ func (e *Engine) Workers() []Worker {
 	for _, ch := range e.state.Children {
 		out = append(out, e.processWorker(ch))
 	}
+	slices.SortFunc(out, func(a, b Worker) int { return a.Slot - b.Slot })
 	return out
 }
 

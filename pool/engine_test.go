@@ -17,7 +17,7 @@ import (
 
 // startEngine runs an Engine over the example app (examples/app) with a
 // real app host and Celery worker on rds, until the test ends.
-func startEngine(t *testing.T, rds *testredis.Server, maxProcs int) *Engine {
+func startEngine(t testing.TB, rds *testredis.Server, maxProcs int) *Engine {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test with real Celery; skipped with -short")
@@ -63,7 +63,7 @@ func startEngine(t *testing.T, rds *testredis.Server, maxProcs int) *Engine {
 	return e
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -153,4 +153,37 @@ func sleepMessage(id string) string {
 			"body_encoding": "base64", "delivery_tag": "tag-" + id},
 	})
 	return string(env)
+}
+
+// BenchmarkEngineGrow7 is the pool engine's scale-up latency: from the
+// request for 7 processes to all 7 ready (their first message read by the
+// main: they take tasks from then on), with 3 idle before, then back to 3.
+// Run it alone: go test -run XXX -bench EngineGrow7 -benchtime 10x ./pool/
+func BenchmarkEngineGrow7(b *testing.B) {
+	rds := testredis.Start(b)
+	e := startEngine(b, rds, 10)
+	if _, err := e.Grow(3); err != nil {
+		b.Fatal(err)
+	}
+	waitUntil(b, 10*time.Second, "3 idle", func() bool { return len(idleProcesses(e)) == 3 })
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if n, err := e.Grow(7); n != 7 || err != nil {
+			b.Fatalf("Grow(7) = %d, %v", n, err)
+		}
+		for len(idleProcesses(e)) < 10 {
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		for _, w := range idleProcesses(e)[3:] {
+			if err := e.Stop(w.Name); err != nil {
+				b.Fatal(err)
+			}
+		}
+		waitUntil(b, 10*time.Second, "back to 3", func() bool { return len(e.Workers()) == 3 })
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/grow7")
 }

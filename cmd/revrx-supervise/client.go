@@ -121,6 +121,13 @@ func clientFailure(c *cli.Context, path string, code int, body []byte, err error
 	return cli.Exit("", 1)
 }
 
+func disabledNote(why string) string {
+	if why == "" {
+		return ""
+	}
+	return " (extension disabled: " + why + ")"
+}
+
 // printStatus writes st as a few aligned tables.
 func printStatus(w io.Writer, st supervisor.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -129,6 +136,11 @@ func printStatus(w io.Writer, st supervisor.Status) error {
 	fmt.Fprintf(tw, "broker\t%s\t%s, events %s\n", st.Broker.URL, up[st.Broker.Up], up[st.Broker.EventsUp])
 	fmt.Fprintf(tw, "policy\t%s\tmin %d max %d (now %d..%d), tasks per worker %d, keepalive %gs\n",
 		p.Algorithm, p.Min, p.Max, p.MinNow, p.MaxNow, p.TasksPerWorker, p.KeepaliveSecs)
+	if e := st.Engine; e != nil {
+		m := e.Main
+		fmt.Fprintf(tw, "engine\t%s\tmain %s pid %d %s, restarts %d; %d processes, %d reserved, prefetch %d%s\n",
+			e.Engine, m.Name, m.PID, m.State, m.Restarts, e.Processes, e.Reserved, e.Prefetch, disabledNote(e.Disabled))
+	}
 	d := st.LastDecision
 	fmt.Fprintf(tw, "decision\tdesired %d\tdemand %d, unmet %d: %s\n\n", d.Desired, d.Demand, d.Unmet, d.Reason)
 	fmt.Fprintln(tw, "QUEUE\tMESSAGES\tOLDEST")

@@ -61,6 +61,9 @@ def live_check(consumer):
     if pool is None:
         return "the worker has no prefork pool (--pool prefork is required)"
     gaps = missing(pool, POOL_FIELDS + BASE_POOL_FIELDS + POOL_METHODS, "pool")
+    handlers = getattr(getattr(pool, "_result_handler", None), "state_handlers", None)
+    if not isinstance(handlers, dict):
+        gaps.append("pool._result_handler.state_handlers")
     if getattr(consumer, "hub", None) is None:
         gaps.append("consumer.hub (the event loop)")
     if getattr(consumer, "qos", None) is None:

@@ -34,7 +34,7 @@ from revrx_intake import QUARANTINE_SUFFIX, install_gate, install_quarantine
 from revrx_sizing import Sizing
 from revrx_wire import Wire
 
-PUSH_INTERVAL = 0.1  # s between change checks; a push only when something changed
+PUSH_INTERVAL = 0.5  # s between change checks (changes the pool reports push at once)
 DEATH_MEMORY = 10000  # task ids whose child deaths are remembered
 QUARANTINE_AT = 2  # child deaths that quarantine a message
 TAKE_FIELD = "x_revrx_take"
@@ -55,6 +55,7 @@ class Extension:
         self.last = None  # the last state pushed
         self.timer = None
         self.deaths = {}
+        self.soon_pending = False
 
     # --- wiring -----------------------------------------------------------
 
@@ -66,6 +67,7 @@ class Extension:
             if not self.disabled:
                 self.sizing = Sizing(c, self.multiplier, self.children, self.limit)
                 self.watch_losses(c.pool._pool)
+                self.watch_changes(c.pool._pool)
             self.wire.send({"type": "hello", "pid": os.getpid(), "ok": not self.disabled,
                             "why": self.disabled, "multiplier": self.multiplier})
         if self.disabled:
@@ -90,7 +92,35 @@ class Extension:
             c.on_task_message.add(self.on_task_message)
 
     def on_task_message(self, *args):
-        self.c.hub.call_soon(self.push)
+        self.push_soon()
+
+    def watch_changes(self, pool):
+        """Push soon after every message a child sends the main (up, job
+        accepted, job done): the supervisor learns of a change at once."""
+        handlers = pool._result_handler.state_handlers
+
+        def wrap(handle):
+            def handled(*args):
+                try:
+                    return handle(*args)
+                finally:
+                    self.push_soon()
+            return handled
+
+        for state, handle in list(handlers.items()):
+            handlers[state] = wrap(handle)
+
+    def push_soon(self):
+        """One push on the loop's next turn, however many changes came."""
+        if self.soon_pending or self.c is None or self.c.hub is None:
+            return
+        self.soon_pending = True
+
+        def flush():
+            self.soon_pending = False
+            self.push()
+
+        self.c.hub.call_soon(flush)
 
     # --- requests ---------------------------------------------------------
 
