@@ -38,21 +38,24 @@ type taskLine struct {
 	Started     *float64 `json:"started"`
 }
 
-// readRecord fills the task counts and waits from the record file, the
-// same way examples/summarize.py does (first start per id, nearest-rank
-// percentiles).
-func readRecord(path string, r *result) error {
+// taskRecord is what a record file says about the tasks.
+type taskRecord struct {
+	first  map[string]taskLine // each task's first "start" line
+	starts map[string]int      // "start" lines per task
+	ends   map[string]bool     // tasks with an "end" line
+}
+
+// loadRecord reads a $REVRX_RECORD file; a missing file is an empty record.
+func loadRecord(path string) (taskRecord, error) {
+	rec := taskRecord{first: map[string]taskLine{}, starts: map[string]int{}, ends: map[string]bool{}}
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {
-		return nil
+		return rec, nil
 	}
 	if err != nil {
-		return err
+		return rec, err
 	}
 	defer f.Close()
-	firstStart := map[string]taskLine{}
-	starts := map[string]int{}
-	ends := map[string]bool{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var l taskLine
@@ -61,27 +64,44 @@ func readRecord(path string, r *result) error {
 		}
 		switch l.Event {
 		case "start":
-			starts[l.ID]++
-			prev, ok := firstStart[l.ID]
+			rec.starts[l.ID]++
+			prev, ok := rec.first[l.ID]
 			if !ok || (l.Started != nil && prev.Started != nil && *l.Started < *prev.Started) {
-				firstStart[l.ID] = l
+				rec.first[l.ID] = l
 			}
 		case "end":
-			ends[l.ID] = true
+			rec.ends[l.ID] = true
 		}
 	}
-	if err := sc.Err(); err != nil {
+	return rec, sc.Err()
+}
+
+// wait is a task's publish → first start, in seconds (false without the
+// published_at stamp).
+func (l taskLine) wait() (float64, bool) {
+	if l.PublishedAt == nil || l.Started == nil {
+		return 0, false
+	}
+	return math.Max(0, *l.Started-*l.PublishedAt), true
+}
+
+// readRecord fills the task counts and waits from the record file, the
+// same way examples/summarize.py does (first start per id, nearest-rank
+// percentiles).
+func readRecord(path string, r *result) error {
+	rec, err := loadRecord(path)
+	if err != nil {
 		return err
 	}
 	var waits []float64
-	for _, l := range firstStart {
-		if l.PublishedAt != nil && l.Started != nil {
-			waits = append(waits, math.Max(0, *l.Started-*l.PublishedAt))
+	for _, l := range rec.first {
+		if w, ok := l.wait(); ok {
+			waits = append(waits, w)
 		}
 	}
 	sort.Float64s(waits)
-	r.Started, r.Finished = len(starts), len(ends)
-	for _, n := range starts {
+	r.Started, r.Finished = len(rec.starts), len(rec.ends)
+	for _, n := range rec.starts {
 		if n > 1 {
 			r.RunTwice++
 		}

@@ -33,41 +33,19 @@ type harness struct {
 
 // runOne replays tr against c on a fresh redis-server and measures it.
 func (h *harness) runOne(ctx context.Context, tr trace, c contender) (r result, cmd command, err error) {
-	dir := filepath.Join(h.out, "runs", tr.name+"-"+c.key)
-	if err := os.RemoveAll(dir); err != nil {
-		return r, cmd, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return r, cmd, err
-	}
 	r.Load1 = load1()
-	redis, port, err := h.startRedis(ctx, dir)
+	s, err := h.startSession(ctx, filepath.Join(h.out, "runs", tr.name+"-"+c.key), tr.name+"/"+c.key, c)
 	if err != nil {
 		return r, cmd, err
 	}
-	defer redis.stop(syscall.SIGTERM, 10*time.Second)
-	broker := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	record := filepath.Join(dir, "record.jsonl")
-	httpPort, err := freePort()
-	if err != nil {
-		return r, cmd, err
-	}
-	cmd = commandFor(c, h.bin, h.appDir, broker, record, "127.0.0.1:"+strconv.Itoa(httpPort))
-	fmt.Fprintf(os.Stderr, "bench: [%s/%s] %s\n", tr.name, c.key, cmd)
-	logPath := filepath.Join(dir, "contender.log")
-	worker, err := startLogged(c.key, cmd.argv, cmd.dir, cleanEnv(cmd.env), logPath)
-	if err != nil {
-		return r, cmd, err
-	}
-	defer worker.stop(syscall.SIGTERM, 10*time.Second) // only on an early return
-	if err := waitReady(ctx, c, worker, httpPort, logPath); err != nil {
-		return r, cmd, fmt.Errorf("%s not ready: %w (see %s)", c.key, err, logPath)
-	}
+	defer s.close() // stops the contender only on an early return
+	cmd = s.cmd
+	dir, worker := s.dir, s.worker
 
 	sctx, stopSampling := context.WithCancel(context.Background())
 	defer stopSampling()
 	samplesc := newSampler(worker.pid()).run(sctx, sampleEvery)
-	pr, err := h.startProducer(tr, broker, filepath.Join(dir, "producer.log"))
+	pr, err := h.startProducer(tr, s.broker, filepath.Join(dir, "producer.log"))
 	if err != nil {
 		return r, cmd, err
 	}
@@ -98,7 +76,7 @@ func (h *harness) runOne(ctx context.Context, tr trace, c contender) (r result, 
 	if !r.Truncated && pr.p.err != nil {
 		return r, cmd, fmt.Errorf("producer: %w (see %s)", pr.p.err, dir)
 	}
-	return r, cmd, h.measure(&r, port, dir, samples, t0, end)
+	return r, cmd, h.measure(&r, s.port, dir, samples, t0, end)
 }
 
 // measure fills r from what is left in Redis, the record file and the

@@ -140,6 +140,18 @@ func pssKB(pid int) int64 {
 // treeCounts counts the Celery worker main processes and their pool
 // children in tree (measured the same way for every contender).
 func treeCounts(tree []int, table map[int]procStat) (workers, slots int) {
+	mains := workerMains(tree, table)
+	for _, pid := range tree {
+		if mains[table[pid].ppid] {
+			slots++
+		}
+	}
+	return len(mains), slots
+}
+
+// workerMains is the set of Celery worker main processes in tree: a
+// process is its pool child when its parent is one.
+func workerMains(tree []int, table map[int]procStat) map[int]bool {
 	isWorker := make(map[int]bool, len(tree))
 	for _, pid := range tree {
 		isWorker[pid] = isCeleryWorker(cmdline(pid))
@@ -150,12 +162,7 @@ func treeCounts(tree []int, table map[int]procStat) (workers, slots int) {
 			mains[pid] = true
 		}
 	}
-	for _, pid := range tree {
-		if mains[table[pid].ppid] {
-			slots++
-		}
-	}
-	return len(mains), slots
+	return mains
 }
 
 // sampler keeps the CPU bookkeeping between samples: a process's CPU counts
