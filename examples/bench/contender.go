@@ -17,6 +17,8 @@ const (
 // contender is one way of running the workers.
 type contender struct {
 	key       string // name in BENCH_CONTENDERS
+	app       string // -A: a module of examples/app ("" = tasks)
+	minZero   bool   // --autoscale=10,0 instead of the traces' 10,3
 	label     string // row label in the tables
 	revrx     bool   // revrx-supervise (else a plain celery worker)
 	keepalive string // revrx --keepalive / celery AUTOSCALE_KEEPALIVE; "" = default
@@ -28,9 +30,25 @@ type contender struct {
 // readySlots is the pool size at which the contender is ready.
 func (c contender) readySlots() int {
 	if c.revrx || c.autoscale {
-		return autoscaleMin
+		return c.autoscaleMin()
 	}
 	return c.conc
+}
+
+// autoscaleMin is the contender's MIN.
+func (c contender) autoscaleMin() int {
+	if c.minZero {
+		return 0
+	}
+	return autoscaleMin
+}
+
+// module is the Celery app the contender runs (-A).
+func (c contender) module() string {
+	if c.app == "" {
+		return "tasks"
+	}
+	return c.app
 }
 
 // allContenders in run order: the main pass, then the shorter-keepalive pass.
@@ -57,9 +75,9 @@ func commandFor(c contender, bin, appDir, brokerURL, record, httpAddr string) co
 		"REVRX_RECORD=" + record,
 		"REVRX_ACKS_LATE=1",
 	}
-	autoscale := "--autoscale=" + strconv.Itoa(autoscaleMax) + "," + strconv.Itoa(autoscaleMin)
+	autoscale := "--autoscale=" + strconv.Itoa(autoscaleMax) + "," + strconv.Itoa(c.autoscaleMin())
 	if c.revrx {
-		argv := []string{bin, "-A", "tasks", autoscale, "-Q", benchQueue,
+		argv := []string{bin, "-A", c.module(), autoscale, "-Q", benchQueue,
 			"--celery-cmd", celeryPython + " -m celery", "--http-addr", httpAddr}
 		if c.keepalive != "" {
 			argv = append(argv, "--keepalive="+c.keepalive)
@@ -73,7 +91,7 @@ func commandFor(c contender, bin, appDir, brokerURL, record, httpAddr string) co
 	}
 	// The same worker flags as revrx-supervise's workers, minus -E (task
 	// events are what revrx-supervise needs; a plain worker does without).
-	argv := []string{celeryPython, "-m", "celery", "-A", "tasks", "worker", "-Q", benchQueue,
+	argv := []string{celeryPython, "-m", "celery", "-A", c.module(), "worker", "-Q", benchQueue,
 		"-n", c.key + "@%h", "--pool", "prefork"}
 	if c.autoscale {
 		argv = append(argv, autoscale)
