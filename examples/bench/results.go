@@ -12,10 +12,11 @@ import (
 // report accumulates the traces' results and rewrites bench-results.md
 // after each trace, so an interrupted run keeps what it measured.
 type report struct {
-	cfg    config
-	path   string
-	header string
-	traces []traceRuns
+	cfg      config
+	path     string
+	header   string
+	traces   []traceRuns
+	sections []string // the other scenarios' sections, titled
 }
 
 func newReport(cfg config) *report {
@@ -27,15 +28,24 @@ func newReport(cfg config) *report {
 	fmt.Fprintf(&b, "# revrx-supervise benchmark\n\n")
 	fmt.Fprintf(&b, "%s; %s; %s.\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine(),
 		strings.TrimSpace(string(version)))
-	fmt.Fprintf(&b, "Each contender in turn on a fresh redis-server, the example app with `REVRX_ACKS_LATE=1` "+
-		"(task_acks_late) and prefetch multiplier 1 (Celery's pool prefetches MAX x 1; revrx-supervise's "+
-		"single-slot workers get --prefetch-multiplier=2, one reserved task each, as the README advises for late acks); "+
-		"horizon %s from the trace's t=0 for every contender; "+
-		"/proc sampled every %s.\n\n", horizonText(cfg.h.horizon), sampleEvery)
+	if len(cfg.traces) == 0 { // the other scenarios describe themselves
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "Each contender in turn on a fresh redis-server, the example app with `REVRX_ACKS_LATE=1` "+
+			"(task_acks_late) and prefetch multiplier 1 (Celery's pool prefetches MAX x 1; revrx-supervise's "+
+			"single-slot workers get --prefetch-multiplier=2, one reserved task each, as the README advises for late acks); "+
+			"horizon %s from the trace's t=0 for every contender; "+
+			"/proc sampled every %s.\n\n", horizonText(cfg.h.horizon), sampleEvery)
+	}
 	return &report{cfg: cfg, path: filepath.Join(cfg.h.out, "bench-results.md"), header: b.String()}
 }
 
 func (rep *report) add(t traceRuns) { rep.traces = append(rep.traces, t) }
+
+// addSection adds a scenario's section (-scenarios) under its name.
+func (rep *report) addSection(name, text string) {
+	rep.sections = append(rep.sections, "## "+name+"\n\n"+text+"\n")
+}
 
 // traceSection is one trace's table, ratios and run details.
 func (rep *report) traceSection(t traceRuns) string {
@@ -113,8 +123,17 @@ func (rep *report) write(elapsed time.Duration) error {
 		b.WriteString("## " + t.tr.name + "\n\n")
 		b.WriteString(rep.traceSection(t))
 	}
-	b.WriteString(rep.footer(elapsed) + "\n")
-	b.WriteString(rep.commands())
-	b.WriteString(legend)
+	if len(rep.cfg.traces) > 0 {
+		b.WriteString(rep.footer(elapsed) + "\n")
+	}
+	for _, sec := range rep.sections {
+		b.WriteString(sec)
+	}
+	if len(rep.cfg.traces) > 0 {
+		b.WriteString(rep.commands())
+		b.WriteString(legend)
+	} else {
+		fmt.Fprintf(&b, "Total run time: %s.\n", elapsed.Round(time.Second))
+	}
 	return os.WriteFile(rep.path, []byte(b.String()), 0o644)
 }
