@@ -25,6 +25,17 @@ type contender struct {
 	autoscale bool   // celery --autoscale (revrx always autoscales)
 	conc      int    // celery --concurrency when not autoscaling
 	baseline  string // for revrx: the celery --autoscale run it is compared with
+	engine    string // for revrx: --engine ("" = the default, the pool engine)
+}
+
+// readyLines is how many Celery "ready." lines the contender prints once
+// up: one per worker main (the pool engine and a plain celery worker have
+// one; the whole-worker engine one per slot).
+func (c contender) readyLines() int {
+	if c.revrx && c.engine == "workers" {
+		return c.readySlots()
+	}
+	return 1
 }
 
 // readySlots is the pool size at which the contender is ready.
@@ -57,6 +68,7 @@ var allContenders = []contender{
 	{key: "celery-autoscale", label: "celery worker --autoscale=10,3", autoscale: true, keepalive: "30"},
 	{key: "celery-c10", label: "celery worker --concurrency=10", conc: 10},
 	{key: "celery-c3", label: "celery worker --concurrency=3", conc: 3},
+	{key: "revrx-workers", label: "revrx-supervise --engine workers --autoscale=10,3", revrx: true, engine: "workers", baseline: "celery-autoscale"},
 	{key: "revrx-ka5", label: "revrx-supervise --autoscale=10,3 --keepalive=5s", revrx: true, keepalive: "5s", baseline: "celery-autoscale-ka5"},
 	{key: "celery-autoscale-ka5", label: "AUTOSCALE_KEEPALIVE=5 celery worker --autoscale=10,3", autoscale: true, keepalive: "5"},
 }
@@ -81,6 +93,9 @@ func commandFor(c contender, bin, appDir, brokerURL, record, httpAddr string) co
 			"--celery-cmd", celeryPython + " -m celery", "--http-addr", httpAddr}
 		if c.keepalive != "" {
 			argv = append(argv, "--keepalive="+c.keepalive)
+		}
+		if c.engine != "" {
+			argv = append(argv, "--engine", c.engine)
 		}
 		// As users type it: nothing for the workers but the log level (the
 		// bench reads their "ready." lines; Celery's workers get the same).

@@ -184,10 +184,7 @@ func waitReady(ctx context.Context, c contender, p *proc, httpPort int, logPath 
 	defer t.Stop()
 	timeout := time.NewTimer(readyTimeout)
 	defer timeout.Stop()
-	readyLines := 1
-	if c.revrx {
-		readyLines = c.readySlots() // one "workerN@host ready." per worker
-	}
+	readyLines := c.readyLines()
 	client := http.Client{Timeout: time.Second}
 	for {
 		select {

@@ -67,11 +67,11 @@ class Children:
         self.since = {}  # pid -> (phase, since)
         self.stopping = set()  # pids asked to stop, until they are gone
 
-    def snapshot(self, pool, requests):
+    def snapshot(self, pool, requests, jobs):
         """The children as a list of dicts for the supervisor.
 
-        requests maps a task id to its celery Request (the active ones)."""
-        jobs = jobs_by_child(pool)
+        requests maps a task id to its celery Request (the active ones);
+        jobs is jobs_by_child(pool)."""
         now, seen, out = time.time(), set(), []
         for proc in list(pool._pool):
             pid = proc.pid
@@ -100,6 +100,14 @@ class Children:
         if proc in pool._waiting_to_start:
             return STARTING
         return BUSY if is_busy(pool, proc, jobs) else IDLE
+
+
+def unassigned(reserved_requests, jobs):
+    """How many reserved requests no child has yet: a job scheduled for,
+    written to or accepted by a child makes that child busy, so counting
+    it as reserved too would count one task twice in the demand."""
+    assigned = {job.correlation_id for held in jobs.values() for job in held}
+    return sum(1 for req in list(reserved_requests) if req.id not in assigned)
 
 
 def running_task(jobs, requests):

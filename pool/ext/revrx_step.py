@@ -28,7 +28,7 @@ import json
 import logging
 import os
 
-from revrx_children import Children
+from revrx_children import Children, jobs_by_child, unassigned
 from revrx_gate import live_check, static_check
 from revrx_intake import QUARANTINE_SUFFIX, install_gate, install_quarantine
 from revrx_sizing import Sizing
@@ -170,9 +170,10 @@ class Extension:
         pool = self.sizing.pool
         requests = {r.id: r for r in list(active_requests)}
         running = len(requests)
+        jobs = jobs_by_child(pool)
         state = {"type": "state", "processes": pool._processes,
-                 "children": self.children.snapshot(pool, requests),
-                 "reserved": max(len(reserved_requests) - running, 0), "running": running,
+                 "children": self.children.snapshot(pool, requests, jobs),
+                 "reserved": unassigned(reserved_requests, jobs), "running": running,
                  "prefetch": getattr(self.c.qos, "value", 0) if self.c.qos else 0}
         key = json.dumps([state["processes"], [(ch["pid"], ch["phase"], ch.get("task_id")) for ch in state["children"]],
                           state["reserved"], state["running"], state["prefetch"]])
