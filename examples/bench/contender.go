@@ -99,8 +99,8 @@ func commandFor(c contender, bin, appDir, brokerURL, record, httpAddr string) co
 		}
 		// As users type it: nothing for the workers but the log level (the
 		// bench reads their "ready." lines; Celery's workers get the same).
-		// The supervisor reads task_acks_late from the app (REVRX_ACKS_LATE=1)
-		// and gives its single-slot workers --prefetch-multiplier=2 itself.
+		// The supervisor reads task_acks_late and the prefetch multiplier
+		// from the app (REVRX_ACKS_LATE=1).
 		argv = append(argv, "--", "--loglevel=INFO")
 		return command{dir: appDir, env: env, argv: argv}
 	}

@@ -78,17 +78,17 @@ type verdict struct {
 	p95OK, wsOK, pssOK, lost bool
 }
 
-// The targets: wait p95 ≤ max(1.1 × Celery's, Celery's + 0.3 s),
-// worker-seconds ≤ 0.9 × Celery's, PSS GB-s ≤ 1.3 × Celery's, nothing lost
+// The targets (the pool engine's issue): wait p95 ≤ Celery's + 0.05 s,
+// worker-seconds ≤ 0.9 × Celery's, PSS GB-s ≤ 0.85 × Celery's, nothing lost
 // or run twice.
-const targetsText = "wait p95 ≤ max(1.1 × celery's, celery's + 0.3 s); worker-seconds ≤ 0.9 × celery's; " +
-	"PSS GB-s ≤ 1.3 × celery's; 0 tasks lost or run twice"
+const targetsText = "wait p95 ≤ celery's + 0.05 s; worker-seconds ≤ 0.9 × celery's; " +
+	"PSS GB-s ≤ 0.85 × celery's; 0 tasks lost or run twice"
 
 func judge(rx, cel result) verdict {
-	v := verdict{p95Limit: math.Max(1.1*cel.WaitP95, cel.WaitP95+0.3)}
+	v := verdict{p95Limit: cel.WaitP95 + 0.05}
 	v.p95OK = rx.WaitP95 <= v.p95Limit
 	v.wsOK = rx.WorkerSecs <= 0.9*cel.WorkerSecs
-	v.pssOK = rx.PssGBSecs <= 1.3*cel.PssGBSecs
+	v.pssOK = rx.PssGBSecs <= 0.85*cel.PssGBSecs
 	v.lost = rx.Lost == 0 && rx.RunTwice == 0
 	return v
 }

@@ -32,8 +32,8 @@ func newReport(cfg config) *report {
 		b.WriteString("\n")
 	} else {
 		fmt.Fprintf(&b, "Each contender in turn on a fresh redis-server, the example app with `REVRX_ACKS_LATE=1` "+
-			"(task_acks_late) and prefetch multiplier 1 (Celery's pool prefetches MAX x 1; revrx-supervise's "+
-			"single-slot workers get --prefetch-multiplier=2, one reserved task each, as the README advises for late acks); "+
+			"(task_acks_late) and prefetch multiplier 1 (Celery's pool prefetches MAX x 1; revrx-supervise's pool engine "+
+			"prefetches processes x 1; with --engine workers its single-slot workers get --prefetch-multiplier=2); "+
 			"horizon %s from the trace's t=0 for every contender; "+
 			"/proc sampled every %s.\n\n", horizonText(cfg.h.horizon), sampleEvery)
 	}
@@ -73,9 +73,10 @@ func (rep *report) commands() string {
 			fmt.Fprintf(&b, "- `%s`:\n\n  ```sh\n  %s\n  ```\n\n", x.c.key, x.cmd)
 		}
 	}
-	b.WriteString("revrx-supervise forks each worker from its app host as `celery -A tasks worker -Q bench " +
-		"-n workerN@%h --concurrency 1 --pool prefork -E --without-mingle --without-gossip --prefetch-multiplier=2 --loglevel=INFO` " +
-		"(2: the app acks late, which the supervisor reads from the app).\n\n")
+	b.WriteString("revrx-supervise forks its worker main from its app host as `celery -A tasks worker -Q bench " +
+		"-n worker1@%h --concurrency 1 --pool prefork -E --without-mingle --without-gossip --prefetch-multiplier=1 --loglevel=INFO` " +
+		"and sizes its prefork pool from inside it (the pool engine); with --engine workers it forks one such worker per slot, " +
+		"`-n workerN@%h`, with --prefetch-multiplier=2 (the app acks late, which the supervisor reads from the app).\n\n")
 	return b.String()
 }
 
