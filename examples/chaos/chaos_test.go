@@ -9,8 +9,9 @@ import (
 )
 
 // TestChaosShort runs the -short suite (`CHAOS_SHORT=1 make chaos`) against
-// a revrx-supervise built from this tree, and fails on any missed
-// expectation of its report. It is skipped under -short and where Celery or
+// a revrx-supervise built from this tree, on its default engine (the pool
+// engine; CHAOS_ENGINE=workers for the whole-worker one), and fails on any
+// missed expectation of its report. It is skipped under -short and where Celery or
 // redis-server is missing. It disturbs nothing else: its redis-server is a
 // private one on a free port, the supervisor's HTTP address is a free port,
 // and it signals only processes it started and their descendants. A lost

@@ -11,9 +11,16 @@ import (
 	"time"
 )
 
+// The supervisor's engines (its --engine flag).
+const (
+	enginePool    = "pool"
+	engineWorkers = "workers"
+)
+
 // config is the harness's settings after flags and environment.
 type config struct {
 	bin         string // revrx-supervise binary
+	engine      string // enginePool (the default, as users type it) or engineWorkers
 	seed        uint64
 	short       bool
 	max, min    int
@@ -22,6 +29,9 @@ type config struct {
 	appDir      string // examples/app
 	redisServer string
 }
+
+// poolEngine reports whether the run is of the pool engine.
+func (cfg config) poolEngine() bool { return cfg.engine == enginePool }
 
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -38,12 +48,16 @@ func parseConfig(args []string) (config, error) {
 	seed := fs.String("seed", os.Getenv("CHAOS_SEED"), "seed of the plan and the fault targets (default: the clock) ($CHAOS_SEED)")
 	fs.BoolVar(&cfg.short, "short", os.Getenv("CHAOS_SHORT") == "1", "short run: ~150 tasks, ~40 s, no SIGTERM phase ($CHAOS_SHORT=1)")
 	fs.StringVar(&cfg.out, "out", os.Getenv("CHAOS_OUT"), "keep logs, record and Redis data in this directory (default: a temporary one, removed) ($CHAOS_OUT)")
+	fs.StringVar(&cfg.engine, "engine", envOr("CHAOS_ENGINE", enginePool), "the supervisor's engine: pool (its default: one worker main, its pool sized process by process) or workers (one whole worker per slot) ($CHAOS_ENGINE)")
 	fs.DurationVar(&cfg.deadline, "deadline", 0, "hard limit on the whole run (default 10m, 4m with -short)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.engine != enginePool && cfg.engine != engineWorkers {
+		return cfg, fmt.Errorf("-engine %q: want %s or %s", cfg.engine, enginePool, engineWorkers)
 	}
 	cfg.max, cfg.min = 6, 2
 	cfg.seed = uint64(time.Now().UnixNano() % 1_000_000)

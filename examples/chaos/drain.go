@@ -26,8 +26,9 @@ func (r *run) lastKill() time.Time {
 
 // drain waits until every published task has started and the queue holds
 // nothing but crash-looping messages, and until unacked is empty or the
-// window after the last kill and the end of the load has passed (then also when the tasks that never
-// started can only be in unacked); at most the plan's drain timeout.
+// window after the last kill and the end of the load has passed (then also
+// when nothing runs and the tasks that never started can only be in
+// unacked, or are in no key at all); at most the plan's drain timeout.
 func (r *run) drain(ctx context.Context) error {
 	deadline := time.Now().Add(r.p.drainTimeout)
 	minEnd := r.quietFrom().Add(unackedWindow + 2*time.Second)
@@ -53,10 +54,11 @@ func (r *run) drain(ctx context.Context) error {
 			return nil
 		}
 		idle := time.Since(progressAt) > 3*time.Second && !r.anyRunning()
-		if queueDone && idle && time.Now().After(minEnd) && int64(notRun) <= s.unacked {
+		if queueDone && idle && time.Now().After(minEnd) && (int64(notRun) <= s.unacked || s.unacked == 0) {
 			// Nothing runs and nothing is queued: only a restore of the
-			// unacked hash can run the rest.
-			r.logf("drain stopped: %d published tasks never started, all of them can only be in unacked (%d)", notRun, s.unacked)
+			// unacked hash can run the rest, and with unacked empty
+			// nothing can (the summary says where they went).
+			r.logf("drain stopped: %d published tasks never started, none queued, %d in unacked", notRun, s.unacked)
 			return nil
 		}
 		if time.Now().After(deadline) {

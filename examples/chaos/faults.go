@@ -65,6 +65,18 @@ func (r *run) pickBusy(ctx context.Context, wait time.Duration) (busyTarget, boo
 	}
 }
 
+// runningUnder lists the tasks the live pool children of main are running.
+func (r *run) runningUnder(main int) []string {
+	var ids []string
+	for child, running := range r.rec.running() {
+		if st, ok := readPstat(child); ok && !st.zombie && st.ppid == main {
+			ids = append(ids, running...)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // killWorker SIGKILLs a busy worker's main process (kind faultKillMain) or
 // its pool child (faultKillChild), mid-task; an idle one if none is busy
 // within 5 s.
@@ -85,6 +97,8 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 	target := t.main
 	if kind == faultKillChild {
 		target = t.child
+	} else {
+		t.ids = r.runningUnder(t.main) // a main's death ends every task its pool runs
 	}
 	k := &kill{kind: kind, pid: target, main: t.main, worker: r.samp.nameOf(t.main), victims: t.ids, back: -1}
 	if kind == faultKillMain && target != 0 {

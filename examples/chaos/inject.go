@@ -31,17 +31,20 @@ func (r *run) inject(ctx context.Context, f faultStep) error {
 			r.logf("malformed messages: %v", err)
 			return nil
 		}
-		r.logf("pushed %d malformed message(s) (each crashes the worker that takes it)", len(msgs))
+		r.recordPush(ctx, f.kind, msgs, make([]string, len(msgs)))
+		r.logf("pushed %d malformed message(s) (%s)", len(msgs), r.poisonFate())
 	case faultPoisonLoop:
 		m := loopingPoison(r.rng)
-		if err := r.pushPoison([]string{m.encode()}); err != nil {
+		raw := m.encode()
+		if err := r.pushPoison([]string{raw}); err != nil {
 			r.logf("crash-looping message: %v", err)
 			return nil
 		}
 		r.mu.Lock()
 		r.poison = append(r.poison, m.ID)
 		r.mu.Unlock()
-		r.logf("pushed crash-looping message %s", m.ID)
+		r.recordPush(ctx, f.kind, []string{raw}, []string{m.ID})
+		r.logf("pushed crash-looping message %s (%s)", m.ID, r.poisonFate())
 	case faultEventJunk:
 		if err := r.publishJunk(f.n); err != nil {
 			r.logf("celeryev garbage: %v", err)
@@ -50,4 +53,12 @@ func (r *run) inject(ctx context.Context, f faultStep) error {
 		r.logf("published %d garbage messages on the celeryev channels", f.n)
 	}
 	return nil
+}
+
+// poisonFate is what the engine does with a poison message.
+func (r *run) poisonFate() string {
+	if r.cfg.poolEngine() {
+		return "the worker main moves each to " + quarantineKey + " as it pops it, and carries on"
+	}
+	return "each crashes the worker that takes it"
 }

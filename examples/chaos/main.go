@@ -1,26 +1,35 @@
 // Command revrx-chaos is the `make chaos` suite: it runs revrx-supervise as
-// users type it, on a private redis-server with real Celery 5.2 workers of
-// the acks_late sample app, publishes about 1,000 short tasks in scale
-// storms and reversals, and meanwhile injects faults at seeded random times
-// and targets: SIGKILL of busy worker main processes and of pool children,
-// Redis shut down and restarted twice (AOF, same port), malformed and
-// crash-looping messages on the queue, garbage on the celeryev channels,
-// and SIGTERM to the supervisor during a scale-up (a second supervisor then
-// finishes the backlog). It samples the real worker processes in /proc every
-// 100 ms and, at the end, prints one table and an Expected/Result line: no
-// task lost (but one the AOF proves was popped by a worker as it died and
-// never reached unacked), each SIGKILLed worker's held messages (its
-// revrx.held.<name> set, read just before the kill) out of unacked within
-// 5 s, unacked empty within 15 s of the later of the last kill and the end of
-// the load (what is left at the drain's end is dumped: task, delivery tag,
-// age, holder, record), never more than MAX worker processes, each
-// crash-looping message quarantined after at most 5 worker crashes, exit 0
-// after SIGTERM. It exits 1 when an expectation fails. chaos_test.go runs
-// the short suite under go test (skipped with -short).
+// users type it (the pool engine, its default: one Celery worker main whose
+// prefork pool it sizes process by process), on a private redis-server with
+// real Celery 5.2 workers of the acks_late sample app, publishes about 1,000
+// short tasks in scale storms and reversals, and meanwhile injects faults at
+// seeded random times and targets: SIGKILL of the busy worker main and of
+// busy pool children, Redis shut down and restarted twice (AOF, same port),
+// malformed and crash-looping messages on the queue, garbage on the
+// celeryev channels, and SIGTERM to the supervisor during a scale-up (a
+// second supervisor then finishes the backlog). It samples the real worker
+// processes in /proc every 100 ms and, at the end, prints one table and an
+// Expected/Result line: no task lost (but one the AOF proves was popped by
+// a worker as it died and never reached unacked), each SIGKILLed worker
+// main's held messages (its revrx.held.<name> set, read just before the
+// kill) out of unacked within 5 s, unacked empty within 15 s of the later of
+// the last kill and the end of the load (what is left at the drain's end is
+// dumped: task, delivery tag, age, holder, record), never more than MAX pool
+// processes (the main's live children, starting and stopping ones
+// included; the main itself is not one) and one worker main at a time, each
+// malformed or crash-looping message in QUEUE.quarantine as the raw bytes
+// pushed, taken from the queue once (the AOF: the worker main quarantines
+// it itself at once, no crash, its PID unchanged), exit 0 after SIGTERM. It
+// exits 1 when an expectation fails. -engine workers runs the whole-worker
+// engine instead (one worker per slot; MAX counts worker mains; a malformed
+// message crashes the worker that takes it, a crash-looping one is
+// quarantined by the supervisor after deaths). chaos_test.go runs the short
+// suite under go test (skipped with -short).
 //
-//	bin/revrx-chaos -bin bin/revrx-supervise            # ~4 min
-//	bin/revrx-chaos -short -bin bin/revrx-supervise     # ~1 min
-//	CHAOS_SEED=42 CHAOS_OUT=/tmp/chaos bin/revrx-chaos  # replay a seed, keep the logs
+//	bin/revrx-chaos -bin bin/revrx-supervise                  # ~4 min
+//	bin/revrx-chaos -short -bin bin/revrx-supervise           # ~1 min
+//	bin/revrx-chaos -engine workers -bin bin/revrx-supervise  # the whole-worker engine
+//	CHAOS_SEED=42 CHAOS_OUT=/tmp/chaos bin/revrx-chaos        # replay a seed, keep the logs
 //
 // Loopback only; it signals only processes it started (and their
 // descendants, found in /proc), stops by itself within -deadline, and kills
@@ -56,7 +65,7 @@ func realMain(args []string) int {
 	r := &run{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 3))}
 	r.p = fullPlan(rand.New(rand.NewPCG(cfg.seed, 1)))
 	if cfg.short {
-		r.p = shortPlan(rand.New(rand.NewPCG(cfg.seed, 1)))
+		r.p = shortPlan(rand.New(rand.NewPCG(cfg.seed, 1)), cfg.poolEngine())
 	}
 	if cfg.deadline > 0 {
 		r.p.deadline = cfg.deadline

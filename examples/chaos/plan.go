@@ -131,15 +131,17 @@ func fullPlan(rng *rand.Rand) plan {
 }
 
 // shortPlan is the -short run (the one make test runs): about 150 tasks
-// over about 40 s, three kills and a malformed message; no crash-looping
-// message, no Redis restart and no SIGTERM phase, whose outcomes depend on
-// races kombu loses (the full run reports them): a Redis outage can strand
-// a live worker's messages in unacked (its ack and its own restore both
-// fail while Redis is down, and it forgets them), and a worker dying of
-// the looping message can have a BRPOP in flight that pops it again and is
-// never read, so the poison itself vanishes instead of being quarantined.
-// TestPoisonMessageIsQuarantined covers the quarantine deterministically.
-func shortPlan(rng *rand.Rand) plan {
+// over about 40 s, three kills, a malformed message and, with the pool
+// engine (loop true: its worker main quarantines it at once and carries
+// on), a crash-looping one; no Redis restart and no SIGTERM phase, whose
+// outcomes depend on races kombu loses (the full run reports them): a Redis
+// outage can strand a live worker's messages in unacked (its ack and its
+// own restore both fail while Redis is down, and it forgets them), and a
+// whole worker dying of the looping message can have a BRPOP in flight
+// that pops it again and is never read, so the poison itself vanishes
+// instead of being quarantined (TestPoisonMessageIsQuarantined covers that
+// engine's quarantine deterministically).
+func shortPlan(rng *rand.Rand, loop bool) plan {
 	pl := &planner{rng: rng, p: plan{name: "short", drainTimeout: 35 * time.Second, deadline: 4 * time.Minute}}
 	pl.storm(0, 12, 2, 3, 12, 20)
 	pl.burst(17, 15, 25)
@@ -150,6 +152,9 @@ func shortPlan(rng *rand.Rand) plan {
 	pl.fault(10, faultEventJunk)
 	pl.fault(23, faultPoisonOnce)
 	pl.fault(27, faultKillMain)
+	if loop {
+		pl.fault(16, faultPoisonLoop)
+	}
 	return pl.p
 }
 

@@ -8,19 +8,26 @@ import (
 	"time"
 )
 
-// malformed are queue messages that crash a Celery 5.2.6 worker
-// ("Unrecoverable error", the worker exits 0) before kombu records them in
-// unacked, so each is consumed by the worker it kills (checked by hand with
-// a worker on a private Redis): not JSON (JSONDecodeError), a JSON object
-// without properties (KeyError 'properties'), a JSON array (TypeError).
+// malformed are queue messages kombu cannot decode: not JSON
+// (JSONDecodeError), a JSON object without properties (KeyError
+// 'properties'), a JSON array (TypeError). A plain Celery 5.2.6 worker dies
+// of each ("Unrecoverable error", exit 0) before kombu records it in
+// unacked, so it is consumed by the worker it kills (the workers engine's
+// whole workers too). The pool engine's worker main catches the error where
+// kombu reads the BRPOP reply, LPUSHes the raw bytes onto chaos.quarantine
+// and carries on.
 var malformed = []string{"not json {{{", "{}", "[1,2]"}
 
 // loopingPoison is a well-formed tasks.sleep message whose body has two
 // elements instead of three: kombu records it in unacked, then Celery's
 // Request() raises ValueError (not enough values to unpack) outside its
-// error handling, the worker dies with "Unrecoverable error" and restores
-// its unacked messages on the way out (RPUSH: the next message any worker
-// takes). So it crashes worker after worker until something quarantines it.
+// error handling. A plain worker dies with "Unrecoverable error" and
+// restores its unacked messages on the way out (RPUSH: the next message any
+// worker takes), so it crashes worker after worker until something
+// quarantines it (the supervisor, counting the deaths, with the workers
+// engine). The pool engine's worker main quarantines it at once (the same
+// guard as for malformed messages; kombu's unacked entry is acked) and
+// carries on.
 func loopingPoison(rng *rand.Rand) taskMessage {
 	return taskMessage{ID: newUUID(rng), Task: "tasks.sleep", Tag: newUUID(rng),
 		Body: []any{[]any{0.1}, map[string]any{}}}

@@ -11,6 +11,7 @@ import (
 // pstat is what the harness reads from /proc/PID/stat.
 type pstat struct {
 	ppid   int
+	pgrp   int  // process group: a worker main leads its own, its pool children are in it
 	state  byte // R, S, Z, ...
 	zombie bool
 }
@@ -27,11 +28,12 @@ func readPstat(pid int) (pstat, bool) {
 		return pstat{}, false
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 || len(f[0]) == 0 {
+	if len(f) < 3 || len(f[0]) == 0 {
 		return pstat{}, false
 	}
 	ppid, _ := strconv.Atoi(f[1])
-	return pstat{ppid: ppid, state: f[0][0], zombie: f[0][0] == 'Z' || f[0][0] == 'X'}, true
+	pgrp, _ := strconv.Atoi(f[2])
+	return pstat{ppid: ppid, pgrp: pgrp, state: f[0][0], zombie: f[0][0] == 'Z' || f[0][0] == 'X'}, true
 }
 
 // alive reports whether pid exists and is not a zombie.

@@ -13,26 +13,64 @@ type workerProc struct {
 	gone        bool // no longer seen alive
 }
 
-// sampler counts, from /proc, the Celery worker main processes that are
-// live (not zombie) children of the current supervisor, and remembers which
-// pool child belongs to which main process. It does not trust the
-// supervisor's own account.
+// sampler counts, from /proc, the worker processes of the current
+// supervisor, and remembers which pool child belongs to which main process.
+// It does not trust the supervisor's own account. What counts against MAX
+// depends on the engine: the pool engine's pool processes (every live child
+// of its worker main, starting and stopping ones included, plus any pool
+// process a dead main left behind; the main itself is not one), or the
+// workers engine's whole workers (their main processes).
 type sampler struct {
-	sup atomic.Int64 // current supervisor PID (0: none)
+	sup       atomic.Int64 // current supervisor PID (0: none)
+	countPool bool         // the pool engine: count pool processes, not mains
 
 	mu        sync.Mutex
 	mains     map[int]*workerProc
 	childMain map[int]int // pool child pid -> worker main pid
 	most      int
 	mostAt    time.Time
+	mostMains int           // the most worker mains alive at once
 	above     time.Duration // time with more than limit alive
 	limit     int
 	samples   int
 	last      time.Time
 }
 
-func newSampler(limit int) *sampler {
-	return &sampler{mains: map[int]*workerProc{}, childMain: map[int]int{}, limit: limit}
+func newSampler(limit int, countPool bool) *sampler {
+	return &sampler{mains: map[int]*workerProc{}, childMain: map[int]int{}, limit: limit, countPool: countPool}
+}
+
+// treeSample is one look at a supervisor's Celery processes.
+type treeSample struct {
+	kids    map[int][]int // live worker main -> its children (zombies too)
+	pool    int           // live pool processes: the mains' children and orphans
+	orphans int           // live pool processes re-parented to the supervisor (their main is gone)
+}
+
+// sampleTree reads the supervisor's children: a Celery worker process that
+// leads its own process group is a worker main (the pool starts each in a
+// group of its own); one that does not is a pool process whose main died
+// (the supervisor is their subreaper).
+func sampleTree(sup int) treeSample {
+	t := treeSample{kids: map[int][]int{}}
+	for _, pid := range childrenOf(sup) {
+		st, ok := readPstat(pid)
+		if !ok || st.zombie || !isCeleryWorker(cmdline(pid)) {
+			continue
+		}
+		if st.pgrp != pid {
+			t.orphans++
+			continue
+		}
+		t.kids[pid] = childrenOf(pid)
+		for _, c := range t.kids[pid] {
+			if alive(c) {
+				t.pool++
+			}
+		}
+	}
+	t.pool += t.orphans
+	return t
 }
 
 // take looks at the process tree once.
@@ -41,38 +79,35 @@ func (s *sampler) take(now time.Time) {
 	if sup == 0 {
 		return
 	}
-	seen := map[int]bool{}
-	kids := map[int][]int{}
-	for _, pid := range childrenOf(sup) {
-		if st, ok := readPstat(pid); !ok || st.zombie || !isCeleryWorker(cmdline(pid)) {
-			continue
-		}
-		seen[pid] = true
-		kids[pid] = childrenOf(pid)
-	}
+	t := sampleTree(sup)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.samples++
-	for pid := range seen {
+	for pid, kids := range t.kids {
 		w := s.mains[pid]
 		if w == nil {
 			w = &workerProc{name: procName(pid), first: now}
 			s.mains[pid] = w
 		}
 		w.last, w.gone = now, false
-		for _, c := range kids[pid] {
+		for _, c := range kids {
 			s.childMain[c] = pid
 		}
 	}
 	for pid, w := range s.mains {
-		if !seen[pid] {
+		if _, ok := t.kids[pid]; !ok {
 			w.gone = true
 		}
 	}
-	if n := len(seen); n > s.most {
+	n := len(t.kids)
+	if s.countPool {
+		n = t.pool
+	}
+	if n > s.most {
 		s.most, s.mostAt = n, now
 	}
-	if len(seen) > s.limit && !s.last.IsZero() {
+	s.mostMains = max(s.mostMains, len(t.kids))
+	if n > s.limit && !s.last.IsZero() {
 		s.above += now.Sub(s.last)
 	}
 	s.last = now
@@ -138,12 +173,12 @@ func (s *sampler) nameOf(pid int) string {
 	return procName(pid)
 }
 
-// peak is the most worker main processes alive at once, when, and how long
-// more than the limit were alive.
-func (s *sampler) peak() (most int, at time.Time, above time.Duration) {
+// peak is the most worker processes (see sampler) alive at once, when, how
+// long more than the limit were alive, and the most worker mains at once.
+func (s *sampler) peak() (most int, at time.Time, above time.Duration, mains int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.most, s.mostAt, s.above
+	return s.most, s.mostAt, s.above, s.mostMains
 }
 
 // liveMainNamed is the live worker main process with node name name, and

@@ -42,6 +42,7 @@ type run struct {
 	residual  []residualEntry   // what unacked held at the drain's end
 	lostProof map[string]string // lost task id -> what the AOF shows ("proven: ..." or "unproven: ...")
 	poison    []string          // ids of crash-looping messages
+	pushes    []*poisonPush     // malformed and crash-looping messages pushed
 	junk      int               // garbage messages published on the event channel
 	restarts  []restartResult
 	term      *termResult
@@ -80,7 +81,7 @@ func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
 	r.rc = newRESP(r.redis.addr())
 	r.pub = newPublisher(newRESP(r.redis.addr()), &r.gate, rand.New(rand.NewPCG(r.cfg.seed, 2)))
 	r.rec = newRecord(r.recordPath)
-	r.samp = newSampler(r.cfg.max)
+	r.samp = newSampler(r.cfg.max, r.cfg.poolEngine())
 	r.bw = &brokerWatch{rc: newRESP(r.redis.addr())}
 	sup, err := r.startSupervisor(1)
 	if err != nil {
@@ -94,7 +95,7 @@ func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
 	go r.bw.run(stop, 250*time.Millisecond)
 	go r.pollMetrics(stop, 500*time.Millisecond)
 	r.logf("redis-server on %s (AOF in %s), supervisor pid %d: %s", r.redis.addr(), r.redis.dir, sup.proc.pid(), shellJoin(sup.argv))
-	return sup.waitReady(ctx, r.cfg.min, 90*time.Second)
+	return sup.waitReady(ctx, r.cfg.engine, r.cfg.min, 90*time.Second)
 }
 
 // execute runs the whole plan: load and faults, the SIGTERM phase, the

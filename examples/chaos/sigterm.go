@@ -15,7 +15,7 @@ type termResult struct {
 	limit         time.Duration // workers × 1.1 s + --shutdown-timeout (25 s) + 5 s
 	queuedAfter   int64         // LLEN chaos once it had exited
 	unackedAfter  int64         // HLEN unacked once it had exited
-	survivors     int           // its worker processes still alive 2 s after its exit
+	survivors     int           // its worker mains and pool processes still alive 2 s after its exit
 	publishedHere int
 }
 
@@ -38,7 +38,10 @@ func (r *run) sigtermPhase(ctx context.Context) (termResult, error) {
 	st := r.awaitStarting(ctx, sup, &res)
 	res.workers = len(st.Workers)
 	res.limit = time.Duration(res.workers)*1100*time.Millisecond + 30*time.Second
-	mains := r.samp.aliveMains()
+	var procs []int // its worker mains and their pool processes
+	for _, m := range r.samp.aliveMains() {
+		procs = append(append(procs, m), childrenOf(m)...)
+	}
 	sent := time.Now()
 	if err := sup.proc.signal(syscall.SIGTERM); err != nil {
 		return res, err
@@ -52,7 +55,7 @@ func (r *run) sigtermPhase(ctx context.Context) (termResult, error) {
 	}
 	res.took = time.Since(sent)
 	_ = sleepCtx(ctx, 2*time.Second)
-	for _, pid := range mains {
+	for _, pid := range procs {
 		if alive(pid) {
 			res.survivors++
 		}
@@ -96,5 +99,5 @@ func (r *run) switchSupervisor(ctx context.Context) error {
 	r.cur.Store(sup)
 	r.samp.sup.Store(int64(sup.proc.pid()))
 	r.logf("second supervisor started (pid %d) to finish the backlog", sup.proc.pid())
-	return sup.waitReady(ctx, 0, 60*time.Second)
+	return sup.waitReady(ctx, r.cfg.engine, 0, 60*time.Second)
 }

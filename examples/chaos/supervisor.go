@@ -38,11 +38,15 @@ type statusWorker struct {
 
 // status is the part of /status the harness reads.
 type status struct {
-	Workers      []statusWorker `json:"workers"`
+	Workers      []statusWorker `json:"workers"` // the pool engine's: its pool processes
 	ShuttingDown bool           `json:"shutting_down"`
 	Broker       struct {
 		Up bool `json:"up"`
 	} `json:"broker"`
+	Engine *struct { // the pool engine's worker main (absent for the workers engine)
+		Engine string       `json:"engine"`
+		Main   statusWorker `json:"main"`
+	} `json:"engine"`
 }
 
 var httpClient = &http.Client{Timeout: 2 * time.Second}
@@ -59,6 +63,9 @@ func (r *run) startSupervisor(n int) (*supervisorProc, error) {
 	argv := []string{r.cfg.bin, "-A", "tasks", "-b", "redis://" + r.redis.addr() + "/0",
 		"--autoscale=" + strconv.Itoa(r.cfg.max) + "," + strconv.Itoa(r.cfg.min), "--keepalive=3s",
 		"-Q", chaosQueue, "--http-addr", addr, "--celery-cmd", celeryCmd}
+	if r.cfg.engine != enginePool {
+		argv = append(argv, "--engine", r.cfg.engine) // the pool engine is the default: not named, as users type it
+	}
 	env := cleanEnv("REVRX_ACKS_LATE=1", "REVRX_RECORD="+r.recordPath)
 	s := &supervisorProc{addr: addr, argv: argv, logPath: filepath.Join(r.dir, fmt.Sprintf("supervisor-%d.log", n))}
 	if s.proc, err = startChild(fmt.Sprintf("revrx-supervise #%d", n), argv, r.cfg.appDir, env, s.logPath); err != nil {
@@ -141,8 +148,10 @@ func (s *supervisorProc) last() map[string]float64 {
 	return s.lastMetrics
 }
 
-// waitReady waits for /readyz 200 with at least MIN idle workers.
-func (s *supervisorProc) waitReady(ctx context.Context, min int, timeout time.Duration) error {
+// waitReady waits for /readyz 200 with at least MIN idle workers, and
+// checks that the engine in force is engine (the supervisor falls back to
+// the workers engine where the pool engine cannot run).
+func (s *supervisorProc) waitReady(ctx context.Context, engine string, min int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if s.proc.exited() {
@@ -150,7 +159,7 @@ func (s *supervisorProc) waitReady(ctx context.Context, min int, timeout time.Du
 		}
 		if s.httpCode("/readyz") == http.StatusOK {
 			if st, err := s.status(); err == nil && countState(st, "idle") >= min {
-				return nil
+				return checkEngine(st, engine, s.logPath)
 			}
 		}
 		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
@@ -158,6 +167,18 @@ func (s *supervisorProc) waitReady(ctx context.Context, min int, timeout time.Du
 		}
 	}
 	return fmt.Errorf("not ready after %s (see %s)", timeout, s.logPath)
+}
+
+// checkEngine fails unless /status shows engine in force.
+func checkEngine(st status, engine, logPath string) error {
+	got := engineWorkers
+	if st.Engine != nil {
+		got = st.Engine.Engine
+	}
+	if got != engine {
+		return fmt.Errorf("the supervisor runs the %s engine, not the %s engine (a fallback? see %s)", got, engine, logPath)
+	}
+	return nil
 }
 
 // countState counts the workers in state.
