@@ -19,12 +19,16 @@
 // included; the main itself is not one) and one worker main at a time, each
 // malformed or crash-looping message in QUEUE.quarantine as the raw bytes
 // pushed, taken from the queue once (the AOF: the worker main quarantines
-// it itself at once, no crash, its PID unchanged), exit 0 after SIGTERM. It
-// exits 1 when an expectation fails. -engine workers runs the whole-worker
-// engine instead (one worker per slot; MAX counts worker mains; a malformed
-// message crashes the worker that takes it, a crash-looping one is
-// quarantined by the supervisor after deaths). chaos_test.go runs the short
-// suite under go test (skipped with -short).
+// it itself at once, no crash, its PID unchanged), no pool process dead
+// with a task but the SIGKILLed ones, exit 0 after SIGTERM. It exits 1 when
+// an expectation fails. The full run then shows, reported and not asserted,
+// the loss the pool engine's shrink avoids: a stock `celery worker -c 10`
+// (early acks) on a Redis of its own, a few hundred tasks under Celery's
+// own pool_shrink/pool_grow remote control (stockshrink.go). -engine
+// workers runs the whole-worker engine instead (one worker per slot; MAX
+// counts worker mains; a malformed message crashes the worker that takes
+// it, a crash-looping one is quarantined by the supervisor after deaths).
+// chaos_test.go runs the short suite under go test (skipped with -short).
 //
 //	bin/revrx-chaos -bin bin/revrx-supervise                  # ~4 min
 //	bin/revrx-chaos -short -bin bin/revrx-supervise           # ~1 min
@@ -108,6 +112,10 @@ func (r *run) whole(ctx context.Context) (bool, error) {
 	lo, err := r.inspect()
 	if err != nil {
 		return false, fmt.Errorf("inspect redis: %w", err)
+	}
+	if !r.cfg.short {
+		res := r.runStock(ctx)
+		r.stock = &res
 	}
 	ok := r.summarize(os.Stdout, lo)
 	r.printNotes()

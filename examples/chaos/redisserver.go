@@ -43,6 +43,20 @@ func freeRedisPort(rng *rand.Rand) (int, error) {
 	return 0, fmt.Errorf("no free loopback port in 20000-32000")
 }
 
+// startRedis starts a redis-server binary bin on a free port with its data
+// in dir (made if missing).
+func startRedis(ctx context.Context, bin, dir string, rng *rand.Rand) (*redisServer, error) {
+	port, err := freeRedisPort(rng)
+	if err != nil {
+		return nil, err
+	}
+	s := &redisServer{bin: bin, dir: dir, port: port}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return s, s.start(ctx)
+}
+
 // addr is host:port of the server.
 func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 

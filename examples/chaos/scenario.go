@@ -46,6 +46,7 @@ type run struct {
 	junk      int               // garbage messages published on the event channel
 	restarts  []restartResult
 	term      *termResult
+	stock     *stockResult // the stock pool_shrink storm (full run only)
 	final     *supervisorStop
 }
 
@@ -66,15 +67,8 @@ func (r *run) logf(format string, args ...any) {
 
 // setup starts Redis, the watchers and the first supervisor.
 func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
-	port, err := freeRedisPort(r.rng)
-	if err != nil {
-		return err
-	}
-	r.redis = &redisServer{bin: r.cfg.redisServer, dir: filepath.Join(r.dir, "redis"), port: port}
-	if err := os.MkdirAll(r.redis.dir, 0o755); err != nil {
-		return err
-	}
-	if err := r.redis.start(ctx); err != nil {
+	var err error
+	if r.redis, err = startRedis(ctx, r.cfg.redisServer, filepath.Join(r.dir, "redis"), r.rng); err != nil {
 		return err
 	}
 	r.recordPath = filepath.Join(r.dir, "record.jsonl")

@@ -27,6 +27,7 @@ func (r *run) summarize(w io.Writer, lo leftovers) bool {
 	maxV := r.processRow(t)
 	r.faultRows(t)
 	r.quarantineRows(t)
+	r.stockRows(t, c)
 	fmt.Fprintf(w, "\n== chaos result: %s run, seed %d, %s\n", r.p.name, r.cfg.seed, time.Since(r.t0).Round(time.Second))
 	t.write(w)
 	vs := []verdict{
@@ -36,6 +37,9 @@ func (r *run) summarize(w io.Writer, lo leftovers) bool {
 		maxV,
 	}
 	vs = append(vs, r.poisonExpectations(lo)...)
+	if v, ok := r.shrinkVerdict(); ok {
+		vs = append(vs, v)
+	}
 	if r.term != nil {
 		ok := r.term.exitCode == 0 && r.term.took <= r.term.limit
 		vs = append(vs, verdict{fmt.Sprintf("SIGTERM: exit 0 within %.0fs", r.term.limit.Seconds()),
