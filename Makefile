@@ -58,11 +58,14 @@ startup: deps build
 	$(GO) build -o bin/revrx-startup ./examples/startup
 	bin/revrx-startup
 
-# chaos: SIGKILLs busy workers and pool children, restarts Redis twice, poisons
-# the queue and the celeryev channel, SIGTERMs the supervisor mid-scale-up, and
-# prints what was lost, run twice, restored or left in unacked; exits 1 when an
+# chaos: on the pool engine (the default), SIGKILLs the busy worker main and
+# pool processes, restarts Redis twice, poisons the queue and the celeryev
+# channel, SIGTERMs the supervisor mid-scale-up, and prints what was lost, run
+# twice, restored, quarantined or left in unacked; then a stock celery worker
+# under Celery's own pool_shrink for comparison (reported); exits 1 when an
 # expectation fails (about 4 min; CHAOS_SHORT=1 for the ~1 min run, CHAOS_SEED=N
-# to replay a seed; examples/chaos).
+# to replay a seed, CHAOS_ENGINE=workers for the whole-worker engine;
+# examples/chaos).
 chaos: deps build
 	$(GO) build -o bin/revrx-chaos ./examples/chaos
 	bin/revrx-chaos -bin $(BIN)
