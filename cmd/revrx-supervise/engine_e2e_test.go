@@ -303,3 +303,31 @@ func TestPoolEngineEmptyPoolHoldsNothing(t *testing.T) {
 		t.Errorf("idle at 0 processes: %d reserved, %s unacked; want none", e.Reserved, rds.Do(t, "HLEN", "unacked"))
 	}
 }
+
+// TestPoolEnginePacksTasks: tasks go to the lowest-index idle process, so a
+// trickle runs on one process and the surplus ones stay idle long enough
+// for their keepalive (Celery's pool rotates over every process, which keeps
+// a pool sized for a peak at the peak).
+func TestPoolEnginePacksTasks(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	s := startSupervisor(t, url, "--autoscale=4,4", "-Q", "pack")
+	waitFor(t, 30*time.Second, "4 idle processes", func() bool { return s.workersIn(policy.PhaseIdle) == 4 })
+	for i := range 8 {
+		publish(t, url, "pack", 1, 0.05)
+		waitFor(t, 10*time.Second, "the task done", func() bool {
+			_, finished := tally(readRecords(t, s.record))
+			return len(finished) == i+1
+		})
+	}
+	pids := map[int]int{}
+	for _, r := range readRecords(t, s.record) {
+		if r.Event == "start" {
+			pids[r.PID]++
+		}
+	}
+	if len(pids) != 1 {
+		t.Errorf("8 tasks one after another ran on %d processes %v, want all on one", len(pids), pids)
+	}
+}

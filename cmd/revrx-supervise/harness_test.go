@@ -199,6 +199,7 @@ type taskRecord struct {
 	Event       string   `json:"event"`
 	ID          string   `json:"id"`
 	Worker      string   `json:"worker"`
+	PID         int      `json:"pid"`
 	PublishedAt *float64 `json:"published_at"`
 	Started     float64  `json:"started"`
 	OK          *bool    `json:"ok"`

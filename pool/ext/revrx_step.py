@@ -10,6 +10,8 @@ kombu's Redis transport for this process (revrx_intake). The step:
     running, from Celery's retry callback, about once a second), so sizing
     never goes through the broker;
   - pushes the children's state when it changes (revrx_children);
+  - packs tasks onto the lowest-index idle processes (revrx_dispatch), so
+    a surplus process stays idle and reaches its keepalive;
   - reports a child that died with a job, and quarantines a message that
     killed two children instead of letting Celery requeue it again.
 
@@ -29,6 +31,7 @@ import logging
 import os
 
 from revrx_children import Children, jobs_by_child, unassigned
+from revrx_dispatch import pack_dispatch
 from revrx_gate import live_check, static_check
 from revrx_intake import QUARANTINE_SUFFIX, install_gate, install_quarantine
 from revrx_sizing import Sizing
@@ -83,6 +86,8 @@ class Extension:
         loop exits, and the consumer clears the timer when it restarts
         (a broker reconnect), so both are set again each time."""
         hub.add_reader(self.wire.fileno(), self.serve)
+        if self.sizing is not None and not pack_dispatch(hub, self.sizing.pool):
+            logger.warning("revrx: the pool set no write scheduler; tasks are not packed onto the fewest processes")
         if self.timer is not None:
             self.timer.cancel()
         self.timer = hub.call_repeatedly(PUSH_INTERVAL, self.push)
