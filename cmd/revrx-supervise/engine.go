@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
@@ -47,12 +48,24 @@ func chooseEngine(cfg config, host *pool.AppHost, app *pool.AppConfig, log *slog
 	return pool.EngineWorkers, fallback
 }
 
+// DefaultProcessKeepalive is the pool engine's --keepalive when none is
+// given. Celery's 30 s amortizes a costly start; a pool process is forked
+// again from a frozen heap in about 0.15 s, and keeping idle ones for 30 s
+// after a burst cost as many process-seconds as Celery's own autoscaler,
+// which shrinks 30 s after its last scale-up instead (measured: README,
+// "Benchmark").
+const DefaultProcessKeepalive = 10 * time.Second
+
 // forEngine adapts cfg to the engine in force: a pool-engine process has
 // one slot, so --concurrency does not apply and a process takes one task
-// (unless --tasks-per-worker says otherwise).
+// (unless --tasks-per-worker says otherwise); its keepalive defaults to
+// DefaultProcessKeepalive.
 func forEngine(cfg config, log *slog.Logger) config {
 	if cfg.Engine != pool.EnginePool {
 		return cfg
+	}
+	if cfg.Sources[flagKeepalive] == "" {
+		cfg.Supervisor.Policy.Keepalive = DefaultProcessKeepalive
 	}
 	if src := cfg.Sources[flagConcurrency]; src != "" && cfg.Pool.Concurrency != 1 {
 		log.Warn("--concurrency applies to --engine workers only; the pool engine sizes processes of one slot each",

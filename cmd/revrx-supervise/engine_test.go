@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/revrx/revrx-supervise/pool"
 )
@@ -28,9 +29,17 @@ func TestForEngine(t *testing.T) {
 			var cfg config
 			cfg.Engine, cfg.Sources = c.engine, c.sources
 			cfg.Pool.Concurrency, cfg.Supervisor.Policy.TasksPerWorker = c.tpw, c.tpw
-			got := forEngine(cfg, slog.New(slog.DiscardHandler)).Supervisor.Policy.TasksPerWorker
-			if got != c.want {
-				t.Errorf("tasks per worker = %d, want %d", got, c.want)
+			cfg.Supervisor.Policy.Keepalive = 30 * time.Second
+			got := forEngine(cfg, slog.New(slog.DiscardHandler)).Supervisor.Policy
+			if got.TasksPerWorker != c.want {
+				t.Errorf("tasks per worker = %d, want %d", got.TasksPerWorker, c.want)
+			}
+			wantKeepalive := 30 * time.Second
+			if c.engine == pool.EnginePool {
+				wantKeepalive = DefaultProcessKeepalive
+			}
+			if got.Keepalive != wantKeepalive {
+				t.Errorf("keepalive = %s, want %s (not given)", got.Keepalive, wantKeepalive)
 			}
 		})
 	}

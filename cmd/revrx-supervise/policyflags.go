@@ -64,7 +64,8 @@ func scaleFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagAutoscale, EnvVars: []string{"REVRX_AUTOSCALE"},
 			Usage: "MAX[,MIN] workers, as Celery's --autoscale (required): the larger number is MAX, a missing MIN is 0"},
 		&cli.StringFlag{Name: flagKeepalive, EnvVars: []string{"REVRX_KEEPALIVE", "AUTOSCALE_KEEPALIVE"}, Value: "30s",
-			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE)"},
+			Usage: "how long a worker must be idle before it is stopped (a duration, or seconds as Celery's AUTOSCALE_KEEPALIVE); " +
+				"with --engine pool the default is 10s: a pool process is forked again in about 0.15 s"},
 		&cli.IntFlag{Name: flagConcurrency, Aliases: []string{"c"}, EnvVars: []string{"REVRX_CONCURRENCY"}, Value: 1,
 			Usage: "task slots per worker: pool processes (or threads), passed to each worker as --concurrency; also the tasks each worker is sized for"},
 	}
