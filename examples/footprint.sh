@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The supervisor's own footprint and broker load, printed as a table:
 #  - CPU (share of one core) and RSS of revrx-supervise with 10 idle real
-#    Celery workers, over MEASURE seconds (targets: <= 1 %, <= 30 MB), once
-#    with --spawn exec and once with --spawn fork, and in each mode the
+#    Celery pool processes or workers, over MEASURE seconds (targets: <= 1 %,
+#    <= 30 MB), once with --spawn exec (the workers engine: the pool engine
+#    forks) and once with --spawn fork (the pool engine), and in each mode the
 #    proportional memory (PSS) of each worker's process tree (main + prefork
 #    child) and, for fork, of the app host;
 #  - Redis round trips per poll with 3 queues, with workers that do not
@@ -109,9 +110,10 @@ polls=$(( ${llen:-0} / 12 ))
 echo "| what | measured | target |"
 echo "|---|---|---|"
 for spawn in exec fork; do
-  echo "| supervisor CPU, 10 idle workers, ${MEASURE}s, --spawn $spawn | ${cpu[$spawn]} % of one core | <= 1 % |"
-  echo "| supervisor RSS, 10 idle workers, --spawn $spawn | ${rss[$spawn]} MB | <= 30 MB |"
-  echo "| worker PSS, --spawn $spawn | ${pss[$spawn]} MB per worker tree (${trees[$spawn]} trees) | - |"
+  engine=pool; [ "$spawn" = exec ] && engine="workers (the pool engine forks)"
+  echo "| supervisor CPU, 10 idle pool processes or workers, ${MEASURE}s, --spawn $spawn, engine $engine | ${cpu[$spawn]} % of one core | <= 1 % |"
+  echo "| supervisor RSS, same | ${rss[$spawn]} MB | <= 30 MB |"
+  echo "| PSS per worker tree, same | ${pss[$spawn]} MB per tree (${trees[$spawn]} trees) | - |"
 done
 echo "| app host PSS, --spawn fork | ${host[fork]} MB | - |"
 echo "| Redis commands in 20 s, 3 queues | ${llen:-0} LLEN + ${lindex:-0} LINDEX over ${polls} polls | one pipeline per poll |"

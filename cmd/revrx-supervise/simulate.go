@@ -205,6 +205,9 @@ func revrxModel(c *cli.Context, p policy.Config, concurrency int) (simulate.Mode
 		if c.IsSet(flagSimPrefetch) {
 			return m, usagef("--%s is for --%s workers: a pool process reserves nothing (its worker main holds one task per process)", flagSimPrefetch, flagEngine)
 		}
+		if !c.IsSet(flagKeepalive) {
+			p.Keepalive = DefaultProcessKeepalive // as the supervisor's pool engine (Celery's column keeps 30 s)
+		}
 		m = simulate.PoolModel(p)
 	case simulate.EngineWorkers:
 		m = simulate.RevrxModel(p, concurrency)
