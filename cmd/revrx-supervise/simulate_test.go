@@ -55,7 +55,9 @@ func TestSimulateMatchesGolden(t *testing.T) {
 			os.Unsetenv("REVRX_SIM_ENGINE")
 		}
 		svg := filepath.Join(t.TempDir(), "out.svg")
-		args := append(tc.args, "--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--svg", svg)
+		// The goldens are the simulate package's, at 30 s (the pool engine's own
+		// default, 10 s, is pinned by TestSimulatePoolKeepaliveDefault).
+		args := append(tc.args, "--trace", filepath.Join(simTestdata, "burst.trace"), "--autoscale=10,3", "--keepalive=30s", "--svg", svg)
 		code, stdout, stderr := simulateMain(args...)
 		if code != 0 {
 			t.Fatalf("simulate %q: exit %d, want 0\nstderr: %s", args, code, stderr)
@@ -175,5 +177,19 @@ func TestSimulateSharesFlags(t *testing.T) {
 	}
 	if want := len(scaleFlags()) + 1 + len(policyFlags()); shared != want {
 		t.Errorf("simulate shares %d flags with the main command, want %d (scale flags, --poll-interval, policy flags)", shared, want)
+	}
+}
+
+// TestSimulatePoolKeepaliveDefault: simulate's pool engine keeps an idle
+// process the pool engine's default keepalive (10 s) unless --keepalive is
+// given; Celery's column keeps Celery's 30 s.
+func TestSimulatePoolKeepaliveDefault(t *testing.T) {
+	clearSimulateEnv(t)
+	trace := filepath.Join(simTestdata, "burst.trace")
+	_, def, _ := simulateMain("--trace", trace, "--autoscale=10,3")
+	_, ten, _ := simulateMain("--trace", trace, "--autoscale=10,3", "--keepalive=10s")
+	_, thirty, _ := simulateMain("--trace", trace, "--autoscale=10,3", "--keepalive=30s")
+	if def != ten || def == thirty {
+		t.Errorf("the default run equals --keepalive=10s: %v, equals --keepalive=30s: %v; want true, false", def == ten, def == thirty)
 	}
 }
