@@ -331,3 +331,44 @@ func TestPoolEnginePacksTasks(t *testing.T) {
 		t.Errorf("8 tasks one after another ran on %d processes %v, want all on one", len(pids), pids)
 	}
 }
+
+// TestPoolEngineQuarantinesATaskThatKillsTwoProcesses: with acks_late and
+// task_reject_on_worker_lost Celery requeues a task whose pool process died;
+// one that kills a second process is moved to the quarantine list by the
+// worker main instead of being requeued again, counted and logged.
+func TestPoolEngineQuarantinesATaskThatKillsTwoProcesses(t *testing.T) {
+	needCelery(t)
+	rds := testredis.Start(t)
+	url := rds.URL(0)
+	env := []string{"REVRX_ACKS_LATE=1", "REVRX_REJECT_ON_WORKER_LOST=1"}
+	s := startSupervisorUnder(t, nil, env, url, "--autoscale=2,1", "-Q", "killer")
+	waitFor(t, 30*time.Second, "1 idle process", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
+	publish(t, url, "killer", 1, 30)
+	var task string
+	var killed int
+	for kill := 1; kill <= 2; kill++ {
+		var pid int
+		waitFor(t, 40*time.Second, "the task running (again, after Celery requeued it)", func() bool {
+			_, pid, task = s.busyProcess()
+			return pid != 0 && pid != killed && syscall.Kill(pid, 0) == nil
+		})
+		killed = pid
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 15*time.Second, "the loss counted", func() bool {
+			return s.metric("revrx_pool_process_losses_total") == float64(kill)
+		})
+	}
+	waitFor(t, 10*time.Second, "the task quarantined", func() bool { return rds.Do(t, "LLEN", "killer.quarantine") == "1" })
+	if got := s.metric("revrx_tasks_quarantined_total"); got != 1 {
+		t.Errorf("revrx_tasks_quarantined_total = %v, want 1", got)
+	}
+	if n := countLines(s.logs.String(), "quarantined a task that killed two pool processes", task); n != 1 {
+		t.Errorf("%d quarantine log lines naming %s, want 1", n, task)
+	}
+	time.Sleep(12 * time.Second) // past Celery's lost-worker timeout: its reject must not requeue it
+	if q, u := rds.Do(t, "LLEN", "killer"), rds.Do(t, "HLEN", "unacked"); q != "0" || u != "0" {
+		t.Errorf("after the quarantine: %s waiting, %s unacked; want 0 and 0", q, u)
+	}
+}

@@ -15,6 +15,9 @@ Environment:
     REVRX_ACKS_LATE     "1" to set task_acks_late=True (the setting the
                         reference figures in traces/README.md used); default
                         is Celery's own default (early ack).
+    REVRX_REJECT_ON_WORKER_LOST  "1" to set task_reject_on_worker_lost=True:
+                        with late acks, a task whose pool process died is
+                        requeued instead of failed.
 
 Tasks: ``tasks.sleep(seconds, tag=None)`` and ``tasks.fail(msg)``.
 """
@@ -38,6 +41,7 @@ if os.environ.get("REVRX_VISIBILITY_TIMEOUT"):
 app.conf.update(
     worker_prefetch_multiplier=1,
     task_acks_late=os.environ.get("REVRX_ACKS_LATE", "") in ("1", "true", "yes"),
+    task_reject_on_worker_lost=os.environ.get("REVRX_REJECT_ON_WORKER_LOST", "") in ("1", "true", "yes"),
     task_serializer="json",
     accept_content=["json"],
     result_serializer="json",
