@@ -39,14 +39,16 @@
 //     it holds fewer than Multiplier tasks per process not stopping
 //     (starting ones included: it raises its prefetch when it forks),
 //     running ones included, as with task_acks_late; it hands each task it
-//     holds to the process that has been free longest. So with multiplier 1
+//     holds to the idle process of the lowest index (as the engine's main
+//     does, so the surplus reaches its keepalive). So with multiplier 1
 //     a task waits in the broker until a process is free, and a task never
 //     waits behind another process's long one. Decide gets what the main
-//     holds that no process took as Observation.Reserved. A start forks a
-//     process that takes tasks SpawnTime later (DefaultPoolSpawnTime); a
-//     stop ends an idle process at once, which still counts against MAX
-//     for StopTime (DefaultPoolStopTime). Processes are named process1,
-//     process2, … by the lowest free slot.
+//     holds that no process took as Observation.Reserved. The n processes
+//     one decision forks take tasks together, SpawnTime + (n−1) × ForkEach
+//     later (DefaultPoolSpawnTime, DefaultPoolForkEach: they compete for
+//     the CPU); a stop ends an idle process at once, which still counts
+//     against MAX for StopTime (DefaultPoolStopTime). Processes are named
+//     process1, process2, … by the lowest free slot.
 //   - Workers engine (RevrxModel). A worker has Concurrency slots and,
 //     like a prefork worker with --prefetch-multiplier=1 (and early acks),
 //     reserves Prefetch more tasks beyond its running ones (Received in
@@ -81,23 +83,39 @@
 //     benchmark, which publishes once the contender is ready.
 //   - Celery (CeleryModel). Celery's --autoscale runs in one worker whose
 //     prefork pool it grows and shrinks: Decide with AlgorithmCelery over
-//     pool processes of one slot, forked in 0.2 s
-//     (docs/celery-on-redis.md, "Start-up times"). The main process
-//     prefetches up to MAX × multiplier tasks for the whole pool and hands
-//     each to a free process, so processes reserve nothing and
-//     the queue stands for the broker plus that prefetch (Decide caps qty).
-//     Celery scales up on every task message; this is modelled by deciding
-//     every 0.1 s.
+//     pool processes of one slot. Its main forks them one at a time,
+//     without gc.freeze(), each online DefaultCeleryForkTime (0.18 s) after
+//     the previous one. The main process prefetches up to MAX × multiplier
+//     tasks for the whole pool and hands each to a free process, so
+//     processes reserve nothing and the queue stands for the broker plus
+//     that prefetch (Decide caps qty). The autoscaler runs on every task
+//     message (a broker change, 1 ms later) and on a tick every keepalive
+//     from the worker's ready, DefaultCeleryReadyLead before t=0: its only
+//     scale-down without a message.
+//   - Tasks (all engines with the measured defaults). A task starts
+//     StartDelay after a process takes it (counted in its wait) and holds
+//     the process RunOverhead longer than its task_seconds, as measured in
+//     the reference benchmark; a task handed over but not yet running is
+//     Received in WorkerView. So a batch arriving each second finds the
+//     previous one still running, as the real runs do.
 //
 // Defaults of the workers engine: SpawnTime 1.1 s (exec to first task of a
 // prefork worker with --without-mingle --without-gossip, measured),
 // decisions every 1 s, Prefetch 1, StopTime 0.1 s (warm stop of an idle
-// worker). Of the pool engine: SpawnTime 0.15 s, a placeholder to calibrate
-// (roughly measured: 7 processes forked at once took tasks within about
-// 0.5 s on a 2-core machine, 0.1–0.2 s from the decision for one), StopTime
-// 0.05 s, Multiplier = the policy's PrefetchMultiplier (at least 1),
+// worker), no task overheads. Of the pool engine: SpawnTime 0.15 s and
+// ForkEach 0.04 s (seven processes ready 0.39 s after Grow(7),
+// docs/benchmark.md), StopTime 0.05 s, Multiplier = the policy's
+// PrefetchMultiplier (at least 1), StartDelay 10 ms, RunOverhead 1 ms,
 // decisions every 1 s and ChangeSettle 0.1 s after a broker change (at
 // least ChangeGap 0.05 s after the previous one), the supervisor's values.
+//
+// # Calibration
+//
+// With `--autoscale=10,3 --horizon 110s` (the benchmark's window) the
+// models are checked against the reference benchmark of 2026-12-02
+// (docs/benchmark.md) by TestCalibration: wait p95 and worker-seconds
+// within ±25 % (±0.05 s for a wait p95 under 0.2 s), except where that
+// test lists a known miss.
 //
 // # Measures
 //
@@ -113,8 +131,9 @@
 //
 // # Limits
 //
-// Tasks take exactly their task_seconds, with no overhead and no CPU
-// contention; events of one instant are simultaneous, so a batch that
+// Tasks have fixed overheads and no CPU contention; a batch's tasks all
+// arrive at one instant (the producer spreads them over ~40 ms), and
+// events of one instant are simultaneous, so a batch that
 // arrives on a decision instant is seen by that decision (PollOffset moves
 // the decisions off the arrivals). Celery's autoscaler is Decide's
 // emulation of it (supervisor/celery.go), not Celery. The supervisor also
@@ -122,6 +141,9 @@
 // (within about 0.1 s), and the workers engine has the same queue watch as
 // the pool engine; the model has neither, so a scale-up that processes
 // still stopping held back waits for the next broker change or poll, and
-// RevrxModel decides on its polls only. Forks all take SpawnTime, however
-// many start at once.
+// RevrxModel decides on its polls only. Celery's main here sees the whole
+// queue at once; the real one receives a message per turn of its event
+// loop, which a fork blocks, so it grows one process per message and more
+// slowly than the model on a spike (spiky's wait p95: 0.70 s against the
+// bench's 1.01 s).
 package simulate

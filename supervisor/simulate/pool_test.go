@@ -10,11 +10,15 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// poolTestModel is the pool engine with its defaults: forks ready in
-// 0.15 s, stops gone in 0.05 s, polls every second from 0, a decision
-// 0.1 s after a broker change, multiplier 1.
+// poolTestModel is the pool engine's mechanism with its default timings
+// but without the calibrated overheads, so instants stay round: forks
+// ready in 0.15 s however many, tasks starting at once and lasting exactly
+// their task_seconds, stops gone in 0.05 s, polls every second from 0, a
+// decision 0.1 s after a broker change, multiplier 1.
 func poolTestModel(lo, hi int, keepalive time.Duration) Model {
-	return PoolModel(policy.Config{Min: lo, Max: hi, TasksPerWorker: 1, Keepalive: keepalive, PrefetchMultiplier: 1})
+	m := PoolModel(policy.Config{Min: lo, Max: hi, TasksPerWorker: 1, Keepalive: keepalive, PrefetchMultiplier: 1})
+	m.ForkEach, m.StartDelay, m.RunOverhead = 0, 0, 0
+	return m
 }
 
 // instant is the pool as a test expects it at a fixed instant.
@@ -51,6 +55,7 @@ func record(s *sim) (obs map[time.Duration]policy.Observation, dec map[time.Dura
 func TestPoolModel(t *testing.T) {
 	m := PoolModel(policy.Config{Min: 1, Max: 4, TasksPerWorker: 1, Keepalive: time.Second})
 	if !m.Pool() || m.Concurrency != 1 || m.Prefetch != 0 || m.Multiplier != 1 || m.SpawnTime != DefaultPoolSpawnTime ||
+		m.ForkEach != DefaultPoolForkEach || m.StartDelay != DefaultPoolStartDelay || m.RunOverhead != DefaultRunOverhead ||
 		m.StopTime != DefaultPoolStopTime || m.ChangeSettle != DefaultChangeSettle || m.ChangeGap != DefaultChangeGap {
 		t.Errorf("PoolModel = %+v", m)
 	}

@@ -30,18 +30,25 @@ func (s *sim) mainHeld() int {
 
 // dispatchMain fetches queued tasks, oldest first, while the main holds
 // less than its window, then hands the tasks it holds, oldest first, to the
-// process that has been free longest.
+// idle process of the lowest index (revrx_dispatch, the engine's worker
+// main: a trickle runs on few processes and the surplus reaches its
+// keepalive).
 func (s *sim) dispatchMain(t time.Duration) {
 	for room := s.window() - s.mainHeld(); room > 0 && s.waiting() > 0; room-- {
 		s.held = append(s.held, s.pop())
 	}
 	for len(s.held) > 0 {
-		w := s.longestFetching()
+		w := s.lowestIdle()
 		if w == nil {
 			return
 		}
 		s.begin(w, s.held[0], t)
 		s.held = s.held[1:]
-		s.block(w)
 	}
+}
+
+// lowestIdle is the process of the lowest slot that takes tasks and runs
+// none; nil if all are busy.
+func (s *sim) lowestIdle() *worker {
+	return s.withRoom(func(a, b *worker) bool { return a.slot < b.slot })
 }

@@ -62,9 +62,10 @@ type sim struct {
 	wake     wake
 	changed  bool // the broker changed (push or pop) at this instant
 
-	res     Result
-	slotNS  int64 // ∫ alive workers × concurrency dt, in slot-nanoseconds
-	lastDir int
+	res      Result
+	slotNS   int64 // ∫ alive workers × concurrency dt, in slot-nanoseconds
+	lastDir  int
+	lastFork time.Duration // SerialForks: when the last fork is done
 }
 
 func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, error) {
@@ -294,9 +295,15 @@ func (s *sim) dispatchWorkers(t time.Duration) {
 // longestFetching is the worker that takes tasks, has room for one, and
 // whose fetch has waited longest; nil if none has room.
 func (s *sim) longestFetching() *worker {
+	return s.withRoom(func(a, b *worker) bool { return a.blockedSeq < b.blockedSeq })
+}
+
+// withRoom is the first, by before, of the workers that take tasks and
+// have room for one; nil if none has room.
+func (s *sim) withRoom(before func(a, b *worker) bool) *worker {
 	var best *worker
 	for _, w := range s.workers {
-		if w.accepting() && s.capacity(w) > 0 && (best == nil || w.blockedSeq < best.blockedSeq) {
+		if w.accepting() && s.capacity(w) > 0 && (best == nil || before(w, best)) {
 			best = w
 		}
 	}
@@ -305,9 +312,10 @@ func (s *sim) longestFetching() *worker {
 
 func (s *sim) begin(w *worker, i int, t time.Duration) {
 	tk := &s.tasks[i]
-	tk.started, tk.start, tk.end = true, t, t+tk.dur
+	tk.started, tk.start = true, t+s.m.StartDelay
+	tk.end = tk.start + tk.dur + s.m.RunOverhead
 	w.running = append(w.running, i)
-	s.res.Waits = append(s.res.Waits, t-tk.at)
+	s.res.Waits = append(s.res.Waits, tk.start-tk.at)
 }
 
 // add starts a worker at t in the lowest free slot, as the pool does.
@@ -323,69 +331,6 @@ func (s *sim) add(t time.Duration) *worker {
 	w := &worker{name: fmt.Sprintf("%s%d", unit, slot), slot: slot, onlineAt: t + s.m.SpawnTime}
 	s.workers = append(s.workers, w)
 	return w
-}
-
-// views is the pool as Decide sees it.
-func (s *sim) views() []policy.WorkerView {
-	out := make([]policy.WorkerView, 0, len(s.workers))
-	for _, w := range s.workers {
-		v := policy.WorkerView{Name: w.name, Slot: w.slot, Received: len(w.reserved), Running: len(w.running)}
-		switch {
-		case w.stopping:
-			v.Phase = policy.PhaseStopping
-		case !w.online:
-			v.Phase = policy.PhaseStarting
-		case w.tasks() > 0:
-			v.Phase = policy.PhaseBusy
-		default:
-			v.Phase, v.IdleSince = policy.PhaseIdle, s.start.Add(w.idleSince)
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// decideAt calls Decide on the state at t and applies its decision.
-func (s *sim) decideAt(t time.Duration) error {
-	obs := policy.Observation{Waiting: int64(s.waiting()), Reserved: len(s.held), BrokerOK: true, Workers: s.views(), History: s.history}
-	if s.waiting() > 0 {
-		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
-	}
-	d := s.decide(obs, s.start.Add(t), s.m.Policy)
-	s.history = d.History
-	s.res.Desired.add(t, d.Desired)
-	for _, st := range d.Stop {
-		i := slices.IndexFunc(s.workers, func(w *worker) bool { return w.name == st.Name })
-		if i < 0 || !s.workers[i].idle() {
-			state := "unknown"
-			if i >= 0 {
-				state = string(obs.Workers[i].Phase)
-			}
-			return fmt.Errorf("%s at %s s: Decide stopped %s (%s), which is not an idle worker: %s",
-				s.m.Name, seconds(t), st.Name, state, d.Reason)
-		}
-		w := s.workers[i]
-		w.stopping, w.goneAt = true, t+s.m.StopTime
-	}
-	for range d.Start {
-		s.add(t)
-	}
-	s.res.Starts += d.Start
-	s.res.Stops += len(d.Stop)
-	delta := d.Start - len(d.Stop)
-	if delta == 0 {
-		return nil
-	}
-	dir := 1
-	if delta < 0 {
-		dir = -1
-	}
-	if s.lastDir != 0 && dir != s.lastDir {
-		s.res.DirectionChanges++
-	}
-	s.lastDir = dir
-	s.res.Decisions = append(s.res.Decisions, Action{At: t, Start: d.Start, Stop: d.StopNames(), Desired: d.Desired, Reason: d.Reason})
-	return nil
 }
 
 func (s *sim) result() Result {

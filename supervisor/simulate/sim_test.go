@@ -233,24 +233,32 @@ func TestDirectionChanges(t *testing.T) {
 }
 
 func TestCeleryModel(t *testing.T) {
-	// Celery's pool: 12 tasks on MIN 2, MAX 6: within a decision interval
-	// (0.1 s) it grows to min(qty, MAX) = 6 processes, online 0.2 s later.
+	// Celery's pool: 12 tasks on MIN 2, MAX 6. The message wakes the
+	// autoscaler 1 ms later; it asks for min(qty, MAX) = 6 processes at
+	// once, and its main forks the 4 new ones one after the other, 0.18 s
+	// each: online at 0.181, 0.361, 0.541 and 0.721 s.
 	p := policy.Config{Min: 2, Max: 6, TasksPerWorker: 3, Keepalive: 30 * time.Second}
 	m := CeleryModel(p)
-	if m.Policy.Algorithm != policy.AlgorithmCelery || m.Concurrency != 1 || m.Prefetch != 0 || m.Policy.TasksPerWorker != 1 {
+	if m.Policy.Algorithm != policy.AlgorithmCelery || m.Concurrency != 1 || m.Prefetch != 0 || m.Policy.TasksPerWorker != 1 ||
+		!m.SerialForks || m.PollInterval != p.Keepalive || m.PollOffset != p.Keepalive-DefaultCeleryReadyLead {
 		t.Fatalf("CeleryModel = %+v", m)
 	}
 	s := newTestSim(t, mustTrace(t, "0 12 1\n"), m, 3*time.Second)
 	if got := s.until(t, sec(0.1)); len(got.workers) != 6 {
 		t.Errorf("at 0.1 s: %d processes, want 6", len(got.workers))
 	}
-	s.until(t, sec(0.2))
-	running := 0
-	for _, w := range s.workers {
-		running += len(w.running)
-	}
-	if running != 6 {
-		t.Errorf("at 0.2 s: %d running, want 6 (2 from the start, 4 forked)", running)
+	for _, tc := range []struct {
+		at   float64
+		want int
+	}{{0.2, 3}, {0.4, 4}, {0.7, 5}, {0.75, 6}} {
+		s.until(t, sec(tc.at))
+		running := 0
+		for _, w := range s.workers {
+			running += len(w.running)
+		}
+		if running != tc.want {
+			t.Errorf("at %.2f s: %d running, want %d (2 from the start, one more per 0.18 s fork)", tc.at, running, tc.want)
+		}
 	}
 }
 

@@ -205,7 +205,7 @@ func prefetch(r Result) string {
 // after a broker change.
 func decisionEvery(r Result) string {
 	if r.Model.ChangeSettle > 0 {
-		return fmt.Sprintf("%s s, or %s s after a change", seconds(r.Model.PollInterval), seconds(r.Model.ChangeSettle))
+		return fmt.Sprintf("%s s, or %s ms after a change", seconds(r.Model.PollInterval), millis(r.Model.ChangeSettle))
 	}
 	return seconds(r.Model.PollInterval) + " s"
 }
@@ -214,19 +214,28 @@ func decisionEvery(r Result) string {
 func note(m Model) string {
 	switch {
 	case m.Celery():
-		return fmt.Sprintf("Celery's --autoscale (Decide, algorithm celery) on its prefork pool: a process forks in %s s; "+
-			"Celery scales up on every message, modelled by a decision every %s s; the main process prefetches up to %d tasks.",
-			seconds(m.SpawnTime), seconds(m.PollInterval), m.Policy.Max*m.Policy.PrefetchMultiplier)
+		return fmt.Sprintf("Celery's --autoscale (Decide, algorithm celery) on its prefork pool: it runs %s ms after each broker change (on every message) "+
+			"and every %s s from %s s; the main forks one process at a time, %s s each, and prefetches up to %d tasks; %s",
+			millis(m.ChangeSettle), seconds(m.PollInterval), seconds(m.PollOffset), seconds(m.SpawnTime),
+			m.Policy.Max*m.Policy.PrefetchMultiplier, overheads(m))
 	case m.Pool():
 		return fmt.Sprintf("pool engine: Decide (algorithm %s) sizes one worker main's prefork pool %s; "+
-			"a forked process takes tasks %s s after the decision (a placeholder to calibrate), a stopped idle one is gone in %s s; "+
-			"the main holds up to %d task(s) per process, running ones included, and hands each to the process free longest.",
-			algorithm(m), cadence(m), seconds(m.SpawnTime), seconds(m.StopTime), m.Multiplier)
+			"the processes a decision forks take tasks %s s + %s ms per further one after it, a stopped idle one is gone in %s s; "+
+			"the main holds up to %d task(s) per process, running ones included, and hands each to the idle process of the lowest index; %s",
+			algorithm(m), cadence(m), seconds(m.SpawnTime), millis(m.ForkEach), seconds(m.StopTime), m.Multiplier, overheads(m))
 	}
 	return fmt.Sprintf("workers engine: Decide (algorithm %s) %s; a new worker takes %s s to its first task (docs/celery-on-redis.md, \"Start-up times\"); "+
 		"each reserves %d task(s) beyond its running ones.",
 		algorithm(m), cadence(m), seconds(m.SpawnTime), m.Prefetch)
 }
+
+// overheads states the model's per-task overheads.
+func overheads(m Model) string {
+	return fmt.Sprintf("a task starts %s ms after a process takes it and runs %s ms longer than told.", millis(m.StartDelay), millis(m.RunOverhead))
+}
+
+// millis formats d in whole milliseconds.
+func millis(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 // cadence says when the model decides.
 func cadence(m Model) string {

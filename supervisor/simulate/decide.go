@@ -1,0 +1,78 @@
+package simulate
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
+)
+
+// A decision: Decide sees the pool and the queue as the supervisor (or
+// Celery's autoscaler) would, and its starts and stops apply at once.
+
+// views is the pool as Decide sees it.
+func (s *sim) views() []policy.WorkerView {
+	out := make([]policy.WorkerView, 0, len(s.workers))
+	for _, w := range s.workers {
+		v := policy.WorkerView{Name: w.name, Slot: w.slot, Received: len(w.reserved), Running: len(w.running)}
+		for _, i := range w.running {
+			if s.tasks[i].start > s.now { // handed over, not running yet (StartDelay)
+				v.Received, v.Running = v.Received+1, v.Running-1
+			}
+		}
+		switch {
+		case w.stopping:
+			v.Phase = policy.PhaseStopping
+		case !w.online:
+			v.Phase = policy.PhaseStarting
+		case w.tasks() > 0:
+			v.Phase = policy.PhaseBusy
+		default:
+			v.Phase, v.IdleSince = policy.PhaseIdle, s.start.Add(w.idleSince)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// decideAt calls Decide on the state at t and applies its decision.
+func (s *sim) decideAt(t time.Duration) error {
+	obs := policy.Observation{Waiting: int64(s.waiting()), Reserved: len(s.held), BrokerOK: true, Workers: s.views(), History: s.history}
+	if s.waiting() > 0 {
+		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
+	}
+	d := s.decide(obs, s.start.Add(t), s.m.Policy)
+	s.history = d.History
+	s.res.Desired.add(t, d.Desired)
+	for _, st := range d.Stop {
+		i := slices.IndexFunc(s.workers, func(w *worker) bool { return w.name == st.Name })
+		if i < 0 || !s.workers[i].idle() {
+			state := "unknown"
+			if i >= 0 {
+				state = string(obs.Workers[i].Phase)
+			}
+			return fmt.Errorf("%s at %s s: Decide stopped %s (%s), which is not an idle worker: %s",
+				s.m.Name, seconds(t), st.Name, state, d.Reason)
+		}
+		w := s.workers[i]
+		w.stopping, w.goneAt = true, t+s.m.StopTime
+	}
+	s.fork(t, d.Start)
+	s.res.Starts += d.Start
+	s.res.Stops += len(d.Stop)
+	delta := d.Start - len(d.Stop)
+	if delta == 0 {
+		return nil
+	}
+	dir := 1
+	if delta < 0 {
+		dir = -1
+	}
+	if s.lastDir != 0 && dir != s.lastDir {
+		s.res.DirectionChanges++
+	}
+	s.lastDir = dir
+	s.res.Decisions = append(s.res.Decisions, Action{At: t, Start: d.Start, Stop: d.StopNames(), Desired: d.Desired, Reason: d.Reason})
+	return nil
+}
