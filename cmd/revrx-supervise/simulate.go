@@ -41,11 +41,12 @@ func simulateCommand() *cli.Command {
 		Description: "The trace has one 'at_seconds count task_seconds' line per batch ('#' starts a comment).\n" +
 			"Tasks queue FIFO; MIN workers are online at the start; policy.Decide runs every --poll-interval, exactly\n" +
 			"as in the supervisor. --engine pool (the default): the workers are the pool processes of one worker main,\n" +
-			"one slot each; the main holds one task per process and hands it to the process free first; a forked\n" +
+			"one slot each; the main holds one task per process and hands it to the lowest-index idle one; a forked\n" +
 			"process takes tasks --spawn-time after the decision; a decision also follows a queue change by 0.1 s.\n" +
 			"--engine workers: a started worker takes --spawn-time to come online, has --concurrency slots and\n" +
 			"reserves --prefetch more tasks. --compare celery adds Celery's own --autoscale on its\n" +
-			"pool (processes fork in --celery-spawn-time, scale-up modelled by a decision every --celery-poll-interval);\n" +
+			"pool (its main forks one process at a time, --celery-spawn-time each; its autoscaler runs on every message and\n" +
+			"every --celery-poll-interval); both models carry the per-task overheads measured by the bench.\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
 			"The same flags give byte-identical output. Exit codes: 0 done; 2 bad usage or an unreadable trace.",
 		Flags:           append(simulateFlags(), policyFlags()...),
@@ -67,7 +68,7 @@ func simulateFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagEngine, EnvVars: []string{"REVRX_SIM_ENGINE"}, Value: string(simulate.EnginePool),
 			Usage: "the revrx column's engine: pool (pool processes of one worker main, sized one by one) or workers (one whole Celery worker per slot)"},
 		&cli.DurationFlag{Name: flagSimSpawnTime, EnvVars: []string{"REVRX_SIM_SPAWN_TIME"},
-			DefaultText: fmt.Sprintf("%s with --engine pool (a placeholder to calibrate), %s with --engine workers", simulate.DefaultPoolSpawnTime, simulate.DefaultSpawnTime),
+			DefaultText: fmt.Sprintf("%s with --engine pool (+%s per further process of one decision), %s with --engine workers", simulate.DefaultPoolSpawnTime, simulate.DefaultPoolForkEach, simulate.DefaultSpawnTime),
 			Usage:       "a new worker's start to its first task (workers: exec, measured with prefork --without-mingle --without-gossip, docs/celery-on-redis.md, \"Start-up times\")"},
 		&cli.IntFlag{Name: flagSimPrefetch, EnvVars: []string{"REVRX_SIM_PREFETCH"}, Value: simulate.DefaultPrefetch,
 			Usage: "--engine workers: tasks each worker reserves beyond its running ones (--prefetch-multiplier=1 with -c 1: 1; task_acks_late: 0)"},
