@@ -99,6 +99,7 @@ func TestPoolEngineMainKilled(t *testing.T) {
 // main stays up and the other task finishes.
 func TestPoolEngineProcessKilledMidTask(t *testing.T) {
 	needCelery(t)
+	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,2", "-Q", "childkill")
@@ -146,6 +147,7 @@ func malformedMessages(queue string) []string {
 // the bytes that were published, counted and logged.
 func TestPoolEngineQuarantinesMalformedMessages(t *testing.T) {
 	needCelery(t)
+	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,2", "-Q", "bad")
@@ -191,10 +193,10 @@ func TestPoolEngineQuarantinesMalformedMessages(t *testing.T) {
 func stormTrace(t *testing.T, cycles int) (path string, tasks int) {
 	var b strings.Builder
 	for c := range cycles {
-		at := float64(c) * 2.0
+		at := float64(c) * 1.3
 		fmt.Fprintf(&b, "%.3f 60 0.05\n", at)
 		for i := range 20 {
-			fmt.Fprintf(&b, "%.3f 1 0.02\n", at+0.6+float64(i)*0.04)
+			fmt.Fprintf(&b, "%.3f 1 0.02\n", at+0.4+float64(i)*0.02)
 		}
 		tasks += 80
 	}
@@ -213,6 +215,7 @@ func stormTrace(t *testing.T, cycles int) (path string, tasks int) {
 // no WorkerLostError, and the pool never has more than MAX processes.
 func TestPoolEngineShrinkStorm(t *testing.T) {
 	needCelery(t)
+	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	const maxProcs = 6
@@ -310,6 +313,7 @@ func TestPoolEngineEmptyPoolHoldsNothing(t *testing.T) {
 // a pool sized for a peak at the peak).
 func TestPoolEnginePacksTasks(t *testing.T) {
 	needCelery(t)
+	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,4", "-Q", "pack")
@@ -338,6 +342,7 @@ func TestPoolEnginePacksTasks(t *testing.T) {
 // worker main instead of being requeued again, counted and logged.
 func TestPoolEngineQuarantinesATaskThatKillsTwoProcesses(t *testing.T) {
 	needCelery(t)
+	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1", "REVRX_REJECT_ON_WORKER_LOST=1"}
