@@ -282,6 +282,7 @@ func samplePoolSize(s *supervised, prod *exec.Cmd) int {
 // all run once and the pool goes back to 0.
 func TestPoolEngineEmptyPoolHoldsNothing(t *testing.T) {
 	needCelery(t)
+	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := testredis.Start(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,0", "--keepalive=500ms", "-Q", "empty")

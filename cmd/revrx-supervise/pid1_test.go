@@ -60,11 +60,20 @@ func startAsPID1(t *testing.T, env []string, brokerURL string, args ...string) (
 // tasks would not finish), or lost the workers' exit statuses to a careless
 // reaper (wait4(-1)): "worker exit status lost" instead of "exit status 0".
 func TestPID1WarmShutdown(t *testing.T) {
+	for _, c := range []struct {
+		engine string
+		mains  int // "worker stopped" lines: one per worker main
+	}{{"pool", 1}, {"workers", 2}} {
+		t.Run(c.engine, func(t *testing.T) { testPID1WarmShutdown(t, c.engine, c.mains) })
+	}
+}
+
+func testPID1WarmShutdown(t *testing.T, engine string, mains int) {
 	needCelery(t)
 	needUnshare(t)
 	rds := testredis.Start(t)
 	url := rds.URL(0)
-	s, init := startAsPID1(t, nil, url, "--engine", "workers", "--autoscale=2,2", "-Q", "pid1")
+	s, init := startAsPID1(t, nil, url, "--engine", engine, "--autoscale=2,2", "-Q", "pid1")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	publish(t, url, "pid1", 2, 3)
 	waitFor(t, 10*time.Second, "2 busy workers", func() bool { return s.workersIn(policy.PhaseBusy) == 2 })
@@ -78,8 +87,8 @@ func TestPID1WarmShutdown(t *testing.T) {
 	if len(started) != 2 || len(finished) != 2 {
 		t.Errorf("started %d, finished %d tasks; want 2 and 2", len(started), len(finished))
 	}
-	if n := countLines(s.logs.String(), "worker stopped", "exit status 0"); n != 2 {
-		t.Errorf(`%d "worker stopped ... exit status 0" lines, want 2`, n)
+	if n := countLines(s.logs.String(), "worker stopped", "exit status 0"); n != mains {
+		t.Errorf(`%d "worker stopped ... exit status 0" lines, want %d`, n, mains)
 	}
 	if left := processesWithEnv(url); len(left) > 0 {
 		t.Errorf("processes left after exit: %v", left)
