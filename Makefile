@@ -41,7 +41,7 @@ test-short:
 demo: deps build
 	examples/demo.sh $(BIN)
 
-# bench: replays the traces in ../shared/traces against revrx-supervise, Celery's
+# bench: replays the traces in supervisor/simulate/testdata against revrx-supervise, Celery's
 # --autoscale and fixed pools on real Redis and Celery (about 35 min; filters and
 # columns in examples/README.md, "Benchmark").
 bench: deps build

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Replay a load trace (or one burst) as real tasks.sleep messages.
 
-    producer.py --trace ../shared/traces/spiky.trace --queue reports --speed 4
+    producer.py --trace ../supervisor/simulate/testdata/spiky.trace --queue reports --speed 4
     producer.py --burst 40 --seconds 2 --queue reports,urgent --priority 5
 
 Trace format (traces/README.md): one ``at_seconds count task_seconds`` per

@@ -31,7 +31,7 @@ const (
 	flagTimezone         = "timezone"
 	flagBehaviorFile     = "behavior-file"
 	flagUpStabilization  = "scale-up-stabilization"
-	flagDownStabilizaton = "scale-down-stabilization"
+	flagDownStabilization = "scale-down-stabilization"
 	flagUpPolicy         = "scale-up-policy"
 	flagDownPolicy       = "scale-down-policy"
 	flagUpSelect         = "scale-up-select"
@@ -127,7 +127,7 @@ func policyFlags() []cli.Flag {
 			Usage: "YAML/JSON Kubernetes HPA behavior block (or a whole HPA manifest) to apply to workers"},
 		&cli.DurationFlag{Name: flagUpStabilization, EnvVars: []string{"REVRX_SCALE_UP_STABILIZATION"},
 			Usage: "HPA scale-up stabilization window (HPA default 0s); setting any scale-* flag enables the behavior"},
-		&cli.DurationFlag{Name: flagDownStabilizaton, EnvVars: []string{"REVRX_SCALE_DOWN_STABILIZATION"},
+		&cli.DurationFlag{Name: flagDownStabilization, EnvVars: []string{"REVRX_SCALE_DOWN_STABILIZATION"},
 			Usage: "HPA scale-down stabilization window (HPA default 300s)"},
 		&cli.GenericFlag{Name: flagUpPolicy, EnvVars: []string{"REVRX_SCALE_UP_POLICY"}, Value: &listValue{},
 			Usage: "HPA scale-up step policy, repeatable: pods=N/PERIOD or percent=N/PERIOD, e.g. pods=4/15s (HPA default percent=100/15s and pods=4/15s)"},
@@ -200,7 +200,7 @@ func behaviorFromFlags(c *cli.Context) (*policy.Behavior, error) {
 		win, pols, selects string
 	}{
 		{&b.ScaleUp, flagUpStabilization, flagUpPolicy, flagUpSelect},
-		{&b.ScaleDown, flagDownStabilizaton, flagDownPolicy, flagDownSelect},
+		{&b.ScaleDown, flagDownStabilization, flagDownPolicy, flagDownSelect},
 	} {
 		if c.IsSet(d.win) {
 			secs := int32(c.Duration(d.win) / time.Second)

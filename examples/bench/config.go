@@ -52,7 +52,7 @@ func parseConfig() (config, error) {
 		"contenders, comma-separated, from: "+strings.Join(names, ",")+" ($BENCH_CONTENDERS)")
 	horizon := flag.String("horizon", envOr("BENCH_HORIZON", "110s"), "measured window from the trace's t=0, the same for every contender ($BENCH_HORIZON)")
 	out := flag.String("out", os.Getenv("BENCH_OUT"), "directory for bench-results.md and the run logs (default: a new temp dir) ($BENCH_OUT)")
-	traceDir := flag.String("trace-dir", os.Getenv("BENCH_TRACE_DIR"), "directory of *.trace files (default: ../shared/traces next to the repository, else supervisor/simulate/testdata) ($BENCH_TRACE_DIR)")
+	traceDir := flag.String("trace-dir", os.Getenv("BENCH_TRACE_DIR"), "directory of *.trace files (default: the repository's supervisor/simulate/testdata) ($BENCH_TRACE_DIR)")
 	flag.Parse()
 
 	root, err := repoRoot()
@@ -124,15 +124,11 @@ func (h *harness) findTools(root string) error {
 	return nil
 }
 
-// selectTraces reads the named traces from dir (default: the reference
-// traces next to the repository, else the copies the simulator's golden
-// tests keep).
+// selectTraces reads the named traces from dir (default: the repository's
+// reference traces, which the simulator's golden tests use too).
 func selectTraces(root, dir string, names []string) ([]trace, error) {
 	if dir == "" {
-		dir = filepath.Join(root, "..", "shared", "traces")
-		if _, err := os.Stat(dir); err != nil {
-			dir = filepath.Join(root, "supervisor", "simulate", "testdata")
-		}
+		dir = filepath.Join(root, "supervisor", "simulate", "testdata")
 	}
 	var out []trace
 	for _, name := range names {
