@@ -11,9 +11,11 @@
 package testredis
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -219,4 +221,56 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Command runs one command over a plain TCP connection and returns its
+// reply (a status, an integer or a bulk string, as text). Unlike Do it
+// starts no process: a test whose process reaps every unmanaged child (a
+// pool with an app host is a child subreaper) would take redis-cli's exit
+// status. It does not authenticate.
+func (s *Server) Command(t testing.TB, args ...string) string {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", s.Addr, startTimeout)
+	if err != nil {
+		t.Fatalf("testredis: %s: %v", strings.Join(args, " "), err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(startTimeout))
+	var req bytes.Buffer
+	fmt.Fprintf(&req, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write(req.Bytes()); err != nil {
+		t.Fatalf("testredis: %s: %v", strings.Join(args, " "), err)
+	}
+	reply, err := readReply(bufio.NewReader(conn))
+	if err != nil {
+		t.Fatalf("testredis: %s: %v", strings.Join(args, " "), err)
+	}
+	return reply
+}
+
+// readReply reads one RESP reply that is not an array.
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	switch {
+	case line == "":
+		return "", fmt.Errorf("empty reply")
+	case line[0] == '-':
+		return "", fmt.Errorf("%s", line[1:])
+	case line[0] == '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", err // a nil bulk string is ""
+		}
+		buf := make([]byte, n+2)
+		_, err = io.ReadFull(r, buf)
+		return string(buf[:n]), err
+	}
+	return line[1:], nil // status or integer
 }

@@ -34,3 +34,21 @@ func TestPassword(t *testing.T) {
 		t.Fatalf("PING = %q, want PONG", got)
 	}
 }
+
+// TestCommand: Command speaks RESP itself: statuses, integers, bulk strings
+// (binary-safe), nil, and errors.
+func TestCommand(t *testing.T) {
+	s := Start(t)
+	if got := s.Command(t, "SET", "k", "a\r\nb\xff"); got != "OK" {
+		t.Errorf("SET = %q, want OK", got)
+	}
+	if got := s.Command(t, "GET", "k"); got != "a\r\nb\xff" {
+		t.Errorf("GET = %q, want the bytes set", got)
+	}
+	if got := s.Command(t, "LPUSH", "l", "x", "y"); got != "2" {
+		t.Errorf("LPUSH = %q, want 2", got)
+	}
+	if got := s.Command(t, "GET", "missing"); got != "" {
+		t.Errorf("GET missing = %q, want empty", got)
+	}
+}
