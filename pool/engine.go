@@ -83,6 +83,7 @@ type Engine struct {
 	cfg     EngineConfig
 	log     *slog.Logger
 	changed chan struct{}
+	readers sync.WaitGroup // one per control socket's reader (engine_attach.go)
 
 	mu       sync.Mutex
 	pending  *extConn // attached to a start whose fork has not confirmed yet
@@ -113,15 +114,33 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 }
 
 // Run starts the worker main and serves until ctx is done, then warm-stops
-// it (see Pool.Run): the running tasks finish, nothing is lost.
+// it (see Pool.Run): the running tasks finish, nothing is lost. Its
+// goroutines have ended when it returns.
 func (e *Engine) Run(ctx context.Context) error {
 	if _, err := e.main.Add(); err != nil {
 		return fmt.Errorf("start the worker main: %w", err)
 	}
 	done := make(chan struct{})
-	go e.follow(done)
-	defer close(done)
-	return e.main.Run(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { e.follow(done) })
+	err := e.main.Run(ctx)
+	close(done)
+	wg.Wait()
+	e.closeConns() // the main is gone; its socket's reader ends now
+	e.readers.Wait()
+	return err
+}
+
+// closeConns closes the control sockets still open.
+func (e *Engine) closeConns() {
+	e.mu.Lock()
+	conns := []*extConn{e.conn, e.pending}
+	e.mu.Unlock()
+	for _, c := range conns {
+		if c != nil {
+			c.close()
+		}
+	}
 }
 
 // follow passes the main's changes on, and starts a new main once a retired
@@ -205,7 +224,7 @@ func (e *Engine) Workers() []Worker {
 
 // processWorker is the snapshot of one pool process. e.mu must be held.
 func (e *Engine) processWorker(ch extChild) Worker {
-	since := time.Unix(0, int64(ch.Since*float64(time.Second)))
+	since := time.Unix(0, int64(ch.Since*float64(time.Second))) // of its phase, not of the process
 	state := Running
 	switch ProcessPhase(ch.Phase) {
 	case ProcessStarting:
@@ -215,7 +234,7 @@ func (e *Engine) processWorker(ch extChild) Worker {
 	}
 	return Worker{
 		Name: processName(e.node, ch.Index), Slot: ch.Index + 1, PID: ch.PID, State: state, Spawn: SpawnFork,
-		StartedAt: since, Node: e.node, NodePID: e.mainPID,
+		Node: e.node, NodePID: e.mainPID,
 		Process: &ProcessState{Phase: ProcessPhase(ch.Phase), Since: since, TaskID: ch.TaskID, Task: ch.Task},
 	}
 }

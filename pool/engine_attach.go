@@ -25,7 +25,7 @@ func (e *Engine) attach(name string) (*os.File, map[string]any, error) {
 	}
 	e.pending = conn
 	e.mu.Unlock()
-	go conn.read(func(m extMessage) { e.onPush(conn, m) }, func() { e.onClose(conn) })
+	e.readers.Go(func() { conn.read(func(m extMessage) { e.onPush(conn, m) }, func() { e.onClose(conn) }) })
 	settings := map[string]any{
 		"multiplier": max(e.cfg.Main.PrefetchMultiplier, 1), "max": e.max,
 	}

@@ -57,6 +57,9 @@ type ProcessPool interface {
 	Grow(n int) (int, error)
 	// Reserved is what the worker main holds that no process took yet.
 	Reserved() int
+	// Node is the worker main's node name (its events count even while it
+	// has no process).
+	Node() string
 }
 
 // EngineStater is implemented by the pool engine; /status shows its main.

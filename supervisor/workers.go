@@ -8,8 +8,6 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// forgetReplaced drops the task state of workers whose process is gone, so a
-// restarted worker with the same name starts clean.
 // setPoolNames publishes the node names of the pool to handleEvent, which
 // drops every other host's events, so that what the tracker keeps is
 // bounded by the pool.
@@ -18,20 +16,22 @@ func (s *Supervisor) setPoolNames(workers []pool.Worker) {
 	for _, w := range workers {
 		names[nodeOf(w)] = true
 	}
-	if n, ok := s.pool.(interface{ Node() string }); ok {
-		names[n.Node()] = true // the pool engine's main, even with no process
+	if pp, ok := s.pool.(ProcessPool); ok {
+		names[pp.Node()] = true // the pool engine's main, even with no process
 	}
 	s.poolNames.Store(&names)
 }
 
+// forgetReplaced drops the task state of workers (nodes) whose process is
+// gone, so a restarted worker with the same name starts clean.
 func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
 	alive := make(map[string]int, len(workers))
 	for _, w := range workers {
+		pid := w.PID
 		if w.Process != nil {
-			alive[w.Node] = w.NodePID
-		} else {
-			alive[w.Name] = w.PID
+			pid = w.NodePID
 		}
+		alive[nodeOf(w)] = pid
 	}
 	for name, pid := range s.knownPIDs {
 		if now, ok := alive[name]; !ok || now != pid {

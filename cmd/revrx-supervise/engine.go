@@ -91,11 +91,10 @@ func engineSetting(cfg config, fallback string) supervisor.Setting {
 
 // newWorkerPool builds the engine cfg.Engine names over pcfg.
 func newWorkerPool(cfg config, pcfg pool.Config, hooks engineHooks) (workerPool, error) {
+	pcfg.OnRestart, pcfg.OnExit = hooks.restart, hooks.exit
 	if cfg.Engine != pool.EnginePool {
-		pcfg.OnRestart, pcfg.OnExit = hooks.restart, hooks.exit
 		return pool.New(pcfg)
 	}
-	pcfg.OnRestart, pcfg.OnExit = hooks.restart, hooks.exit
 	p := cfg.Supervisor.Policy
 	return pool.NewEngine(pool.EngineConfig{
 		Main: pcfg, Max: p.Max, OnLost: hooks.lost, OnQuarantine: hooks.quarantine,

@@ -19,9 +19,8 @@ Requests (supervisor -> worker), each with an "id" echoed in the reply:
     {"op": "grow", "n": N}          -> {"type": "reply", "pids": [...]}
     {"op": "shrink", "pids": [..]}  -> {"type": "reply", "stopped": [...], "refused": [...]}
     {"op": "shrink", "n": N}        -> the same, any provably idle children
-    {"op": "state"}                 -> {"type": "reply"} after a state push
-Pushed (worker -> supervisor):
-    {"type": "hello", "pid", "ok", "why", "multiplier"}
+Every reply follows a state push. Pushed (worker -> supervisor):
+    {"type": "hello", "pid", "ok", "why"}
     {"type": "state", "processes", "children": [...], "reserved", "running", "prefetch"}
     {"type": "lost", "pid", "exitcode", "task_id", "task", "deaths"}
     {"type": "quarantined", "queue", "reason", "task_id", "task"}
@@ -32,7 +31,8 @@ import os
 
 from revrx_children import Children, jobs_by_child, unassigned
 from revrx_dispatch import pack_dispatch
-from revrx_gate import live_check, static_check
+from revrx_gate import live_check
+from revrx_held import TAKE_FIELD
 from revrx_intake import QUARANTINE_SUFFIX, install_gate, install_quarantine
 from revrx_sizing import Sizing
 from revrx_wire import Wire
@@ -40,7 +40,6 @@ from revrx_wire import Wire
 PUSH_INTERVAL = 0.5  # s between change checks (changes the pool reports push at once)
 DEATH_MEMORY = 10000  # task ids whose child deaths are remembered
 QUARANTINE_AT = 2  # child deaths that quarantine a message
-TAKE_FIELD = "x_revrx_take"
 
 logger = logging.getLogger("revrx.pool")
 
@@ -65,14 +64,14 @@ class Extension:
     def attach(self, c):
         """At every consumer (re)start: check, gate the new channel, prefetch."""
         if self.c is None:
-            self.disabled = self.disabled or live_check(c)
+            self.disabled = live_check(c)
             self.c = c
             if not self.disabled:
                 self.sizing = Sizing(c, self.multiplier, self.children, self.limit)
                 self.watch_losses(c.pool._pool)
                 self.watch_changes(c.pool._pool)
             self.wire.send({"type": "hello", "pid": os.getpid(), "ok": not self.disabled,
-                            "why": self.disabled, "multiplier": self.multiplier})
+                            "why": self.disabled})
         if self.disabled:
             return
         channel = getattr(getattr(c, "task_consumer", None), "channel", None)
@@ -147,7 +146,7 @@ class Extension:
                 reply["pids"] = self.sizing.grow(int(req.get("n", 1)))
             elif op == "shrink":
                 reply["stopped"], reply["refused"] = self.sizing.shrink(req.get("pids"), int(req.get("n", 0)))
-            elif op != "state":
+            else:
                 reply["error"] = "unknown op %r" % (op,)
         except Exception as exc:  # noqa: B902 - the loop must outlive a bad request
             logger.exception("revrx: request %r failed", req.get("op"))
@@ -251,8 +250,7 @@ def make_steps(ext):
         requires = ("celery.worker.components:Pool",)
 
         def __init__(self, w, **kwargs):
-            if not ext.disabled:
-                w.min_concurrency = 0
+            w.min_concurrency = 0
             super().__init__(w, **kwargs)
 
     class Step(bootsteps.StartStopStep):
@@ -273,8 +271,7 @@ def install(app, fd, settings):
     """Install the extension into this (forked) worker main."""
     wire = Wire(fd)
     os.register_at_fork(after_in_child=wire.close_in_child)
-    ext = Extension(wire, settings)
-    ext.disabled = static_check()
+    ext = Extension(wire, settings)  # the app host checked the gate (revrx_gate.static_check)
     empty_start, step = make_steps(ext)
     app.steps["worker"].add(empty_start)
     app.steps["consumer"].add(step)

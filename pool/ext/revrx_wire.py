@@ -3,7 +3,7 @@
 One SOCK_SEQPACKET socket joins the supervisor and a worker main: each
 message is one JSON object. It is non-blocking and served from the worker's
 event loop, so nothing here may wait: a message that cannot be sent at once
-(the supervisor is slow to read) is dropped and counted, and the next state
+(the supervisor is slow to read) is dropped, and the next state
 push carries the news again.
 """
 import errno
@@ -20,7 +20,6 @@ class Wire:
     def __init__(self, fd):
         self.sock = socket.socket(fileno=fd)  # the kind is read from the fd
         self.sock.setblocking(False)
-        self.dropped = 0
         self.closed = False
 
     def fileno(self):
@@ -34,8 +33,7 @@ class Wire:
             self.sock.send(json.dumps(msg, separators=(",", ":")).encode())
             return True
         except (BlockingIOError, InterruptedError):
-            self.dropped += 1
-            return True
+            return True  # dropped: the next push carries the news
         except OSError as exc:
             if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.EBADF):
                 self.closed = True
