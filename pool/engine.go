@@ -62,13 +62,25 @@ type Quarantine struct {
 
 // EngineState is the worker main's side of the pool engine, for /status.
 type EngineState struct {
-	Engine    string `json:"engine"`
-	Main      Worker `json:"main"`
-	Attached  bool   `json:"attached"`           // its extension said hello and is enabled
-	Disabled  string `json:"disabled,omitempty"` // why the extension refused, if it did
-	Processes int    `json:"processes"`          // the pool's target process count
-	Reserved  int    `json:"reserved"`           // tasks the main holds that no process took yet
-	Prefetch  int    `json:"prefetch"`           // the consumer's prefetch count
+	Engine    string    `json:"engine"`
+	Main      MainState `json:"main"`
+	Attached  bool      `json:"attached"`           // its extension said hello and is enabled
+	Disabled  string    `json:"disabled,omitempty"` // why the extension refused, if it did
+	Processes int       `json:"processes"`          // the pool's target process count
+	Reserved  int       `json:"reserved"`           // tasks the main holds that no process took yet
+	Prefetch  int       `json:"prefetch"`           // the consumer's prefetch count
+}
+
+// MainState is the pool engine's worker main, for /status: its last output
+// only while it fails to start, as for a whole worker.
+type MainState struct {
+	Name         string    `json:"name"`
+	PID          int       `json:"pid,omitempty"`
+	State        State     `json:"state"`
+	StartedAt    time.Time `json:"started_at,omitzero"`
+	Restarts     int       `json:"restarts"`
+	FailedStarts int       `json:"failed_starts,omitempty"`
+	LastOutput   []string  `json:"last_output,omitempty"`
 }
 
 // Engine runs one Celery worker main (supervised like a Pool's worker:
@@ -191,9 +203,14 @@ func (e *Engine) notify() {
 
 // State returns the worker main's side, for /status.
 func (e *Engine) State() EngineState {
-	st := EngineState{Engine: EnginePool}
+	st := EngineState{Engine: EnginePool, Main: MainState{Name: e.node, State: Starting}}
 	if ws := e.main.Workers(); len(ws) > 0 {
-		st.Main = ws[0]
+		w := ws[0]
+		st.Main = MainState{Name: w.Name, PID: w.PID, State: w.State, StartedAt: w.StartedAt,
+			Restarts: w.Restarts, FailedStarts: w.FailedStarts}
+		if w.FailedStarts > 0 {
+			st.Main.LastOutput = w.LastOutput
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
