@@ -74,7 +74,10 @@ func TestBurstScalesUpAndBackDown(t *testing.T) {
 // tasks complete and nothing is left behind.
 func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 	for _, engine := range []string{"pool", "workers"} {
-		t.Run(engine, func(t *testing.T) { testSIGTERMLetsRunningTasksFinish(t, engine) })
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel() // each engine its own Redis and supervisor
+			testSIGTERMLetsRunningTasksFinish(t, engine)
+		})
 	}
 }
 

@@ -64,7 +64,10 @@ func TestPID1WarmShutdown(t *testing.T) {
 		engine string
 		mains  int // "worker stopped" lines: one per worker main
 	}{{"pool", 1}, {"workers", 2}} {
-		t.Run(c.engine, func(t *testing.T) { testPID1WarmShutdown(t, c.engine, c.mains) })
+		t.Run(c.engine, func(t *testing.T) {
+			t.Parallel() // each engine its own Redis and supervisor
+			testPID1WarmShutdown(t, c.engine, c.mains)
+		})
 	}
 }
 

@@ -18,7 +18,10 @@ import (
 // backlog runs.
 func TestStalledWorkerIsRestarted(t *testing.T) {
 	for _, engine := range []string{"pool", "workers"} {
-		t.Run(engine, func(t *testing.T) { testStalledWorkerIsRestarted(t, engine) })
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel() // each engine its own Redis and supervisor
+			testStalledWorkerIsRestarted(t, engine)
+		})
 	}
 }
 
