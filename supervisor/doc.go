@@ -1,8 +1,9 @@
 // Package supervisor is the control loop of revrx-supervise: it reads the
 // backlog of the consumed queues and the workers' task events, asks the pure
 // policy (package policy, policy.Decide) how many workers should run, and
-// starts or warm-stops workers through a Pool. It also serves the read-only
-// HTTP interface (/metrics, /livez, /readyz, /status).
+// starts or warm-stops workers through a Pool. It records what it saw and
+// did as a Status (Snapshot), the status page's history (Timeline) and its
+// checks (Live, Ready), which package web serves over HTTP.
 //
 // Each tick turns what the pool, the broker and the host report into a
 // policy.Observation (converting at this boundary: the policy imports

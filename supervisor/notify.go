@@ -56,8 +56,8 @@ func (n *sdState) stopping() {
 }
 
 // run sends READY, STATUS and WATCHDOG until ctx is done; live is the
-// loop's liveness at an instant (Supervisor.Live), now the clock.
-func (n *sdState) run(ctx context.Context, live func(time.Time) error, now func() time.Time) {
+// loop's liveness (Supervisor.Live).
+func (n *sdState) run(ctx context.Context, live func() error) {
 	if n.n == nil {
 		return
 	}
@@ -73,7 +73,7 @@ func (n *sdState) run(ctx context.Context, live func(time.Time) error, now func(
 		case <-ctx.Done():
 			return
 		case <-ping:
-			err := live(now())
+			err := live()
 			if err != nil && !stuck {
 				n.log.Error("control loop not live; systemd watchdog pings stopped", "err", err)
 			}

@@ -90,7 +90,7 @@ func TestNotifyReadyAfterMinWorkers(t *testing.T) {
 	h.sup.sd = newSDState(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { h.sup.sd.run(ctx, h.sup.Live, time.Now) })
+	wg.Go(func() { h.sup.sd.run(ctx, h.sup.Live) })
 	defer wg.Wait()
 	defer cancel()
 

@@ -2,8 +2,8 @@ package supervisor
 
 import (
 	"context"
-	"io"
-	"net/http/httptest"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,11 +21,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// TestStatusWhileRunning reads /status and /readyz over and over while Run
-// ticks, samples resources at every tick (its clock jumps past the sampling
+// TestStatusWhileRunning reads what /status, /readyz and the status page
+// read (Snapshot as JSON, Ready, Timeline) over and over while Run ticks,
+// samples resources at every tick (its clock jumps past the sampling
 // interval each time) and rewrites its host usage. Under -race this fails
-// if /status shares any state with the loop (it once held a pointer to the
-// loop's host usage).
+// if a snapshot shares any state with the loop (it once held a pointer to
+// the loop's host usage).
 func TestStatusWhileRunning(t *testing.T) {
 	var clock atomic.Int64
 	clock.Store(t0.UnixNano())
@@ -44,21 +45,18 @@ func TestStatusWhileRunning(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = sup.Run(ctx) })
-	srv := httptest.NewServer(sup.Handler(prometheus.NewRegistry()))
 	deadline := time.Now().Add(300 * time.Millisecond)
 	reads := 0
 	for time.Now().Before(deadline) {
-		for _, path := range []string{"/status", "/readyz"} {
-			resp, err := srv.Client().Get(srv.URL + path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			reads++
+		st := sup.Snapshot()
+		if _, err := json.Marshal(st); err != nil {
+			t.Fatal(err)
 		}
+		_ = sup.Ready()
+		samples, decisions := sup.Timeline(st.Time)
+		_ = fmt.Sprint(samples, decisions)
+		reads++
 	}
-	srv.Close()
 	cancel()
 	wg.Wait()
 	if res.calls.Load() < 10 || reads < 10 {

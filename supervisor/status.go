@@ -21,10 +21,6 @@ type Status struct {
 	AppHost      *pool.HostState        `json:"app_host,omitempty"`
 	Engine       *pool.EngineState      `json:"engine,omitempty"` // the pool engine's worker main
 	Settings     []Setting              `json:"settings,omitempty"`
-
-	// timeline is the status page's history (timeline.go), carried from
-	// one snapshot to the next; /status leaves it out.
-	timeline *timeline
 }
 
 // Setting is one effective setting and where its value came from: "flag",
@@ -128,7 +124,7 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 		st.Host = &host
 	}
 	st.Workers = s.workerStatuses(views, workers, now)
-	st.timeline = s.status.timeline.record(st, d) // only this goroutine writes s.status
+	s.timeline.record(st, d)
 	s.mu.Lock()
 	s.status = st
 	s.mu.Unlock()

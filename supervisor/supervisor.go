@@ -183,9 +183,10 @@ type Supervisor struct {
 	history     policy.History
 	lastBlocked policy.BlockedReason
 
-	mu     sync.Mutex
-	status Status // the last snapshot, for /status and /readyz
-	sd     *sdState
+	mu       sync.Mutex
+	status   Status    // the last snapshot, for /status and /readyz
+	timeline *timeline // the status page's history, for Timeline
+	sd       *sdState
 }
 
 // New returns a supervisor; it registers its metrics on reg.
@@ -214,6 +215,7 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
 		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)}, sent: newSentTimes(), queueSet: queueSet,
 		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{}, sd: newSDState(cfg),
+		timeline: newTimeline(timelineStep, TimelineWindow, timelineDecisions),
 	}
 	if err := reg.Register(newWorkerCollector(s)); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
@@ -246,7 +248,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	})
 
-	wg.Go(func() { s.sd.run(ctx, s.Live, s.cfg.Now) })
+	wg.Go(func() { s.sd.run(ctx, s.Live) })
 	changes := s.watchQueues(ctx, &wg)
 	if s.restorer != nil {
 		s.settlePrevious(ctx)
@@ -274,7 +276,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 }
 
-// ShuttingDown marks the supervisor as stopping: /readyz fails from now on.
+// ShuttingDown marks the supervisor as stopping: Ready fails from now on.
 // The first call sends STOPPING=1 to the Notifier.
 func (s *Supervisor) ShuttingDown() {
 	if !s.shuttingDown.Swap(true) {

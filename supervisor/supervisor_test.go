@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/revrx/revrx-supervise/broker"
@@ -299,7 +300,7 @@ func TestSupervisorHoldsWhileBrokerDown(t *testing.T) {
 	if err := h.sup.Ready(); err == nil {
 		t.Errorf("Ready() = nil while the broker is down, want an error")
 	}
-	if err := h.sup.Live(h.now); err != nil {
+	if err := h.sup.Live(); err != nil {
 		t.Errorf("Live() = %v while the broker is down, want nil (liveness never depends on Redis)", err)
 	}
 	h.err, h.depth = nil, 0
@@ -330,43 +331,46 @@ func TestSupervisorForgetsRestartedWorker(t *testing.T) {
 	}
 }
 
-func TestHTTPEndpoints(t *testing.T) {
+// TestChecksStatusAndMetrics: what /livez, /readyz, /status and /metrics
+// serve (package web) through a tick and a shutdown.
+func TestChecksStatusAndMetrics(t *testing.T) {
 	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second})
 	h.sup.cfg.BrokerURL = "redis://:****@redis:6379/0"
-	srv := httptest.NewServer(h.sup.Handler(h.reg))
-	defer srv.Close()
-	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, _ := get("/livez"); code != http.StatusServiceUnavailable {
-		t.Errorf("/livez before the first tick = %d, want 503", code)
+	if err := h.sup.Live(); err == nil {
+		t.Errorf("Live() = nil before the first tick, want an error")
 	}
 	h.tick(0)
-	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "0 of min 1") {
-		t.Errorf("/readyz with the worker still starting = %d %q, want 503 naming the count", code, body)
+	if err := h.sup.Ready(); err == nil || !strings.Contains(err.Error(), "0 of min 1") {
+		t.Errorf("Ready() with the worker still starting = %v, want an error naming the count", err)
 	}
 	h.onlineAll()
 	h.tick(time.Second)
-	for _, path := range []string{"/livez", "/readyz"} {
-		if code, body := get(path); code != http.StatusOK {
-			t.Errorf("GET %s = %d %q, want 200", path, code, body)
-		}
+	if err := h.sup.Live(); err != nil {
+		t.Errorf("Live() = %v, want nil", err)
 	}
-	code, body := get("/status")
+	if err := h.sup.Ready(); err != nil {
+		t.Errorf("Ready() = %v, want nil", err)
+	}
+	b, err := json.Marshal(h.sup.Snapshot())
 	var st Status
-	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
-		t.Fatalf("/status = %d %v", code, err)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		t.Fatalf("Snapshot() as JSON: %v", err)
 	}
 	if len(st.Workers) != 1 || st.Workers[0].State != policy.PhaseIdle || st.Broker.URL != "redis://:****@redis:6379/0" {
-		t.Errorf("/status = %+v", st)
+		t.Errorf("Snapshot() = %+v", st)
 	}
-	_, metrics := get("/metrics")
+	srv := httptest.NewServer(promhttp.HandlerFor(h.reg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("GET metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(body)
 	for _, name := range []string{
 		"revrx_queue_messages{queue=\"reports\"}", "revrx_workers{state=\"idle\"} 1", "revrx_workers_desired 1",
 		"revrx_workers_min 1", "revrx_workers_max 3", "revrx_tasks_per_worker_target 1", "revrx_unmet_demand_workers 0",
@@ -387,8 +391,8 @@ func TestHTTPEndpoints(t *testing.T) {
 		t.Errorf("promlint: %v %v", err, problems)
 	}
 	h.sup.ShuttingDown()
-	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("/readyz while shutting down = %d, want 503", code)
+	if err := h.sup.Ready(); err == nil {
+		t.Errorf("Ready() = nil while shutting down, want an error")
 	}
 }
 

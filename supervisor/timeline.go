@@ -9,14 +9,14 @@ import (
 
 // Bounds of the status page's history (timeline).
 const (
-	// TimelineStep is the shortest time between two chart points: the
+	// timelineStep is the shortest time between two chart points: the
 	// decisions within one step are folded into one point.
-	TimelineStep = 5 * time.Second
+	timelineStep = 5 * time.Second
 	// TimelineWindow is how far back the chart reaches.
 	TimelineWindow = time.Hour
-	// TimelineDecisions is how many of the last decisions that changed
+	// timelineDecisions is how many of the last decisions that changed
 	// something the page lists.
-	TimelineDecisions = 20
+	timelineDecisions = 20
 )
 
 // Sample is one point of the status page's chart: the largest values seen
@@ -62,12 +62,8 @@ func newTimeline(step, window time.Duration, decisions int) *timeline {
 	}
 }
 
-// record adds one tick's outcome and returns the timeline; a nil t is
-// created first with the package bounds, so a Status carries it on.
-func (t *timeline) record(st Status, d policy.Decision) *timeline {
-	if t == nil {
-		t = newTimeline(TimelineStep, TimelineWindow, TimelineDecisions)
-	}
+// record adds one tick's outcome: st is the status it published.
+func (t *timeline) record(st Status, d policy.Decision) {
 	s := Sample{At: st.Time, Desired: d.Desired}
 	for _, q := range st.Queues {
 		s.Depth += q.Messages
@@ -81,7 +77,6 @@ func (t *timeline) record(st Status, d policy.Decision) *timeline {
 	defer t.mu.Unlock()
 	t.add(s)
 	t.decide(st.Time, d)
-	return t
 }
 
 // add folds s into the last point while it lies within one step of it,
@@ -116,12 +111,17 @@ func (t *timeline) decide(now time.Time, d policy.Decision) {
 	t.decisions.push(ev)
 }
 
+// Timeline returns the status page's history as of now (the Time of a
+// Snapshot): copies of the chart's samples within TimelineWindow before
+// now, oldest first, and of the last decisions that changed something,
+// newest first. It is safe to call from any goroutine.
+func (s *Supervisor) Timeline(now time.Time) ([]Sample, []DecisionEvent) {
+	return s.timeline.view(now)
+}
+
 // view returns copies of the samples (oldest first) within the window
-// before now and of the kept decisions (newest first). A nil t has none.
+// before now and of the kept decisions (newest first).
 func (t *timeline) view(now time.Time) ([]Sample, []DecisionEvent) {
-	if t == nil {
-		return nil, nil
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var samples []Sample

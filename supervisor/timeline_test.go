@@ -103,9 +103,9 @@ func TestTimelineSamples(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var tl *timeline
+			tl := newTimeline(timelineStep, TimelineWindow, timelineDecisions)
 			for _, k := range tc.ticks {
-				tl = tl.record(k.status())
+				tl.record(k.status())
 			}
 			got, _ := tl.view(tl0.Add(tc.now))
 			if tc.wantLen == 0 {
@@ -117,8 +117,8 @@ func TestTimelineSamples(t *testing.T) {
 			if len(got) != tc.wantLen || !got[0].At.Equal(tc.wantFirst) {
 				t.Errorf("view() = %d points from %s, want %d from %s", len(got), got[0].At, tc.wantLen, tc.wantFirst)
 			}
-			if tl.samples.size > int(TimelineWindow/TimelineStep) {
-				t.Errorf("ring holds %d points, want at most %d", tl.samples.size, TimelineWindow/TimelineStep)
+			if tl.samples.size > int(TimelineWindow/timelineStep) {
+				t.Errorf("ring holds %d points, want at most %d", tl.samples.size, TimelineWindow/timelineStep)
 			}
 		})
 	}
@@ -173,9 +173,9 @@ func TestTimelineDecisions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var tl *timeline
+			tl := newTimeline(timelineStep, TimelineWindow, timelineDecisions)
 			for i, dec := range tc.decisions {
-				tl = tl.record(Status{Time: tl0.Add(time.Duration(i) * time.Second)}, dec)
+				tl.record(Status{Time: tl0.Add(time.Duration(i) * time.Second)}, dec)
 			}
 			_, evs := tl.view(tl0.Add(time.Minute))
 			var got []string

@@ -20,6 +20,7 @@ import (
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/web"
 )
 
 // run starts the pool, the control loop and the HTTP server, and returns the
@@ -64,7 +65,7 @@ func run(cfg config, log *slog.Logger) int {
 	})
 	wg.Go(func() { _ = sup.Run(supCtx) })
 	wg.Go(func() { runEMF(supCtx, cfg.EMF, sup.Snapshot, log) })
-	srvDone := serveHTTP(ln, sup.Handler(prog.reg), log)
+	srvDone := serveHTTP(ln, web.Handler(sup, prog.reg, log), log)
 	wg.Wait()
 	srvDone()
 	return exitCode(syscall.Signal(forced.Load()), poolErr, log)

@@ -1,20 +1,16 @@
-package supervisor
+package web
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -40,19 +36,8 @@ func chartPoints(t *testing.T, page, series string) [][2]float64 {
 }
 
 func TestStatusPage(t *testing.T) {
-	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Minute})
-	srv := httptest.NewServer(h.sup.Handler(h.reg))
-	defer srv.Close()
-	get := func(path string) (int, http.Header, string) {
-		t.Helper()
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, string(b)
-	}
+	src := &fakeSource{}
+	get := serve(t, src, prometheus.NewRegistry())
 
 	code, hdr, body := get("/")
 	if code != http.StatusOK || hdr.Get("Content-Type") != "text/html; charset=utf-8" {
@@ -67,22 +52,17 @@ func TestStatusPage(t *testing.T) {
 	if csp := hdr.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
 		t.Errorf("Content-Security-Policy = %q, want default-src 'none'", csp)
 	}
-	for _, path := range []string{"/index.html", "/nope", "/status/x", "/favicon.ico"} {
-		if code, _, _ := get(path); code != http.StatusNotFound {
-			t.Errorf("GET %s = %d, want 404", path, code)
-		}
-	}
 
-	h.tick(0)
-	h.onlineAll()
-	h.depth = 4
-	h.tick(time.Second)
-	h.tick(6 * time.Second)
+	src.status = supervisor.Status{Time: t0.Add(7 * time.Second),
+		Queues:  map[string]supervisor.QueueStatus{"reports": {Messages: 4}},
+		Policy:  supervisor.PolicyStatus{Min: 1, Max: 3, MinNow: 1, MaxNow: 3},
+		Workers: []supervisor.WorkerStatus{{Name: "worker1@h", Slot: 1, State: policy.PhaseIdle}}}
+	src.samples = []supervisor.Sample{{At: t0, Desired: 1}, {At: t0.Add(5 * time.Second), Depth: 4, Workers: 1, Desired: 1}}
 	_, _, body = get("/")
 	for _, series := range []string{"depth", "workers", "desired"} {
 		pts := chartPoints(t, body, series)
 		if len(pts) != 2 {
-			t.Errorf("series %s has %d points after ticks at 0, 1 s and 7 s, want 2 (one per 5 s step): %v", series, len(pts), pts)
+			t.Errorf("series %s has %d points for 2 samples, want 2: %v", series, len(pts), pts)
 		}
 		for _, p := range pts {
 			if p[0] < chartLeft || p[0] > chartRight || p[1] < chartTop || p[1] > chartBottom {
@@ -97,10 +77,10 @@ func TestStatusPage(t *testing.T) {
 	}
 
 	const hostile = `<script>alert("pwned")</script>@h`
-	h.now = h.now.Add(time.Second)
-	h.sup.record(policy.Decision{Desired: 2, Current: 1, Start: 1, Reason: `<img src=x onerror=alert(1)> waiting`}, policy.Observation{},
-		[]policy.WorkerView{{Name: hostile, Slot: 1, Phase: policy.PhaseIdle}},
-		[]pool.Worker{{Name: hostile, Slot: 1, PID: 4242, Spawn: "exec"}}, h.now)
+	const reason = `<img src=x onerror=alert(1)> waiting`
+	src.status.Workers = []supervisor.WorkerStatus{{Name: hostile, Slot: 1, PID: 4242, State: policy.PhaseIdle, Spawn: "exec"}}
+	src.status.LastDecision = supervisor.DecisionStatus{Desired: 2, Reason: reason}
+	src.decisions = []supervisor.DecisionEvent{{At: src.status.Time, Desired: 2, Current: 1, Started: 1, Reason: reason}}
 	_, _, body = get("/")
 	if strings.Contains(body, "<script") || strings.Contains(body, "<img") {
 		t.Errorf("GET / writes a worker name or a reason unescaped:\n%s", body)
@@ -142,7 +122,7 @@ func TestChartSpan(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newChart([]Sample{{At: now.Add(-tc.first), Depth: 3, Workers: 1, Desired: 1}}, now, TimelineWindow)
+			c := newChart([]supervisor.Sample{{At: now.Add(-tc.first), Depth: 3, Workers: 1, Desired: 1}}, now, supervisor.TimelineWindow)
 			var ticks []string
 			for _, x := range c.XTicks {
 				ticks = append(ticks, x.Label)
@@ -154,30 +134,5 @@ func TestChartSpan(t *testing.T) {
 				t.Errorf("first sample at x = %s, want %.1f", x, tc.firstPos)
 			}
 		})
-	}
-}
-
-// TestStatusPageWhileRunning renders / while the loop records (for -race).
-func TestStatusPageWhileRunning(t *testing.T) {
-	var depth atomic.Int64
-	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
-		return map[string]broker.Backlog{"reports": {Depth: depth.Add(1) % 5}}, nil
-	}}
-	sup, stop := runSupervisor(t, q, time.Millisecond, nil)
-	srv := httptest.NewServer(sup.Handler(prometheus.NewRegistry()))
-	defer srv.Close()
-	for range 50 {
-		resp, err := srv.Client().Get(srv.URL + "/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	if err := stop(); err != nil {
-		t.Fatalf("Run() = %v", err)
-	}
-	if n := depth.Load(); n < 10 {
-		t.Fatalf("%d queue reads while / was read 50 times: the test raced nothing", n)
 	}
 }

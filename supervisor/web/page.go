@@ -1,4 +1,4 @@
-package supervisor
+package web
 
 import (
 	"bytes"
@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor"
 )
 
-// PageRefresh is how often the status page at / reloads itself.
-const PageRefresh = 5 * time.Second
+// pageRefresh is how often the status page at / reloads itself.
+const pageRefresh = 5 * time.Second
 
 //go:embed page.html
 var pageHTML string
@@ -28,27 +30,27 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 
 // pageData is what the page template reads.
 type pageData struct {
-	Status    Status
+	Status    supervisor.Status
 	Refresh   int // seconds
 	Chart     chart
 	Queues    []pageQueue
-	Decisions []DecisionEvent
+	Decisions []supervisor.DecisionEvent
 }
 
 // pageQueue is one row of the queues table.
 type pageQueue struct {
 	Name string
-	QueueStatus
+	supervisor.QueueStatus
 }
 
 // servePage answers / with the self-contained HTML status page: a chart of
 // the last hour, the workers, the queues, the policy and the last decisions
-// that changed something. It reloads itself every PageRefresh.
-func (s *Supervisor) servePage(w http.ResponseWriter, _ *http.Request) {
-	st := s.Snapshot()
-	samples, decisions := st.timeline.view(st.Time)
-	data := pageData{Status: st, Refresh: int(PageRefresh / time.Second),
-		Chart: newChart(samples, st.Time, TimelineWindow), Decisions: decisions}
+// that changed something. It reloads itself every pageRefresh.
+func (s *server) servePage(w http.ResponseWriter, _ *http.Request) {
+	st := s.src.Snapshot()
+	samples, decisions := s.src.Timeline(st.Time)
+	data := pageData{Status: st, Refresh: int(pageRefresh / time.Second),
+		Chart: newChart(samples, st.Time, supervisor.TimelineWindow), Decisions: decisions}
 	for name, q := range st.Queues {
 		data.Queues = append(data.Queues, pageQueue{Name: name, QueueStatus: q})
 	}

@@ -1,4 +1,4 @@
-package supervisor
+package web
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor"
 )
 
 // Status page chart geometry, in SVG user units.
@@ -51,7 +53,7 @@ type chartTick struct {
 // newChart lays out samples over the time up to now that they cover (at
 // least chartMinSpan, at most window): queue depth against the left axis,
 // workers alive and desired against the right one.
-func newChart(samples []Sample, now time.Time, window time.Duration) chart {
+func newChart(samples []supervisor.Sample, now time.Time, window time.Duration) chart {
 	span := window
 	if len(samples) > 0 {
 		span = min(window, max(chartMinSpan, now.Sub(samples[0].At)))
