@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/svgchart"
 )
 
 // Chart geometry, in SVG user units (pixels).
@@ -47,9 +49,9 @@ func WriteSVG(w io.Writer, rep Report) error {
 	for _, l := range lines {
 		ymax = max(ymax, l.data.Max())
 	}
-	c := chart{xmax: rep.Horizon.Seconds()}
-	c.ystep = max(1, niceStep(float64(ymax), 8))               // counts: whole ticks
-	c.ymax = (math.Floor(float64(ymax)/c.ystep) + 1) * c.ystep // headroom above the highest line
+	c := chart{ystep: max(1, svgchart.NiceStep(float64(ymax), 8))} // counts: whole ticks
+	c.x = svgchart.Scale{Max: rep.Horizon.Seconds(), From: plotLeft, To: plotRight}
+	c.y = svgchart.Scale{Max: (math.Floor(float64(ymax)/c.ystep) + 1) * c.ystep, From: plotBottom, To: plotTop} // headroom above the highest line
 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
@@ -87,45 +89,39 @@ func subtitle(rep Report) string {
 	return strings.Join(parts, "; ")
 }
 
-// chart maps data to the plot area.
+// chart maps data to the plot area: seconds on x, counts on y in steps
+// of ystep.
 type chart struct {
-	xmax, ymax, ystep float64
-}
-
-func (c chart) x(sec float64) float64 {
-	return plotLeft + sec/c.xmax*(plotRight-plotLeft)
-}
-
-func (c chart) y(v float64) float64 {
-	return plotBottom - v/c.ymax*(plotBottom-plotTop)
+	x, y  svgchart.Scale
+	ystep float64
 }
 
 // f formats a coordinate with one decimal.
-func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+func f(v float64) string { return svgchart.Coord(v) }
 
 // axes draws the grid, both axes, their ticks, labels and titles.
 func (c chart) axes(b *strings.Builder) {
 	b.WriteString(`<g stroke="#dddddd" stroke-width="1">` + "\n")
-	for i := 1; float64(i)*c.ystep <= c.ymax+c.ystep/1e6; i++ {
+	for i := 1; float64(i)*c.ystep <= c.y.Max+c.ystep/1e6; i++ {
 		v := float64(i) * c.ystep
-		fmt.Fprintf(b, `<line x1="%d" y1="%s" x2="%d" y2="%s"/>`+"\n", plotLeft, f(c.y(v)), plotRight, f(c.y(v)))
+		fmt.Fprintf(b, `<line x1="%d" y1="%s" x2="%d" y2="%s"/>`+"\n", plotLeft, f(c.y.At(v)), plotRight, f(c.y.At(v)))
 	}
 	b.WriteString("</g>\n")
 	fmt.Fprintf(b, `<g stroke="#333333" stroke-width="1"><line x1="%d" y1="%d" x2="%d" y2="%d"/><line x1="%d" y1="%d" x2="%d" y2="%d"/></g>`+"\n",
 		plotLeft, plotBottom, plotRight, plotBottom, plotLeft, plotTop, plotLeft, plotBottom)
 	b.WriteString(`<g fill="#333333" text-anchor="end">` + "\n")
-	for i := 0; float64(i)*c.ystep <= c.ymax+c.ystep/1e6; i++ {
+	for i := 0; float64(i)*c.ystep <= c.y.Max+c.ystep/1e6; i++ {
 		v := float64(i) * c.ystep
 		fmt.Fprintf(b, `<line x1="%d" y1="%s" x2="%d" y2="%s" stroke="#333333"/><text x="%d" y="%s">%s</text>`+"\n",
-			plotLeft-5, f(c.y(v)), plotLeft, f(c.y(v)), plotLeft-8, f(c.y(v)+4), tickLabel(v, c.ystep))
+			plotLeft-5, f(c.y.At(v)), plotLeft, f(c.y.At(v)), plotLeft-8, f(c.y.At(v)+4), svgchart.TickLabel(v, c.ystep))
 	}
 	b.WriteString("</g>\n")
-	xstep := niceStep(c.xmax, 12)
+	xstep := svgchart.NiceStep(c.x.Max, 12)
 	b.WriteString(`<g fill="#333333" text-anchor="middle">` + "\n")
-	for i := 0; float64(i)*xstep <= c.xmax+xstep/1e6; i++ {
+	for i := 0; float64(i)*xstep <= c.x.Max+xstep/1e6; i++ {
 		v := float64(i) * xstep
 		fmt.Fprintf(b, `<line x1="%s" y1="%d" x2="%s" y2="%d" stroke="#333333"/><text x="%s" y="%d">%s</text>`+"\n",
-			f(c.x(v)), plotBottom, f(c.x(v)), plotBottom+5, f(c.x(v)), plotBottom+19, tickLabel(v, xstep))
+			f(c.x.At(v)), plotBottom, f(c.x.At(v)), plotBottom+5, f(c.x.At(v)), plotBottom+19, svgchart.TickLabel(v, xstep))
 	}
 	b.WriteString("</g>\n")
 	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">time (s)</text>`+"\n", (plotLeft+plotRight)/2, svgHeight-18)
@@ -140,14 +136,14 @@ func (c chart) series(b *strings.Builder, s seriesStyle, horizon time.Duration) 
 	}
 	var path strings.Builder
 	p0 := s.data[0]
-	fmt.Fprintf(&path, "M%s %s", f(c.x(p0.At.Seconds())), f(c.y(float64(p0.Value))))
+	fmt.Fprintf(&path, "M%s %s", f(c.x.At(p0.At.Seconds())), f(c.y.At(float64(p0.Value))))
 	for _, p := range s.data[1:] {
-		fmt.Fprintf(&path, " H%s V%s", f(c.x(p.At.Seconds())), f(c.y(float64(p.Value))))
+		fmt.Fprintf(&path, " H%s V%s", f(c.x.At(p.At.Seconds())), f(c.y.At(float64(p.Value))))
 	}
-	fmt.Fprintf(&path, " H%s", f(c.x(horizon.Seconds())))
+	fmt.Fprintf(&path, " H%s", f(c.x.At(horizon.Seconds())))
 	if s.fill {
 		fmt.Fprintf(b, `<path d="%s V%s H%s Z" fill="%s" fill-opacity="0.15" stroke="none"/>`+"\n",
-			path.String(), f(c.y(0)), f(c.x(p0.At.Seconds())), s.color)
+			path.String(), f(c.y.At(0)), f(c.x.At(p0.At.Seconds())), s.color)
 	}
 	dash := ""
 	if s.dash != "" {
@@ -175,29 +171,4 @@ func legend(b *strings.Builder, lines []seriesStyle) {
 		fmt.Fprintf(b, `<text x="%s" y="%d">%s</text>`+"\n", f(x+34), y+4, html.EscapeString(l.label))
 		x += 34 + float64(len(l.label))*charWidth + 18
 	}
-}
-
-// niceStep is a step of 1, 2 or 5 × 10^k that cuts span into at most n
-// intervals.
-func niceStep(span float64, n int) float64 {
-	if span <= 0 {
-		return 1
-	}
-	raw := span / float64(n)
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*mag >= raw {
-			return m * mag
-		}
-	}
-	return 10 * mag
-}
-
-// tickLabel formats a tick value with as many decimals as the step needs.
-func tickLabel(v, step float64) string {
-	dec := 0
-	if step < 1 {
-		dec = int(math.Ceil(-math.Log10(step)))
-	}
-	return strconv.FormatFloat(v, 'f', dec, 64)
 }

@@ -1,12 +1,12 @@
 package web
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/revrx/revrx-supervise/internal/svgchart"
 	"github.com/revrx/revrx-supervise/supervisor"
 )
 
@@ -65,20 +65,19 @@ func newChart(samples []supervisor.Sample, now time.Time, window time.Duration) 
 		depthMax = max(depthMax, s.Depth)
 		workersMax = max(workersMax, s.Workers, s.Desired)
 	}
-	depthTop, workersTop := axisTop(float64(depthMax)), axisTop(float64(workersMax))
+	depthY := svgchart.Scale{Max: axisTop(float64(depthMax)), From: chartBottom, To: chartTop}
+	workersY := svgchart.Scale{Max: axisTop(float64(workersMax)), From: chartBottom, To: chartTop}
 	c.Span = ago(span)
 	start := now.Add(-span)
-	x := func(at time.Time) float64 {
-		return chartLeft + float64(chartRight-chartLeft)*at.Sub(start).Seconds()/span.Seconds()
-	}
-	y := func(v, top float64) float64 { return chartBottom - float64(chartBottom-chartTop)*v/top }
+	xs := svgchart.Scale{Max: span.Seconds(), From: chartLeft, To: chartRight}
+	x := func(at time.Time) float64 { return xs.At(at.Sub(start).Seconds()) }
 
 	var depth, workers, desired strings.Builder
 	for _, s := range samples {
 		px := x(s.At)
-		point(&depth, px, y(float64(s.Depth), depthTop))
-		point(&workers, px, y(float64(s.Workers), workersTop))
-		point(&desired, px, y(float64(s.Desired), workersTop))
+		svgchart.Point(&depth, px, depthY.At(float64(s.Depth)))
+		svgchart.Point(&workers, px, workersY.At(float64(s.Workers)))
+		svgchart.Point(&desired, px, workersY.At(float64(s.Desired)))
 	}
 	c.Depth, c.Workers, c.Desire = chartLine{depth.String()}, chartLine{workers.String()}, chartLine{desired.String()}
 
@@ -95,33 +94,23 @@ func newChart(samples []supervisor.Sample, now time.Time, window time.Duration) 
 		}
 		c.XTicks = append(c.XTicks, chartTick{Pos: x(now.Add(-back)), Label: label})
 	}
-	for i := range 5 {
-		frac := float64(i) / 4
-		c.DepthTicks = append(c.DepthTicks, chartTick{Pos: y(frac*depthTop, depthTop), Label: number(frac * depthTop)})
-		c.WorkerTicks = append(c.WorkerTicks, chartTick{Pos: y(frac*workersTop, workersTop), Label: number(frac * workersTop)})
-	}
+	c.DepthTicks, c.WorkerTicks = yTicks(depthY), yTicks(workersY)
 	return c
 }
 
-// point appends "x,y" with one decimal to b.
-func point(b *strings.Builder, x, y float64) {
-	if b.Len() > 0 {
-		b.WriteByte(' ')
+// yTicks are the five grid lines from 0 to the top of a y axis.
+func yTicks(y svgchart.Scale) []chartTick {
+	ticks := make([]chartTick, 0, 5)
+	for i := range 5 {
+		v := float64(i) / 4 * y.Max
+		ticks = append(ticks, chartTick{Pos: y.At(v), Label: svgchart.TickLabel(v, y.Max/4)})
 	}
-	fmt.Fprintf(b, "%.1f,%.1f", x, y)
+	return ticks
 }
 
 // axisTop is the smallest top at or above v that splits into four steps
-// of 1, 2 or 5 times a power of ten (v is at least 1).
-func axisTop(v float64) float64 {
-	for mag := 1.0; ; mag *= 10 {
-		for _, m := range []float64{1, 2, 5} {
-			if 4*m*mag >= v {
-				return 4 * m * mag
-			}
-		}
-	}
-}
+// of 1, 2 or 5 times a power of ten, at least 1 (v is at least 1).
+func axisTop(v float64) float64 { return 4 * max(1, svgchart.NiceStep(v, 4)) }
 
 // ago formats d to the second: "30 s", "12 min", "1 min 30 s".
 func ago(d time.Duration) string {
@@ -134,6 +123,3 @@ func ago(d time.Duration) string {
 	}
 	return strconv.Itoa(secs/60) + " min " + strconv.Itoa(secs%60) + " s"
 }
-
-// number formats a tick value without trailing zeros.
-func number(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
