@@ -9,8 +9,9 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// Notifier delivers service-manager notifications such as "READY=1" (an
-// *SDNotify). Notify may block briefly; the control loop never calls it.
+// Notifier delivers service-manager notifications such as "READY=1" (the
+// command gives it an *sdnotify.Conn). Notify may block briefly; the
+// control loop never calls it.
 type Notifier interface {
 	Notify(state string) error
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/internal/sdnotify"
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/web"
@@ -34,7 +35,7 @@ func run(cfg config, log *slog.Logger) int {
 			return 1
 		}
 	}
-	notify, every, err := systemdNotify()
+	notify, every, err := sdnotify.FromEnvironment()
 	if err != nil {
 		log.Warn("no systemd notifications", "err", err)
 	}
@@ -69,6 +70,15 @@ func run(cfg config, log *slog.Logger) int {
 	wg.Wait()
 	srvDone()
 	return exitCode(syscall.Signal(forced.Load()), poolErr, log)
+}
+
+// withNotify gives the supervisor's configuration the systemd notifier, if
+// there is one.
+func withNotify(c supervisor.Config, n *sdnotify.Conn, every time.Duration) supervisor.Config {
+	if n != nil { // a nil *sdnotify.Conn in the interface would not be a nil Notifier
+		c.Notifier, c.WatchdogInterval = n, every
+	}
+	return c
 }
 
 // program is what run runs: the broker client, the pool and the loop.
