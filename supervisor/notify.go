@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // Notifier delivers service-manager notifications such as "READY=1" (the
@@ -83,7 +81,7 @@ func (n *sdState) run(ctx context.Context, live func() error) {
 			}
 		case st := <-n.latest:
 			var msg string
-			if up, _ := st.workersUp(); !ready && !st.ShuttingDown && up >= st.Policy.MinNow {
+			if up, _ := st.WorkersUp(); !ready && !st.ShuttingDown && up >= st.Policy.MinNow {
 				ready, msg = true, "READY=1\n"
 			}
 			if l := st.statusLine(); l != line {
@@ -105,25 +103,10 @@ func (n *sdState) send(msg string) {
 	}
 }
 
-// workersUp counts the workers that are up (idle or busy) and, of those,
-// the busy ones.
-func (st Status) workersUp() (up, busy int) {
-	for _, w := range st.Workers {
-		switch w.State {
-		case policy.PhaseBusy:
-			busy++
-			up++
-		case policy.PhaseIdle:
-			up++
-		}
-	}
-	return up, busy
-}
-
 // statusLine is the pool's state in one line, for systemctl status:
 // "3 workers (2 busy), 5 waiting, desired 3".
 func (st Status) statusLine() string {
-	up, busy := st.workersUp()
+	up, busy := st.WorkersUp()
 	var waiting int64
 	for _, q := range st.Queues {
 		waiting += q.Messages

@@ -23,6 +23,21 @@ type Status struct {
 	Settings     []Setting              `json:"settings,omitempty"`
 }
 
+// WorkersUp counts the workers that are up (idle or busy) and, of those,
+// the busy ones.
+func (st Status) WorkersUp() (up, busy int) {
+	for _, w := range st.Workers {
+		switch w.State {
+		case policy.PhaseBusy:
+			busy++
+			up++
+		case policy.PhaseIdle:
+			up++
+		}
+	}
+	return up, busy
+}
+
 // Setting is one effective setting and where its value came from: "flag",
 // "env NAME", "app" (the app's own configuration), "default" or "auto".
 type Setting struct {

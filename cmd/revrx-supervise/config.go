@@ -12,6 +12,7 @@ import (
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/emf"
 )
 
 // config is everything the flags say, checked once.
@@ -32,7 +33,7 @@ type config struct {
 	// ImportTimeout bounds how long the app host may take to import the app.
 	ImportTimeout time.Duration
 	// EMF is the CloudWatch Embedded Metric Format output (off by default).
-	EMF emfConfig
+	EMF emf.Config
 	// Sources says where each app-overridable setting given on the command
 	// line or in the environment came from ("flag", "env NAME"); a setting
 	// missing here takes the app's value (see applyApp).

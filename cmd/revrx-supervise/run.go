@@ -21,6 +21,7 @@ import (
 	"github.com/revrx/revrx-supervise/internal/sdnotify"
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/emf"
 	"github.com/revrx/revrx-supervise/supervisor/web"
 )
 
@@ -65,7 +66,7 @@ func run(cfg config, log *slog.Logger) int {
 		sup.ShuttingDown()
 	})
 	wg.Go(func() { _ = sup.Run(supCtx) })
-	wg.Go(func() { runEMF(supCtx, cfg.EMF, sup.Snapshot, log) })
+	wg.Go(func() { emf.Run(supCtx, cfg.EMF, sup.Snapshot, log) })
 	srvDone := serveHTTP(ln, web.Handler(sup, prog.reg, log), log)
 	wg.Wait()
 	srvDone()

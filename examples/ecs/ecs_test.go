@@ -160,12 +160,12 @@ func TestScalingPolicyUsesAnEMFMetric(t *testing.T) {
 	if ns := flagValue(td.ContainerDefinitions[0].Command, "emf-namespace"); spec.Namespace != ns {
 		t.Errorf("policy namespace %q, the task's --emf-namespace %q", spec.Namespace, ns)
 	}
-	src, err := os.ReadFile("../../supervisor/emf.go")
+	src, err := os.ReadFile("../../supervisor/emf/emf.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(src), `"`+spec.MetricName+`"`) {
-		t.Errorf("metric %q is not one the supervisor's EMF output has (supervisor/emf.go)", spec.MetricName)
+		t.Errorf("metric %q is not one the supervisor's EMF output has (supervisor/emf/emf.go)", spec.MetricName)
 	}
 	if p.TargetValue <= 0 || p.ScaleInCooldown < 120 {
 		t.Errorf("target %v, scale-in cooldown %d s: want a positive target and a cooldown above the workers' keepalive", p.TargetValue, p.ScaleInCooldown)

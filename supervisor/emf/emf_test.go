@@ -1,16 +1,18 @@
-package supervisor
+package emf
 
 import (
 	"testing"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor"
 )
 
-func TestEMF(t *testing.T) {
-	st := Status{
+func TestDocuments(t *testing.T) {
+	st := supervisor.Status{
 		Time:         time.UnixMilli(1764244800123).UTC(),
-		Queues:       map[string]QueueStatus{"reports": {Messages: 5, OldestAgeSecs: 2.5}, "emails": {Messages: 0}},
-		Workers:      []WorkerStatus{{Name: "w1", State: "busy"}, {Name: "w2", State: "idle"}, {Name: "w3", State: "starting"}},
-		LastDecision: DecisionStatus{Desired: 4, Unmet: 1},
+		Queues:       map[string]supervisor.QueueStatus{"reports": {Messages: 5, OldestAgeSecs: 2.5}, "emails": {Messages: 0}},
+		Workers:      []supervisor.WorkerStatus{{Name: "w1", State: "busy"}, {Name: "w2", State: "idle"}, {Name: "w3", State: "starting"}},
+		LastDecision: supervisor.DecisionStatus{Desired: 4, Unmet: 1},
 	}
 	want := []string{
 		`{"DesiredWorkers":4,"OldestWaitSeconds":0,"Queue":"emails","QueueDepth":0,"RunningWorkers":2,"UnmetDemandWorkers":1,` +
@@ -21,19 +23,19 @@ func TestEMF(t *testing.T) {
 			`"_aws":{"Timestamp":1764244800123,"CloudWatchMetrics":[` +
 			`{"Namespace":"RevrxSupervise","Dimensions":[["Queue"]],"Metrics":[{"Name":"QueueDepth","Unit":"Count"},{"Name":"OldestWaitSeconds","Unit":"Seconds"}]}]}}`,
 	}
-	got, err := EMF(st, "RevrxSupervise")
+	got, err := Documents(st, "RevrxSupervise")
 	if err != nil {
-		t.Fatalf("EMF() = %v", err)
+		t.Fatalf("Documents() = %v", err)
 	}
 	if len(got) != len(want) {
-		t.Fatalf("EMF() = %d lines, want %d:\n%s", len(got), len(want), got)
+		t.Fatalf("Documents() = %d lines, want %d:\n%s", len(got), len(want), got)
 	}
 	for i := range want {
 		if string(got[i]) != want[i] {
 			t.Errorf("line %d:\n got %s\nwant %s", i, got[i], want[i])
 		}
 	}
-	none, _ := EMF(Status{Time: st.Time}, "N")
+	none, _ := Documents(supervisor.Status{Time: st.Time}, "N")
 	if len(none) != 1 || string(none[0]) != `{"DesiredWorkers":0,"RunningWorkers":0,"UnmetDemandWorkers":0,"_aws":{"Timestamp":1764244800123,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"DesiredWorkers","Unit":"Count"},{"Name":"RunningWorkers","Unit":"Count"},{"Name":"UnmetDemandWorkers","Unit":"Count"}]}]}}` {
 		t.Errorf("no queue reading: %s", none)
 	}

@@ -1,4 +1,4 @@
-package main
+package emf
 
 import (
 	"context"
@@ -16,10 +16,10 @@ type blockedWriter struct{ release chan struct{} }
 
 func (w blockedWriter) Write(p []byte) (int, error) { <-w.release; return len(p), nil }
 
-// TestEMFNeverBlocksOnStdout: with stdout wedged, the EMF ticker keeps
+// TestRunNeverBlocksOnStdout: with stdout wedged, the EMF ticker keeps
 // taking snapshots (far more lines than the buffer holds are dropped, not
 // waited for), and it returns soon after its context ends.
-func TestEMFNeverBlocksOnStdout(t *testing.T) {
+func TestRunNeverBlocksOnStdout(t *testing.T) {
 	w := blockedWriter{release: make(chan struct{})}
 	defer close(w.release)
 	var snaps atomic.Int32
@@ -27,11 +27,11 @@ func TestEMFNeverBlocksOnStdout(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		runEMF(ctx, emfConfig{Interval: time.Millisecond, Namespace: "N", Out: w},
+		Run(ctx, Config{Interval: time.Millisecond, Namespace: "N", Out: w},
 			func() supervisor.Status { snaps.Add(1); return supervisor.Status{} }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
 	deadline := time.After(10 * time.Second)
-	for snaps.Load() < 3*emfBuffer {
+	for snaps.Load() < 3*buffer {
 		select {
 		case <-deadline:
 			t.Fatalf("%d snapshots in 10 s: the ticker is blocked by stdout", snaps.Load())
@@ -41,7 +41,7 @@ func TestEMFNeverBlocksOnStdout(t *testing.T) {
 	cancel()
 	select {
 	case <-done:
-	case <-time.After(emfFlushWait + 2*time.Second):
-		t.Fatal("runEMF did not return after its context ended")
+	case <-time.After(flushWait + 2*time.Second):
+		t.Fatal("Run did not return after its context ended")
 	}
 }

@@ -1,19 +1,29 @@
-package supervisor
+// Package emf writes the supervisor's status as CloudWatch Embedded Metric
+// Format (EMF) JSON lines, for ECS tasks whose awslogs driver turns them
+// into CloudWatch metrics without an agent:
+//
+//	go emf.Run(ctx, emf.Config{Interval: time.Minute, Namespace: "RevrxSupervise", Out: os.Stdout}, sup.Snapshot, log)
+//
+// Documents renders one snapshot; Run writes them at an interval and never
+// lets a slow stdout hold anything else.
+package emf
 
 import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/revrx/revrx-supervise/supervisor"
 )
 
-// EMF renders st as CloudWatch Embedded Metric Format documents, one JSON
+// Documents renders st as CloudWatch Embedded Metric Format documents, one JSON
 // line each (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
 // one per queue, in name order, with QueueDepth (Count) and
 // OldestWaitSeconds (Seconds) under the dimension Queue; the first also
 // carries the pool-wide DesiredWorkers, RunningWorkers (idle or busy) and
 // UnmetDemandWorkers (Count) under no dimension. With no queue reading yet
 // there is one document with the pool-wide metrics only.
-func EMF(st Status, namespace string) ([][]byte, error) {
+func Documents(st supervisor.Status, namespace string) ([][]byte, error) {
 	queues := make([]string, 0, len(st.Queues))
 	for q := range st.Queues {
 		queues = append(queues, q)
@@ -22,7 +32,7 @@ func EMF(st Status, namespace string) ([][]byte, error) {
 	if len(queues) == 0 {
 		queues = []string{""}
 	}
-	up, _ := st.workersUp()
+	up, _ := st.WorkersUp()
 	var lines [][]byte
 	for i, q := range queues {
 		doc := map[string]any{}
