@@ -8,8 +8,7 @@
 // Each tick turns what the pool, the broker and the host report into a
 // policy.Observation (converting at this boundary: the policy imports
 // nothing of pool or broker), carries the History of the last
-// policy.Decision into the next, and acts on the decision. ParseBehavior
-// reads an HPA behavior block from YAML into a policy.Behavior.
+// policy.Decision into the next, and acts on the decision.
 //
 // The loop consumes three small interfaces declared here (Queue, Events,
 // Pool, plus the optional Resources, and QueueWatcher when the Queue can

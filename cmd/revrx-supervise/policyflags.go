@@ -190,7 +190,7 @@ func behaviorFromFlags(c *cli.Context) (*policy.Behavior, error) {
 		if err != nil {
 			return nil, usagef("--%s: %v", flagBehaviorFile, err)
 		}
-		if b, err = supervisor.ParseBehavior(data); err != nil {
+		if b, err = parseBehavior(data); err != nil {
 			return nil, usagef("--%s %s: %v", flagBehaviorFile, path, err)
 		}
 		enabled = true

@@ -1,4 +1,4 @@
-package supervisor
+package main
 
 import (
 	"os"
@@ -31,10 +31,10 @@ func TestParseBehavior(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := ParseBehavior([]byte(tt.in))
+			b, err := parseBehavior([]byte(tt.in))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("ParseBehavior() error = %v, want one containing %q", err, tt.wantErr)
+					t.Fatalf("parseBehavior() error = %v, want one containing %q", err, tt.wantErr)
 				}
 				return
 			}
@@ -43,7 +43,7 @@ func TestParseBehavior(t *testing.T) {
 			}
 			if *b.ScaleUp.StabilizationWindowSeconds != tt.upWin || *b.ScaleDown.StabilizationWindowSeconds != tt.downWin ||
 				len(b.ScaleUp.Policies) != tt.upPols || len(b.ScaleDown.Policies) != tt.downPols {
-				t.Errorf("ParseBehavior() = %+v", b)
+				t.Errorf("parseBehavior() = %+v", b)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package supervisor
+package main
 
 import (
 	"bytes"
@@ -10,12 +10,12 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// ParseBehavior reads an HPA behavior block from YAML (or JSON), so a user
+// parseBehavior reads an HPA behavior block from YAML (or JSON), so a user
 // can paste what they have: the block itself (scaleUp/scaleDown at the top),
 // a document with a top-level `behavior:` key, or a whole
 // HorizontalPodAutoscaler manifest (spec.behavior). Unknown fields inside
 // the block are errors; fields left out take the HPA defaults.
-func ParseBehavior(data []byte) (policy.Behavior, error) {
+func parseBehavior(data []byte) (policy.Behavior, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return policy.Behavior{}, fmt.Errorf("behavior: %w", err)
@@ -24,11 +24,11 @@ func ParseBehavior(data []byte) (policy.Behavior, error) {
 		return policy.Behavior{}, errors.New("behavior: empty document")
 	}
 	node := doc.Content[0]
-	if spec := child(node, "spec"); spec != nil {
-		if node = child(spec, "behavior"); node == nil {
+	if spec := yamlChild(node, "spec"); spec != nil {
+		if node = yamlChild(spec, "behavior"); node == nil {
 			return policy.Behavior{}, errors.New("behavior: the manifest has no spec.behavior")
 		}
-	} else if b := child(node, "behavior"); b != nil {
+	} else if b := yamlChild(node, "behavior"); b != nil {
 		node = b
 	}
 	out, err := yaml.Marshal(node)
@@ -45,8 +45,8 @@ func ParseBehavior(data []byte) (policy.Behavior, error) {
 	return b, b.Validate()
 }
 
-// child returns the value of key in a YAML mapping node, or nil.
-func child(n *yaml.Node, key string) *yaml.Node {
+// yamlChild returns the value of key in a YAML mapping node, or nil.
+func yamlChild(n *yaml.Node, key string) *yaml.Node {
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}
