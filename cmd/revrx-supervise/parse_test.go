@@ -92,7 +92,7 @@ func TestParseStepPolicy(t *testing.T) {
 		sp, err := parseStepPolicy(tc.in)
 		got := "error"
 		if err == nil {
-			got = sp.Type + " " + strconv.Itoa(int(sp.Value)) + " " + strconv.Itoa(int(sp.PeriodSeconds))
+			got = string(sp.Type) + " " + strconv.Itoa(int(sp.Value)) + " " + strconv.Itoa(int(sp.PeriodSeconds))
 		}
 		if got != tc.want {
 			t.Errorf("parseStepPolicy(%q) = %q (%v), want %q", tc.in, got, err, tc.want)

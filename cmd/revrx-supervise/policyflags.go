@@ -240,9 +240,9 @@ func parseStepPolicy(s string) (policy.StepPolicy, error) {
 	var sp policy.StepPolicy
 	switch strings.ToLower(typ) {
 	case "pods":
-		sp.Type = "Pods"
+		sp.Type = policy.StepPods
 	case "percent":
-		sp.Type = "Percent"
+		sp.Type = policy.StepPercent
 	default:
 		return sp, fmt.Errorf("type %q is neither pods nor percent", typ)
 	}

@@ -22,13 +22,24 @@ type Rules struct {
 	Policies                   []StepPolicy `json:"policies,omitempty" yaml:"policies,omitempty"`
 }
 
-// StepPolicy allows at most Value pods (Type Pods) or Value percent of the
-// count at the start of the period (Type Percent) to change per PeriodSeconds.
+// StepPolicy allows at most Value pods (Type StepPods) or Value percent of
+// the count at the start of the period (Type StepPercent) to change per
+// PeriodSeconds.
 type StepPolicy struct {
-	Type          string `json:"type" yaml:"type"` // Pods or Percent
-	Value         int32  `json:"value" yaml:"value"`
-	PeriodSeconds int32  `json:"periodSeconds" yaml:"periodSeconds"`
+	Type          StepKind `json:"type" yaml:"type"`
+	Value         int32    `json:"value" yaml:"value"`
+	PeriodSeconds int32    `json:"periodSeconds" yaml:"periodSeconds"`
 }
+
+// StepKind is what a StepPolicy's Value counts. YAML and JSON spell it as
+// the HPA API does: "Pods" or "Percent"; Validate refuses anything else.
+type StepKind string
+
+// The step policy kinds.
+const (
+	StepPods    StepKind = "Pods"    // Value worker processes
+	StepPercent StepKind = "Percent" // Value percent of the count at the start of the period
+)
 
 // The selectPolicy values.
 const (
@@ -43,9 +54,9 @@ const (
 func DefaultBehavior() Behavior {
 	return Behavior{
 		ScaleUp: Rules{StabilizationWindowSeconds: ptr(int32(0)), SelectPolicy: SelectMax, Policies: []StepPolicy{
-			{Type: "Percent", Value: 100, PeriodSeconds: 15}, {Type: "Pods", Value: 4, PeriodSeconds: 15}}},
+			{Type: StepPercent, Value: 100, PeriodSeconds: 15}, {Type: StepPods, Value: 4, PeriodSeconds: 15}}},
 		ScaleDown: Rules{StabilizationWindowSeconds: ptr(int32(300)), SelectPolicy: SelectMax, Policies: []StepPolicy{
-			{Type: "Percent", Value: 100, PeriodSeconds: 15}}},
+			{Type: StepPercent, Value: 100, PeriodSeconds: 15}}},
 	}
 }
 
@@ -92,8 +103,8 @@ func (b Behavior) Validate() error {
 			return fmt.Errorf("behavior.%s.selectPolicy %q: accepted: Max, Min, Disabled", dir, r.SelectPolicy)
 		}
 		for i, sp := range r.Policies {
-			if sp.Type != "Pods" && sp.Type != "Percent" {
-				return fmt.Errorf("behavior.%s.policies[%d].type %q: accepted: Pods, Percent", dir, i, sp.Type)
+			if sp.Type != StepPods && sp.Type != StepPercent {
+				return fmt.Errorf("behavior.%s.policies[%d].type %q: accepted: %s, %s", dir, i, sp.Type, StepPods, StepPercent)
 			}
 			if sp.Value <= 0 {
 				return fmt.Errorf("behavior.%s.policies[%d].value %d: must be positive", dir, i, sp.Value)
@@ -215,7 +226,7 @@ func upLimit(r Rules, current int, changes []Change, now time.Time) int {
 	for _, sp := range r.Policies {
 		start := current - changedIn(changes, now, seconds(sp.PeriodSeconds), 1)
 		proposed := start + int(sp.Value)
-		if sp.Type == "Percent" {
+		if sp.Type == StepPercent {
 			proposed = int(math.Ceil(float64(start) * (1 + float64(sp.Value)/100)))
 		}
 		result = pick(result, proposed)
@@ -235,7 +246,7 @@ func downLimit(r Rules, current int, changes []Change, now time.Time) int {
 	for _, sp := range r.Policies {
 		start := current + changedIn(changes, now, seconds(sp.PeriodSeconds), -1)
 		proposed := start - int(sp.Value)
-		if sp.Type == "Percent" {
+		if sp.Type == StepPercent {
 			proposed = int(float64(start) * (1 - float64(sp.Value)/100))
 		}
 		result = pick(result, proposed)

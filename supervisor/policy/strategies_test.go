@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -266,14 +267,14 @@ func TestBehaviorPolicies(t *testing.T) {
 	}{
 		{
 			name: "up 1 pod per 10s",
-			b:    Behavior{ScaleUp: Rules{StabilizationWindowSeconds: sec(0), Policies: []StepPolicy{{"Pods", 1, 10}}}},
+			b:    Behavior{ScaleUp: Rules{StabilizationWindowSeconds: sec(0), Policies: []StepPolicy{{StepPods, 1, 10}}}},
 			min:  1, start: 1, steps: []step{{0, 5}, {5 * time.Second, 5}, {10 * time.Second, 5}, {21 * time.Second, 5}},
 			want: []int{2, 2, 3, 4},
 		},
 		{
 			name: "select Min picks the smaller step",
 			b: Behavior{ScaleUp: Rules{StabilizationWindowSeconds: sec(0), SelectPolicy: SelectMin,
-				Policies: []StepPolicy{{"Pods", 4, 60}, {"Percent", 50, 60}}}},
+				Policies: []StepPolicy{{StepPods, 4, 60}, {StepPercent, 50, 60}}}},
 			min: 4, start: 4, steps: []step{{0, 20}}, want: []int{6},
 		},
 		{
@@ -292,7 +293,7 @@ func TestBehaviorPolicies(t *testing.T) {
 		{
 			name: "down 50% per minute after no stabilization",
 			b: Behavior{ScaleDown: Rules{StabilizationWindowSeconds: sec(0),
-				Policies: []StepPolicy{{"Percent", 50, 60}}}},
+				Policies: []StepPolicy{{StepPercent, 50, 60}}}},
 			min: 0, start: 8, steps: []step{{0, 8}, {time.Second, 0}, {2 * time.Second, 0}, {62 * time.Second, 0}},
 			want: []int{8, 4, 4, 2},
 		},
@@ -316,15 +317,27 @@ func TestBehaviorPolicies(t *testing.T) {
 	}
 }
 
+// TestStepKindSpelling: the kinds read and write as the HPA API spells them.
+func TestStepKindSpelling(t *testing.T) {
+	b, err := json.Marshal(DefaultBehavior().ScaleUp.Policies)
+	if want := `[{"type":"Percent","value":100,"periodSeconds":15},{"type":"Pods","value":4,"periodSeconds":15}]`; err != nil || string(b) != want {
+		t.Errorf("json.Marshal(the default scale-up policies) = %s, %v; want %s", b, err, want)
+	}
+	var sp StepPolicy
+	if err := json.Unmarshal([]byte(`{"type":"Pods","value":2,"periodSeconds":10}`), &sp); err != nil || sp.Type != StepPods {
+		t.Errorf("json.Unmarshal(type Pods) = %+v, %v; want Type StepPods", sp, err)
+	}
+}
+
 func TestBehaviorValidate(t *testing.T) {
 	tests := []struct {
 		b    Behavior
 		want string
 	}{
 		{Behavior{ScaleUp: Rules{SelectPolicy: "Sometimes"}}.WithDefaults(), "behavior.scaleUp.selectPolicy"},
-		{Behavior{ScaleDown: Rules{Policies: []StepPolicy{{"Workers", 1, 10}}}}.WithDefaults(), "behavior.scaleDown.policies[0].type"},
-		{Behavior{ScaleDown: Rules{Policies: []StepPolicy{{"Pods", 0, 10}}}}.WithDefaults(), "behavior.scaleDown.policies[0].value"},
-		{Behavior{ScaleUp: Rules{Policies: []StepPolicy{{"Pods", 1, 0}}}}.WithDefaults(), "behavior.scaleUp.policies[0].periodSeconds"},
+		{Behavior{ScaleDown: Rules{Policies: []StepPolicy{{"Workers", 1, 10}}}}.WithDefaults(), `behavior.scaleDown.policies[0].type "Workers": accepted: Pods, Percent`},
+		{Behavior{ScaleDown: Rules{Policies: []StepPolicy{{StepPods, 0, 10}}}}.WithDefaults(), "behavior.scaleDown.policies[0].value"},
+		{Behavior{ScaleUp: Rules{Policies: []StepPolicy{{StepPods, 1, 0}}}}.WithDefaults(), "behavior.scaleUp.policies[0].periodSeconds"},
 		{Behavior{ScaleUp: Rules{StabilizationWindowSeconds: ptr(int32(-1))}}.WithDefaults(), "behavior.scaleUp.stabilizationWindowSeconds -1"},
 		// Without defaults a window is nil, and Decide would dereference it.
 		{Behavior{ScaleDown: Rules{SelectPolicy: SelectMax}}, "behavior.scaleUp.stabilizationWindowSeconds: missing"},
