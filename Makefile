@@ -45,7 +45,7 @@ demo: deps build
 # --autoscale and fixed pools on real Redis and Celery (about 35 min; filters and
 # columns in examples/README.md, "Benchmark").
 bench: deps build
-	$(GO) build -o bin/revrx-bench ./examples/bench
+	$(GO) build -o bin/revrx-bench ./cmd/revrx-bench
 	bin/revrx-bench -bin $(BIN)
 
 # footprint: the supervisor's CPU and RSS with 10 idle workers, Redis commands per poll.
@@ -55,7 +55,7 @@ footprint: deps build
 # startup: worker request -> ready and PSS per worker, exec'd vs forked from the
 # app host, for examples/app tasks and heavy (a Django-sized import); about 2 min.
 startup: deps build
-	$(GO) build -o bin/revrx-startup ./examples/startup
+	$(GO) build -o bin/revrx-startup ./cmd/revrx-startup
 	bin/revrx-startup
 
 # chaos: on the pool engine (the default), SIGKILLs the busy worker main and
@@ -65,9 +65,9 @@ startup: deps build
 # under Celery's own pool_shrink for comparison (reported); exits 1 when an
 # expectation fails (about 4 min; CHAOS_SHORT=1 for the ~1 min run, CHAOS_SEED=N
 # to replay a seed, CHAOS_ENGINE=workers for the whole-worker engine;
-# examples/chaos).
+# cmd/revrx-chaos).
 chaos: deps build
-	$(GO) build -o bin/revrx-chaos ./examples/chaos
+	$(GO) build -o bin/revrx-chaos ./cmd/revrx-chaos
 	bin/revrx-chaos -bin $(BIN)
 
 clean:

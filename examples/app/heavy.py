@@ -3,7 +3,7 @@
 The same app and tasks as ``tasks`` (``tasks.sleep``, ``tasks.fail``), plus
 what a large project pays at import: a slow import (settings, ORM models,
 URL confs, translation catalogs...) and tens of megabytes of module-level
-Python objects. examples/startup measures how long a worker takes to be
+Python objects. cmd/revrx-startup measures how long a worker takes to be
 ready with it, exec'd or forked from an app host, and how much memory each
 worker adds (PSS: forked workers share these objects copy-on-write).
 

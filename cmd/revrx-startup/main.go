@@ -4,8 +4,8 @@
 // imported once). It prints one markdown table (`make startup`; README.md,
 // "Start-up and memory: fork vs exec"); it asserts nothing.
 //
-//	go run ./examples/startup                  # tasks and heavy, exec and fork, N = 1 and 7, 3 reps
-//	go run ./examples/startup -apps heavy -reps 5
+//	go run ./cmd/revrx-startup                 # tasks and heavy, exec and fork, N = 1 and 7, 3 reps
+//	go run ./cmd/revrx-startup -apps heavy -reps 5
 //
 // For each app × spawn × N it starts a private redis-server on a free
 // loopback port, a pool (and for fork an app host, whose import is timed

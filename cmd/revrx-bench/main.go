@@ -4,9 +4,9 @@
 // one markdown table per trace (`make bench`; see examples/README.md,
 // "Benchmark").
 //
-//	go run ./examples/bench -bin bin/revrx-supervise
-//	BENCH_TRACES=spiky BENCH_CONTENDERS=revrx,celery-autoscale BENCH_HORIZON=60s go run ./examples/bench
-//	go run ./examples/bench -scenarios footprint,heavy-burst
+//	go run ./cmd/revrx-bench -bin bin/revrx-supervise
+//	BENCH_TRACES=spiky BENCH_CONTENDERS=revrx,celery-autoscale BENCH_HORIZON=60s go run ./cmd/revrx-bench
+//	go run ./cmd/revrx-bench -scenarios footprint,heavy-burst
 //
 // -scenarios adds two measurements to (or, without "traces", instead of)
 // the trace replay: "footprint", the PSS of each contender's process tree
