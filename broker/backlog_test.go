@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // unixFloat formats t as the publish_stamp hook does (time.time()).
@@ -52,7 +52,7 @@ func checkBacklogs(t *testing.T, got, want map[string]Backlog) {
 // TestBacklogs pushes raw envelopes (no Celery) and follows the ages over
 // calls at chosen instants.
 func TestBacklogs(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	t0 := time.Now().Truncate(time.Second)
 	stamped := func(tag string, pub time.Time, eta *time.Time) string {
 		h := map[string]any{"published_at": unixFloat(pub)}
@@ -118,7 +118,7 @@ func TestBacklogs(t *testing.T) {
 }
 
 func TestBacklogsWrongType(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	srv.Do(t, "SET", "q\x06\x163", "not a list")
 	srv.Do(t, "LPUSH", "q", "x")
 	r := newTestRedis(t, Config{URL: srv.URL(0)})
@@ -144,7 +144,7 @@ func publish(t *testing.T, url string, args ...string) (before, after time.Time)
 // published_at by the examples' hook, under a key prefix and a priority.
 func TestBacklogsProducer(t *testing.T) {
 	requireCelery(t)
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	url := srv.URL(0)
 	b1, a1 := publish(t, url, "--burst", "3", "--seconds", "1", "--queue", "reports", "--key-prefix", "pfx:")
 	b2, a2 := publish(t, url, "--burst", "2", "--seconds", "1", "--queue", "reports", "--key-prefix", "pfx:",
@@ -179,7 +179,7 @@ func TestBacklogsProducer(t *testing.T) {
 // commands, one round trip), by message size. "depths" is QueueDepths
 // alone, for comparison.
 func BenchmarkBacklogs(b *testing.B) {
-	srv := testredis.Start(b)
+	srv := harness.StartTestRedis(b)
 	ctx := context.Background()
 	queues := []string{"reports", "celery", "urgent"}
 	for _, size := range []int{1 << 10, 64 << 10} {

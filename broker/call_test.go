@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // TestCancelConsumersWaitsForTheWorker: against a real worker (with a key
@@ -20,7 +20,7 @@ import (
 // gives ErrNoReply when the context ends.
 func TestCancelConsumersWaitsForTheWorker(t *testing.T) {
 	requireCelery(t)
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	url := srv.URL(0)
 	appDir, _ := filepath.Abs("../examples/app")
 	env := []string{"CELERY_BROKER_URL=" + url, "REVRX_KEY_PREFIX=pfx:"}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // python is Debian's interpreter, which has python3-celery (see
@@ -67,7 +67,7 @@ with app.connection() as conn:
 // compares QueueDepths with kombu's own count.
 func TestQueueDepthsMatchesKombu(t *testing.T) {
 	requireCelery(t)
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	for _, prefix := range []string{"", "pfx:"} {
 		t.Run("prefix="+prefix, func(t *testing.T) {
 			db := 1
@@ -147,7 +147,7 @@ func startWorker(t *testing.T, dir, brokerURL string) {
 // follows one task through received, started and succeeded.
 func TestSubscribeEventsCelery(t *testing.T) {
 	requireCelery(t)
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "tinyapp.py"), []byte(tinyApp), 0o644); err != nil {
 		t.Fatal(err)

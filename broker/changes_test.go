@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // Bounds of the change subscription tests.
@@ -60,9 +60,9 @@ func watch(t *testing.T, r *Redis, queues ...string) *watcher {
 }
 
 // watchedServer starts a Redis and a confirmed watch of queues on it.
-func watchedServer(t *testing.T, queues ...string) (*testredis.Server, *Redis, *watcher) {
+func watchedServer(t *testing.T, queues ...string) (*harness.Redis, *Redis, *watcher) {
 	t.Helper()
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r := newTestRedis(t, Config{URL: srv.URL(0)})
 	w := watch(t, r, queues...)
 	w.waitUp(t)
@@ -149,7 +149,7 @@ func TestSubscribeChanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := testredis.Start(t)
+			srv := harness.StartTestRedis(t)
 			r := newTestRedis(t, Config{URL: srv.URL(0), KeyPrefix: tt.prefix})
 			w := watch(t, r, tt.queues...)
 			w.waitUp(t)
@@ -175,14 +175,14 @@ func TestSubscribeChanges(t *testing.T) {
 
 func TestSubscribeChangesResubscribes(t *testing.T) {
 	const secret = "hidden-pw"
-	srv := testredis.Start(t, "--requirepass", secret)
+	srv := harness.StartTestRedis(t, "--requirepass", secret)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	r := newTestRedis(t, Config{URL: "redis://:" + secret + "@" + srv.Addr + "/0", Logger: log})
 	w := watch(t, r, "reports")
 	w.waitUp(t)
 
-	srv.Stop()
+	srv.Kill()
 	w.waitState(t, false)
 	srv.Restart(t)
 	w.waitUp(t)
@@ -238,7 +238,7 @@ func TestSubscribeChangesFlush(t *testing.T) {
 func TestSubscribeChangesNoTracking(t *testing.T) {
 	for _, deny := range []string{"-client", "-client|tracking"} {
 		t.Run(deny, func(t *testing.T) {
-			srv := testredis.Start(t)
+			srv := harness.StartTestRedis(t)
 			srv.Do(t, "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", deny)
 			r := newTestRedis(t, Config{URL: "redis://app:pw@" + srv.Addr + "/0"})
 			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)

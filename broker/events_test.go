@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // waitTimeout bounds every wait in the subscription tests.
@@ -99,7 +99,7 @@ func heartbeatPayload(t *testing.T, host string) string {
 }
 
 func TestSubscribeEventsResubscribes(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r := newTestRedis(t, Config{URL: srv.URL(0)})
 	s := subscribe(t, r)
 	s.waitState(t, true)
@@ -115,7 +115,7 @@ func TestSubscribeEventsResubscribes(t *testing.T) {
 		t.Errorf("UndecodedMessages() = %d, want 1", n)
 	}
 
-	srv.Stop()
+	srv.Kill()
 	s.waitState(t, false)
 	srv.Restart(t)
 	s.waitState(t, true)
@@ -124,7 +124,7 @@ func TestSubscribeEventsResubscribes(t *testing.T) {
 }
 
 func TestSubscribeEventsKeyPrefix(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r := newTestRedis(t, Config{URL: srv.URL(2), KeyPrefix: "p*x:"})
 	if got, want := r.EventPattern(), `p\*x:/2.celeryev/*`; got != want {
 		t.Fatalf("EventPattern() = %q, want %q", got, want)
@@ -141,8 +141,8 @@ func TestSubscribeEventsKeyPrefix(t *testing.T) {
 }
 
 func TestSubscribeEventsRedisDownAtStart(t *testing.T) {
-	srv := testredis.Start(t)
-	srv.Stop()
+	srv := harness.StartTestRedis(t)
+	srv.Kill()
 	r := newTestRedis(t, Config{URL: srv.URL(0)})
 	s := subscribe(t, r)
 	select {

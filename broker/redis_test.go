@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 func TestMain(m *testing.M) {
@@ -59,7 +59,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestQueueDepths(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	push := func(key string, n int) {
 		for i := 0; i < n; i++ {
 			srv.Do(t, "LPUSH", key, "m"+strconv.Itoa(i))
@@ -122,7 +122,7 @@ func TestQueueDepths(t *testing.T) {
 }
 
 func TestQueueDepthsOtherDB(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	srv.Do(t, "-n", "3", "LPUSH", "reports", "a")
 	r := newTestRedis(t, Config{URL: srv.URL(3)})
 	got, err := r.QueueDepths(context.Background(), []string{"reports"})
@@ -133,7 +133,7 @@ func TestQueueDepthsOtherDB(t *testing.T) {
 
 func TestPassword(t *testing.T) {
 	const secret = "s3cr3t"
-	srv := testredis.Start(t, "--requirepass", secret)
+	srv := harness.StartTestRedis(t, "--requirepass", secret)
 	ctx := context.Background()
 	srv.Do(t, "LPUSH", "q", "a")
 
@@ -169,9 +169,9 @@ func TestPassword(t *testing.T) {
 }
 
 func TestRedisDownDoesNotHang(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r := newTestRedis(t, Config{URL: "redis://:pw-" + "hidden@" + srv.Addr + "/0"})
-	srv.Stop()
+	srv.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -193,7 +193,7 @@ func TestRedisDownDoesNotHang(t *testing.T) {
 
 func TestRedisUnixSocket(t *testing.T) {
 	sock := t.TempDir() + "/r.sock"
-	srv := testredis.Start(t, "--unixsocket", sock)
+	srv := harness.StartTestRedis(t, "--unixsocket", sock)
 	srv.Do(t, "-n", "2", "LPUSH", "q", "a", "b")
 	for _, url := range []string{"unix://" + sock + "?db=2", "redis+socket://" + sock + "?virtual_host=2"} {
 		r := newTestRedis(t, Config{URL: url})

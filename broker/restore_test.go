@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // unackedValue is what kombu writes to unacked for a message of priority
@@ -33,7 +33,7 @@ func unackedValue(t *testing.T, id, tag, exchange, route string, pri int) string
 // the held set. A second Settle of the same tag finds nothing: never
 // restored twice.
 func TestSettleRestoresAsKombu(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r, err := New(Config{URL: srv.URL(0), KeyPrefix: "p:"})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestSettleRestoresAsKombu(t *testing.T) {
 // from unacked or from the queue's tail if the dying worker put it back
 // itself, and the count is reset.
 func TestSettleQuarantinesAtTheSecondDeath(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r, err := New(Config{URL: srv.URL(0)})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestSettleQuarantinesAtTheSecondDeath(t *testing.T) {
 // same delivery tag (take k2): Settle must not move it (that would copy a
 // live worker's message); it only counts the death.
 func TestSettleLeavesAnotherWorkersTake(t *testing.T) {
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 	r, err := New(Config{URL: srv.URL(0)})
 	if err != nil {
 		t.Fatal(err)

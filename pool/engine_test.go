@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // startEngine runs an Engine over the example app (examples/app) with a
 // real app host and Celery worker on rds, until the test ends.
-func startEngine(t testing.TB, rds *testredis.Server, maxProcs int) *Engine {
+func startEngine(t testing.TB, rds *harness.Redis, maxProcs int) *Engine {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test with real Celery; skipped with -short")
@@ -90,14 +90,14 @@ func idleProcesses(e *Engine) (idle []Worker) {
 // loop, and serves the socket from Celery's retry callback); MAX holds;
 // and once Redis is back every process is up and they run tasks.
 func TestEngineSizesThePoolDuringARedisOutage(t *testing.T) {
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	e := startEngine(t, rds, 4)
 	if n, err := e.Grow(2); n != 2 || err != nil {
 		t.Fatalf("Grow(2) = %d, %v; want 2, nil", n, err)
 	}
 	waitUntil(t, 10*time.Second, "2 idle processes", func() bool { return len(idleProcesses(e)) == 2 })
 
-	rds.Stop()
+	rds.Kill()
 	time.Sleep(1500 * time.Millisecond) // the main notices and starts retrying
 	if n, err := e.Grow(5); n != 2 || err != nil {
 		t.Fatalf("Grow(5) with 2 of max 4 alive, Redis down = %d, %v; want 2 (capped at max), nil", n, err)
@@ -162,7 +162,7 @@ func sleepMessage(id string) string {
 // main: they take tasks from then on), with 3 idle before, then back to 3.
 // Run it alone: go test -run XXX -bench EngineGrow7 -benchtime 10x ./pool/
 func BenchmarkEngineGrow7(b *testing.B) {
-	rds := testredis.Start(b)
+	rds := harness.StartTestRedis(b)
 	e := startEngine(b, rds, 10)
 	if _, err := e.Grow(3); err != nil {
 		b.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	sv "github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
@@ -53,7 +53,7 @@ func fidelityTool(t *testing.T, port int, args ...string) string {
 // default steps, and see nothing (or, for the broker, another Redis).
 func TestAppConfigFidelity(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	marker := fmt.Sprintf("FIDELITY_REDIS_PORT=%d", rds.Port)
 	s := startBare(t, testApps, marker, []string{marker}, "-A", "fidelity_app", "--autoscale=1,1")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -103,7 +103,7 @@ func TestAppConfigFidelity(t *testing.T) {
 // kombu's next poll (about 8 s in all).
 func TestLateAckKeepsSingleSlotBusy(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--engine", "workers", "--autoscale=1,1", "-Q", "lateack")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -141,7 +141,7 @@ func TestForkedExitStatuses(t *testing.T) {
 		{"signal:9", `status="signal: killed"`},
 	} {
 		t.Run(tc.how, func(t *testing.T) {
-			rds := testredis.Start(t)
+			rds := harness.StartTestRedis(t)
 			url := rds.URL(0)
 			s := startSupervisorUnder(t, nil, []string{"EXIT_AT_INIT=" + tc.how, "PYTHONPATH=" + testApps},
 				url, "-A", "exit_app", "--autoscale=1,1", "-Q", "exits")
@@ -154,7 +154,7 @@ func TestForkedExitStatuses(t *testing.T) {
 		})
 	}
 	t.Run("warm stop", func(t *testing.T) {
-		rds := testredis.Start(t)
+		rds := harness.StartTestRedis(t)
 		url := rds.URL(0)
 		s := startSupervisorUnder(t, nil, []string{"PYTHONPATH=" + testApps}, url, "-A", "exit_app", "--autoscale=1,1", "-Q", "exits")
 		waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -173,7 +173,7 @@ func TestForkedExitStatuses(t *testing.T) {
 // meanwhile are exec'd, and later starts are forked again; no task is lost.
 func TestAppHostKilled(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=4,2", "--keepalive=2s", "-Q", "hostkill")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
@@ -224,7 +224,7 @@ func workerPIDs(st sv.Status) []int {
 func TestAppBrokerPasswordNeverShown(t *testing.T) {
 	needCelery(t)
 	const password = "app-s3cr3t-pw"
-	rds := testredis.Start(t, "--requirepass", password)
+	rds := harness.StartTestRedis(t, "--requirepass", password)
 	marker := fmt.Sprintf("FIDELITY_REDIS_PORT=%d", rds.Port)
 	s := startBare(t, testApps, marker, []string{marker, "FIDELITY_REDIS_PASSWORD=" + password},
 		"-A", "fidelity_app", "--autoscale=2,2", "--log-level=debug")

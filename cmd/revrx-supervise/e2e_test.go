@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
@@ -19,7 +19,7 @@ import (
 // the pool returns to MIN, and only idle workers were stopped.
 func TestBurstScalesUpAndBackDown(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,1", "--keepalive=3s", "-Q", "burst")
 	waitFor(t, 20*time.Second, "MIN 1 worker idle", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -83,7 +83,7 @@ func TestSIGTERMLetsRunningTasksFinish(t *testing.T) {
 
 func testSIGTERMLetsRunningTasksFinish(t *testing.T, engine string) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--engine", engine, "--autoscale=3,3", "-Q", "term")
 	waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 3 })
@@ -116,7 +116,7 @@ func testSIGTERMLetsRunningTasksFinish(t *testing.T, engine string) {
 // and counted.
 func TestKilledWorkerIsRestarted(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	s := startSupervisor(t, rds.URL(0), "--engine", "workers", "--autoscale=2,2", "-Q", "kill")
 	waitFor(t, 20*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	victim := s.status().Workers[0]
@@ -143,7 +143,7 @@ func TestKilledWorkerIsRestarted(t *testing.T) {
 // ready, and does not spin.
 func TestCrashLoopBacksOff(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	s := startSupervisor(t, rds.URL(0), "--autoscale=1,1", "-Q", "crash", "-A", "no_such_module")
 	waitFor(t, 40*time.Second, "3 failed starts", func() bool {
 		return s.metric(`revrx_worker_restarts_total{reason="failed_start"}`) >= 3
@@ -180,13 +180,13 @@ func TestCrashLoopBacksOff(t *testing.T) {
 // counted, /livez stays 200; when Redis returns everything recovers.
 func TestBrokerOutage(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	s := startSupervisor(t, rds.URL(0), "--autoscale=3,1", "--keepalive=1s", "-Q", "outage")
 	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, rds.URL(0), "outage", 3, 4)
 	waitFor(t, 20*time.Second, "3 workers", func() bool { return s.workersIn(policy.PhaseBusy, policy.PhaseIdle) == 3 })
 
-	rds.Stop()
+	rds.Kill()
 	waitFor(t, 10*time.Second, "broker_up 0", func() bool { return s.metric("revrx_broker_up") == 0 })
 	// Longer than the keepalive and the tasks: nothing may be stopped.
 	deadline := time.Now().Add(6 * time.Second)
@@ -217,7 +217,7 @@ func TestBrokerOutage(t *testing.T) {
 func TestPasswordNeverShown(t *testing.T) {
 	needCelery(t)
 	const secret = "s3cr3t-Pw"
-	rds := testredis.Start(t, "--requirepass", secret)
+	rds := harness.StartTestRedis(t, "--requirepass", secret)
 	url := strings.Replace(rds.URL(0), "redis://", "redis://:"+secret+"@", 1)
 	s := startSupervisor(t, url, "--autoscale=1,1", "-Q", "pw")
 	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -250,8 +250,8 @@ func TestPasswordNeverShown(t *testing.T) {
 // (they retry their own connection); when Redis appears it recovers alone.
 func TestRedisDownAtStart(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
-	rds.Stop()
+	rds := harness.StartTestRedis(t)
+	rds.Kill()
 	s := startSupervisor(t, rds.URL(0), "--autoscale=2,1", "-Q", "late")
 	waitFor(t, 10*time.Second, "/livez 200", func() bool { code, _ := s.get("/livez"); return code == http.StatusOK })
 	if code, body := s.get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "broker") {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -42,7 +42,7 @@ func (s *supervised) busyProcess() (name string, pid int, task string) {
 // main is restarted with its processes, and every task finishes.
 func TestPoolEngineMainKilled(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--autoscale=4,2", "-Q", "mainkill")
 	waitFor(t, 30*time.Second, "2 idle processes", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
@@ -68,8 +68,8 @@ func TestPoolEngineMainKilled(t *testing.T) {
 		t.Errorf("held messages back %s after the kill, want within 2 s", back.Round(10*time.Millisecond))
 	}
 	for _, pid := range children {
-		if state, _, ok := procStat(pid); ok && state != 'Z' {
-			t.Errorf("pool process %d outlived its main (state %c)", pid, state)
+		if st, ok := harness.ReadStat(pid); ok && !st.Zombie() {
+			t.Errorf("pool process %d outlived its main (state %c)", pid, st.State)
 		}
 	}
 	waitFor(t, 30*time.Second, "every task finished", func() bool {
@@ -100,7 +100,7 @@ func TestPoolEngineMainKilled(t *testing.T) {
 func TestPoolEngineProcessKilledMidTask(t *testing.T) {
 	needCelery(t)
 	t.Parallel() // its own Redis and supervisor; counts, not timings
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,2", "-Q", "childkill")
 	waitFor(t, 30*time.Second, "2 idle processes", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
@@ -148,7 +148,7 @@ func malformedMessages(queue string) []string {
 func TestPoolEngineQuarantinesMalformedMessages(t *testing.T) {
 	needCelery(t)
 	t.Parallel() // its own Redis and supervisor; counts, not timings
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,2", "-Q", "bad")
 	waitFor(t, 30*time.Second, "2 idle processes", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
@@ -216,7 +216,7 @@ func stormTrace(t *testing.T, cycles int) (path string, tasks int) {
 func TestPoolEngineShrinkStorm(t *testing.T) {
 	needCelery(t)
 	t.Parallel() // its own Redis and supervisor; counts, not timings
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	const maxProcs = 6
 	s := startSupervisor(t, url, fmt.Sprintf("--autoscale=%d,0", maxProcs), "--keepalive=200ms", "--poll-interval=100ms", "-Q", "storm")
@@ -265,8 +265,8 @@ func samplePoolSize(s *supervised, prod *exec.Cmd) int {
 		}
 		if main := s.mainPID(); main != 0 {
 			alive := 0
-			for _, c := range children(main) {
-				if state, _, ok := procStat(c); ok && state != 'Z' {
+			for _, c := range harness.Children(main) {
+				if st, ok := harness.ReadStat(c); ok && !st.Zombie() {
 					alive++
 				}
 			}
@@ -283,7 +283,7 @@ func samplePoolSize(s *supervised, prod *exec.Cmd) int {
 func TestPoolEngineEmptyPoolHoldsNothing(t *testing.T) {
 	needCelery(t)
 	t.Parallel() // its own Redis and supervisor; counts, not timings
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,0", "--keepalive=500ms", "-Q", "empty")
 	waitFor(t, 30*time.Second, "the main attached, no process", func() bool {
@@ -315,7 +315,7 @@ func TestPoolEngineEmptyPoolHoldsNothing(t *testing.T) {
 func TestPoolEnginePacksTasks(t *testing.T) {
 	needCelery(t)
 	t.Parallel() // its own Redis and supervisor; counts, not timings
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,4", "-Q", "pack")
 	waitFor(t, 30*time.Second, "4 idle processes", func() bool { return s.workersIn(policy.PhaseIdle) == 4 })
@@ -344,7 +344,7 @@ func TestPoolEnginePacksTasks(t *testing.T) {
 func TestPoolEngineQuarantinesATaskThatKillsTwoProcesses(t *testing.T) {
 	needCelery(t)
 	t.Parallel() // its own Redis and supervisor; counts, not timings
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1", "REVRX_REJECT_ON_WORKER_LOST=1"}
 	s := startSupervisorUnder(t, nil, env, url, "--autoscale=2,1", "-Q", "killer")

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -17,7 +17,7 @@ import (
 // revrx_queue_wait_seconds{queue}; the per-worker gauges name each worker.
 func TestTaskMetrics(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,2", "-Q", "metrics")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -28,7 +28,7 @@ import (
 // worker to confirm the cancel, and counts its grace from there.
 func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	const perCycle, cycles = 120, 2 // one task every 25 ms for 3 s, per cycle
 	var trace strings.Builder

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -81,7 +81,7 @@ func chartPointCount(dom, series string) int {
 func TestStatusPageInChromium(t *testing.T) {
 	needCelery(t)
 	bin := needChromium(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=2,1", "-Q", "page")
 	page := "http://" + s.addr + "/"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -39,7 +39,7 @@ func startAsPID1(t *testing.T, env []string, brokerURL string, args ...string) (
 	s := startSupervisorUnder(t, unsharePrefix, env, brokerURL, args...)
 	var init int
 	waitFor(t, 5*time.Second, "the namespace's PID 1", func() bool {
-		kids := children(s.cmd.Process.Pid)
+		kids := harness.Children(s.cmd.Process.Pid)
 		if len(kids) == 1 {
 			init = kids[0]
 		}
@@ -74,7 +74,7 @@ func TestPID1WarmShutdown(t *testing.T) {
 func testPID1WarmShutdown(t *testing.T, engine string, mains int) {
 	needCelery(t)
 	needUnshare(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s, init := startAsPID1(t, nil, url, "--engine", engine, "--autoscale=2,2", "-Q", "pid1")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
@@ -134,7 +134,7 @@ func TestOrphansReaped(t *testing.T) {
 			if pid1 {
 				needUnshare(t)
 			}
-			rds := testredis.Start(t)
+			rds := harness.StartTestRedis(t)
 			url := rds.URL(0)
 			orphans := t.TempDir() + "/orphans"
 			wrapper := writeScript(t, "celery-wrapper", orphanWrapper)

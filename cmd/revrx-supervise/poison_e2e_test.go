@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -35,7 +35,7 @@ func poisonMessage(queue, id string) string {
 // loop ends by itself and the queue goes on serving good tasks.
 func TestPoisonMessageIsQuarantined(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=2,2", "-Q", "poison")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })

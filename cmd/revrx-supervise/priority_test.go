@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // TestPriorityAndPrefixCounted: messages published by Celery itself (the
@@ -20,7 +20,7 @@ import (
 // backlog stays put while it is read.
 func TestPriorityAndPrefixCounted(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	fake := writeScript(t, "celery", "exec sleep 600\n")
 	s := startSupervisorUnder(t, nil, nil, url, "--celery-cmd", fake, "--key-prefix", "pfx:",

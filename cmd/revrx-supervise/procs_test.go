@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // Helpers for the process-level tests (pid1_test.go, signals_test.go,
@@ -104,94 +106,34 @@ func killLeftovers(t *testing.T, marker string) {
 // contains marker, whatever their command line.
 func processesWithEnv(marker string) []int {
 	var pids []int
-	for _, pid := range allPIDs() {
+	for _, pid := range harness.PIDs() {
 		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
 		if err != nil || !bytes.Contains(env, []byte(marker)) {
 			continue
 		}
-		if st, _, ok := procStat(pid); ok && st != 'Z' {
+		if st, ok := harness.ReadStat(pid); ok && !st.Zombie() {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-func allPIDs() []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// procStat returns the state letter and parent PID of pid from
-// /proc/PID/stat (readable for zombies too).
-func procStat(pid int) (state byte, ppid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	// "pid (comm) S ppid ...": comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0, 0, false
-	}
-	ppid, err = strconv.Atoi(f[1])
-	return f[0][0], ppid, err == nil
 }
 
 // descendants maps every descendant of root (not root itself), zombies
 // included, to its state letter. Inside a PID namespace whose init is root
 // this is the whole namespace but its init.
 func descendants(root int) map[int]byte {
-	type info struct {
-		state byte
-		ppid  int
-	}
-	procs := map[int]info{}
-	for _, pid := range allPIDs() {
-		if st, pp, ok := procStat(pid); ok {
-			procs[pid] = info{st, pp}
-		}
-	}
+	table := harness.Table()
 	out := map[int]byte{}
-	for pid, in := range procs {
-		for p, hops := in.ppid, 0; p > 1 && hops < 64; p, hops = procs[p].ppid, hops+1 {
-			if p == root {
-				out[pid] = in.state
-				break
-			}
+	for _, pid := range harness.Tree(root, table) {
+		if pid != root {
+			out[pid] = table[pid].State
 		}
 	}
 	return out
 }
 
-// children lists the child PIDs of pid, from /proc/PID/task/*/children.
-func children(pid int) []int {
-	var out []int
-	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/children")
-	for _, f := range tasks {
-		b, _ := os.ReadFile(f)
-		for _, s := range strings.Fields(string(b)) {
-			if c, err := strconv.Atoi(s); err == nil {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
-func cmdline(pid int) string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	return strings.TrimSpace(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})))
-}
+// cmdline is pid's command line, its arguments joined by spaces.
+func cmdline(pid int) string { return strings.Join(harness.Cmdline(pid), " ") }
 
 // writeScript writes an executable shell script into a temporary directory
 // and returns its path.

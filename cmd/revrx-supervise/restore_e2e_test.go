@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -49,7 +49,7 @@ func TestDeadWorkerMessagesComeBack(t *testing.T) {
 }
 
 func testDeadWorkerMessagesComeBack(t *testing.T, spawn string) {
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--engine", "workers", "--autoscale=2,2", "-Q", "restore", "--spawn", spawn)
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
@@ -99,7 +99,7 @@ func testDeadWorkerMessagesComeBack(t *testing.T, spawn string) {
 // template) runs every task.
 func TestWholeHostDeathStrandsNothing(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1", "REVRX_VISIBILITY_TIMEOUT=3"}
 	a := startSupervisorUnder(t, nil, env, url, "--engine", "workers", "--autoscale=2,2", "-Q", "host")
@@ -133,7 +133,7 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 // back only the reserved message.
 func TestEarlyAckDeathIsReported(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -168,7 +168,7 @@ func TestEarlyAckDeathIsReported(t *testing.T) {
 // kombu's visibility timeout (an hour here).
 func TestRestartedHostPutsBackAtOnce(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	env := []string{"REVRX_ACKS_LATE=1"}
 	a := startSupervisorUnder(t, nil, env, url, "--engine", "workers", "--autoscale=2,2", "-Q", "again")

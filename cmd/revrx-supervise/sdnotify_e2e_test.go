@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // TestSystemdNotify runs the binary with real Celery workers under a
@@ -26,7 +26,7 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	start := time.Now()
 	s := startSupervisorUnder(t, nil, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=1000000"}, rds.URL(0),
 		"--autoscale=2,2", "-Q", "sdnotify")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -18,7 +18,7 @@ import (
 // the main PIDs the prefork pool child running the task would remain.
 func TestSecondSIGTERMKills(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, nil, url, "--autoscale=1,1", "--shutdown-timeout=60s", "-Q", "twice")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
@@ -55,7 +55,7 @@ func TestSecondSIGTERMKills(t *testing.T) {
 // wait times out.
 func TestSupervisorSIGKILLedTakesWorkersDown(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisorUnder(t, nil, nil, url, "--autoscale=2,2", "-Q", "orphaned")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })

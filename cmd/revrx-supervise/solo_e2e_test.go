@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -17,7 +17,7 @@ import (
 // record would show the task started and never finished.
 func TestSoloShutdownIsWarm(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=1,1", "--pool=solo", "-Q", "solo")
 	waitFor(t, 20*time.Second, "1 idle solo worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -27,7 +27,7 @@ func TestStalledWorkerIsRestarted(t *testing.T) {
 
 func testStalledWorkerIsRestarted(t *testing.T, engine string) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--engine", engine, "--autoscale=1,1", "-Q", "stall", "--stall-timeout=3s")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })

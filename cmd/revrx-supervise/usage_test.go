@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // clearFlagEnv unsets, for the test, every environment variable a flag
@@ -130,7 +132,7 @@ func assertNothingStarted(t *testing.T, addr, started string) {
 	if _, err := os.Stat(started); err == nil {
 		t.Errorf("a worker was started")
 	}
-	if kids := children(os.Getpid()); len(kids) > 0 {
+	if kids := harness.Children(os.Getpid()); len(kids) > 0 {
 		t.Errorf("child processes after a usage error: %v", kids)
 	}
 }

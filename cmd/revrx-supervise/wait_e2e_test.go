@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -14,7 +14,7 @@ import (
 // the pool grows, and the scale-up is attributed to the wait strategy.
 func TestQueueWaitTargetScalesUp(t *testing.T) {
 	needCelery(t)
-	rds := testredis.Start(t)
+	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	s := startSupervisor(t, url, "--autoscale=3,1", "--tasks-per-worker=10", "--target-wait=2s", "-Q", "sla")
 	waitFor(t, 20*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })

@@ -20,7 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/revrx/revrx-supervise/internal/testredis"
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 const (
@@ -55,7 +55,7 @@ func TestPrometheusScrapesSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	srv := testredis.Start(t)
+	srv := harness.StartTestRedis(t)
 
 	bin := filepath.Join(tmp, "revrx-supervise")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/revrx-supervise")
