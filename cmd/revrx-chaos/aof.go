@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // aofCommand is one command of Redis's append-only file, in order.
@@ -60,7 +62,7 @@ func parseAOFFile(path string) ([]aofCommand, error) {
 	rd := bufio.NewReaderSize(f, 1<<16)
 	var out []aofCommand
 	for {
-		v, err := readReply(rd)
+		v, err := harness.ReadReply(rd)
 		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 			return out, nil
 		}

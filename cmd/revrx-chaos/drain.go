@@ -4,6 +4,8 @@ import (
 	"context"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // unackedWindow is how soon after the later of the last kill and the end of
@@ -65,7 +67,7 @@ func (r *run) drain(ctx context.Context) error {
 			r.logf("drain timed out: %d published tasks never started, %d queued, %d unacked", notRun, s.queued, s.unacked)
 			return nil
 		}
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -74,7 +76,7 @@ func (r *run) drain(ctx context.Context) error {
 // anyRunning reports whether a live pool child is running a task.
 func (r *run) anyRunning() bool {
 	for pid := range r.rec.running() {
-		if alive(pid) {
+		if harness.Alive(pid) {
 			return true
 		}
 	}
@@ -89,12 +91,12 @@ func (r *run) stopLast() {
 	n := len(r.samp.aliveMains())
 	limit := time.Duration(n)*1100*time.Millisecond + 30*time.Second
 	sent := time.Now()
-	_ = sup.proc.signal(syscall.SIGTERM)
+	_ = sup.proc.Signal(syscall.SIGTERM)
 	st := &supervisorStop{exitCode: -1}
-	if sup.proc.waitFor(limit) {
-		st.exitCode = sup.proc.exitCode()
+	if sup.proc.WaitFor(limit) {
+		st.exitCode = sup.proc.ExitCode()
 	} else {
-		sup.proc.killTree()
+		sup.proc.KillTree()
 	}
 	st.took = time.Since(sent)
 	r.final = st

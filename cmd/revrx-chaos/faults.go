@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // kill is one SIGKILL the harness sent.
@@ -50,16 +52,16 @@ func (r *run) pickBusy(ctx context.Context, wait time.Duration) (busyTarget, boo
 		var cands []busyTarget
 		mains := r.samp.aliveMains()
 		for child, ids := range r.rec.running() {
-			st, ok := readPstat(child)
-			if ok && !st.zombie && slices.Contains(mains, st.ppid) && alive(st.ppid) {
-				cands = append(cands, busyTarget{child: child, main: st.ppid, ids: ids})
+			st, ok := harness.ReadStat(child)
+			if ok && !st.Zombie() && slices.Contains(mains, st.PPID) && harness.Alive(st.PPID) {
+				cands = append(cands, busyTarget{child: child, main: st.PPID, ids: ids})
 			}
 		}
 		if len(cands) > 0 {
 			slices.SortFunc(cands, func(a, b busyTarget) int { return a.child - b.child })
 			return cands[r.rng.IntN(len(cands))], true
 		}
-		if time.Now().After(deadline) || sleepCtx(ctx, 100*time.Millisecond) != nil {
+		if time.Now().After(deadline) || harness.Sleep(ctx, 100*time.Millisecond) != nil {
 			return busyTarget{}, false
 		}
 	}
@@ -69,7 +71,7 @@ func (r *run) pickBusy(ctx context.Context, wait time.Duration) (busyTarget, boo
 func (r *run) runningUnder(main int) []string {
 	var ids []string
 	for child, running := range r.rec.running() {
-		if st, ok := readPstat(child); ok && !st.zombie && st.ppid == main {
+		if st, ok := harness.ReadStat(child); ok && !st.Zombie() && st.PPID == main {
 			ids = append(ids, running...)
 		}
 	}
@@ -90,7 +92,7 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 		}
 		slices.Sort(mains)
 		t.main = mains[r.rng.IntN(len(mains))]
-		if kids := childrenOf(t.main); len(kids) > 0 {
+		if kids := harness.Children(t.main); len(kids) > 0 {
 			t.child = kids[0]
 		}
 	}
@@ -105,7 +107,7 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 		// What the supervisor will have to put back: read as late as
 		// possible, so that only a message taken in the last instant
 		// (between this read and the kill) can be missing from it.
-		k.held, k.heldErr = asStrings(r.rc.do("HKEYS", heldKey(k.worker)))
+		k.held, k.heldErr = harness.Strings(r.rc.Do("HKEYS", heldKey(k.worker)))
 	}
 	if target == 0 || syscall.Kill(target, syscall.SIGKILL) != nil {
 		r.logf("%s: target gone, skipped", kind)
@@ -139,8 +141,8 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 // score is when the new taker wrote it). Resolution 50 ms. A failed read, as while Redis restarts, is a miss, not an answer.
 func (r *run) watchHeld(ctx context.Context, k *kill) {
 	defer r.watchers.Done()
-	rc := newRESP(r.redis.addr())
-	defer rc.reset()
+	rc := harness.NewClient(r.redis.Addr)
+	defer rc.Reset()
 	back := time.Duration(-1)
 	defer func() {
 		r.mu.Lock()
@@ -163,7 +165,7 @@ func (r *run) watchHeld(ctx context.Context, k *kill) {
 			tags = append(tags, tag)
 		}
 		now := time.Now()
-		res, err := rc.pipeline([][]string{append([]string{"HMGET", "unacked"}, tags...),
+		res, err := rc.Pipeline([][]string{append([]string{"HMGET", "unacked"}, tags...),
 			append([]string{"ZMSCORE", "unacked_index"}, tags...)})
 		if err == nil {
 			vals, _ := res[0].([]any)
@@ -185,7 +187,7 @@ func (r *run) watchHeld(ctx context.Context, k *kill) {
 				}
 			}
 		}
-		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+		if harness.Sleep(ctx, 50*time.Millisecond) != nil {
 			return
 		}
 	}

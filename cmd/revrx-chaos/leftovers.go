@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // leftovers is what Redis holds once the last supervisor has stopped.
@@ -26,18 +28,18 @@ const quarantineKey = chaosQueue + ".quarantine"
 // be found wherever it is (queue, priority sub-list, unacked, quarantine).
 func (r *run) inspect() (leftovers, error) {
 	lo := leftovers{where: map[string]string{}}
-	keys, err := r.scanKeys()
+	keys, err := r.rc.Keys()
 	if err != nil {
 		return lo, err
 	}
 	for _, k := range keys {
-		typ, _ := r.rc.do("TYPE", k)
+		typ, _ := r.rc.Do("TYPE", k)
 		var vals []string
 		switch typ {
 		case "list":
-			vals, err = asStrings(r.rc.do("LRANGE", k, "0", "-1"))
+			vals, err = harness.Strings(r.rc.Do("LRANGE", k, "0", "-1"))
 		case "hash":
-			vals, err = asStrings(r.rc.do("HVALS", k))
+			vals, err = harness.Strings(r.rc.Do("HVALS", k))
 		}
 		if err != nil {
 			return lo, err
@@ -58,7 +60,7 @@ func (r *run) inspect() (leftovers, error) {
 			}
 		}
 	}
-	oldest, err := asStrings(r.rc.do("ZRANGE", "unacked_index", "0", "0", "WITHSCORES"))
+	oldest, err := harness.Strings(r.rc.Do("ZRANGE", "unacked_index", "0", "0", "WITHSCORES"))
 	if err == nil && len(oldest) == 2 {
 		if score, err := strconv.ParseFloat(oldest[1], 64); err == nil {
 			lo.oldest = time.Since(time.Unix(0, int64(score*1e9)))
@@ -66,28 +68,6 @@ func (r *run) inspect() (leftovers, error) {
 		}
 	}
 	return lo, nil
-}
-
-// scanKeys lists every key with SCAN.
-func (r *run) scanKeys() ([]string, error) {
-	var keys []string
-	cursor := "0"
-	for {
-		v, err := r.rc.do("SCAN", cursor, "COUNT", "1000")
-		if err != nil {
-			return nil, err
-		}
-		arr, _ := v.([]any)
-		if len(arr) != 2 {
-			return nil, redisError("SCAN: unexpected reply")
-		}
-		cursor, _ = arr[0].(string)
-		ks, _ := asStrings(arr[1], nil)
-		keys = append(keys, ks...)
-		if cursor == "0" {
-			return keys, nil
-		}
-	}
 }
 
 // locate names the key holding id, or "".

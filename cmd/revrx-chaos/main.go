@@ -50,6 +50,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 func main() { os.Exit(realMain(os.Args[1:])) }
@@ -136,7 +138,7 @@ func (r *run) prepareDir() error {
 // cleanup kills everything the run started and removes its temporary
 // directory (a -out directory is kept).
 func (r *run) cleanup() {
-	killStarted()
+	harness.KillAll()
 	if r.cfg.out == "" && r.dir != "" {
 		_ = os.RemoveAll(r.dir)
 	} else if r.dir != "" {

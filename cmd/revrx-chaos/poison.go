@@ -41,7 +41,7 @@ func (r *run) pushPoison(raw []string) error {
 	}
 	r.gate.RLock()
 	defer r.gate.RUnlock()
-	_, err := r.rc.pipeline(cmds)
+	_, err := r.rc.Pipeline(cmds)
 	return err
 }
 
@@ -96,7 +96,7 @@ func (r *run) publishJunk(n int) error {
 	}
 	r.gate.RLock()
 	defer r.gate.RUnlock()
-	_, err := r.rc.pipeline(cmds)
+	_, err := r.rc.Pipeline(cmds)
 	if err == nil {
 		r.mu.Lock()
 		r.junk += n

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // publisher LPUSHes tasks.sleep messages onto the chaos queue and remembers
@@ -15,7 +17,7 @@ import (
 // Redis, so it waits out a Redis restart (as a producer with retries would)
 // instead of failing.
 type publisher struct {
-	rc   *respClient
+	rc   *harness.Client
 	gate *sync.RWMutex
 	rng  *rand.Rand
 
@@ -25,7 +27,7 @@ type publisher struct {
 	errors    int
 }
 
-func newPublisher(rc *respClient, gate *sync.RWMutex, rng *rand.Rand) *publisher {
+func newPublisher(rc *harness.Client, gate *sync.RWMutex, rng *rand.Rand) *publisher {
 	return &publisher{rc: rc, gate: gate, rng: rng, published: map[string]time.Time{}, uncertain: map[string]bool{}}
 }
 
@@ -34,7 +36,7 @@ func newPublisher(rc *respClient, gate *sync.RWMutex, rng *rand.Rand) *publisher
 func (p *publisher) run(ctx context.Context, t0 time.Time, steps []publishStep) error {
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at < steps[j].at })
 	for _, s := range steps {
-		if err := sleepCtx(ctx, time.Until(t0.Add(s.at))); err != nil {
+		if err := harness.Sleep(ctx, time.Until(t0.Add(s.at))); err != nil {
 			return err
 		}
 		if err := p.publish(ctx, s.durations); err != nil {
@@ -55,21 +57,21 @@ func (p *publisher) publish(ctx context.Context, durations []float64) error {
 	}
 	for attempt := 0; ; attempt++ {
 		p.gate.RLock()
-		replies, err := p.rc.pipeline(cmds)
+		replies, err := p.rc.Pipeline(cmds)
 		p.gate.RUnlock()
 		if err == nil {
 			cmds, msgs = p.accept(msgs, cmds, replies)
 			if len(cmds) == 0 {
 				return nil
 			}
-		} else if !errors.Is(err, errNotSent) {
+		} else if !errors.Is(err, harness.ErrNotSent) {
 			p.markUncertain(msgs)
 			return nil
 		}
 		if attempt == 100 {
 			return fmt.Errorf("publish: gave up after %d attempts: %v", attempt, err)
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -82,7 +84,7 @@ func (p *publisher) accept(msgs []taskMessage, cmds [][]string, replies []any) (
 	var again [][]string
 	var left []taskMessage
 	for i, r := range replies {
-		if _, bad := r.(redisError); bad {
+		if _, bad := r.(harness.RedisError); bad {
 			p.errors++
 			again, left = append(again, cmds[i]), append(left, msgs[i])
 			continue

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // poisonPush is one push of malformed or crash-looping messages onto the
@@ -61,10 +63,10 @@ func (r *run) liveMain() int {
 // failed read (Redis restarting) is a miss, not an answer.
 func (r *run) watchQuarantine(ctx context.Context, p *poisonPush) {
 	defer r.watchers.Done()
-	rc := newRESP(r.redis.addr())
-	defer rc.reset()
+	rc := harness.NewClient(r.redis.Addr)
+	defer rc.Reset()
 	for time.Since(p.at) < quarantineWatch {
-		if list, err := asStrings(rc.do("LRANGE", quarantineKey, "0", "-1")); err == nil {
+		if list, err := harness.Strings(rc.Do("LRANGE", quarantineKey, "0", "-1")); err == nil {
 			found := 0
 			for _, m := range p.raw {
 				if slices.Contains(list, m) {
@@ -82,7 +84,7 @@ func (r *run) watchQuarantine(ctx context.Context, p *poisonPush) {
 				return
 			}
 		}
-		if sleepCtx(ctx, 100*time.Millisecond) != nil {
+		if harness.Sleep(ctx, 100*time.Millisecond) != nil {
 			return
 		}
 	}
@@ -166,7 +168,7 @@ func (r *run) quarantineRows(t *table) {
 // by them (the same PID once they were quarantined, unless the harness
 // SIGKILLed it meanwhile), and no worker crash at all.
 func (r *run) quarantineVerdicts(lo leftovers) []verdict {
-	cmds, aofErr := readAOF(r.redis.dir)
+	cmds, aofErr := readAOF(r.redis.Dir)
 	var vs []verdict
 	for _, kind := range []faultKind{faultPoisonOnce, faultPoisonLoop} {
 		if v, ok := r.quarantineVerdict(kind, lo, cmds, aofErr); ok {

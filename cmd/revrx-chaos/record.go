@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // runStart is one "start" line of the task record (examples/app/tasks.py,
@@ -80,8 +82,8 @@ func (r *record) addLocked(l recordLine) {
 	switch l.Event {
 	case "start":
 		s := runStart{pid: l.PID, worker: l.Worker, at: l.Started}
-		if st, ok := readPstat(l.PID); ok && !st.zombie {
-			s.main = st.ppid
+		if st, ok := harness.ReadStat(l.PID); ok && !st.Zombie() {
+			s.main = st.PPID
 		}
 		r.starts[l.ID] = append(r.starts[l.ID], s)
 		if r.inflight[l.PID] == nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // residualEntry is one message left in unacked at the drain's end, with
@@ -56,25 +58,25 @@ func (r *run) workerCrashes() []workerCrash {
 // dumpUnacked reads what unacked holds now and explains each entry; it
 // prints them at once too (the drain's end is when they matter).
 func (r *run) dumpUnacked() []residualEntry {
-	all, err := asStrings(r.rc.do("HGETALL", "unacked"))
+	all, err := harness.Strings(r.rc.Do("HGETALL", "unacked"))
 	if err != nil || len(all) == 0 {
 		return nil
 	}
 	scores := map[string]float64{}
-	if zs, err := asStrings(r.rc.do("ZRANGE", "unacked_index", "0", "-1", "WITHSCORES")); err == nil {
+	if zs, err := harness.Strings(r.rc.Do("ZRANGE", "unacked_index", "0", "-1", "WITHSCORES")); err == nil {
 		for i := 0; i+1 < len(zs); i += 2 {
 			f, _ := strconv.ParseFloat(zs[i+1], 64)
 			scores[zs[i]] = f
 		}
 	}
 	held := map[string][]string{} // tag -> workers whose set holds it
-	keys, _ := r.scanKeys()
+	keys, _ := r.rc.Keys()
 	for _, k := range keys {
 		w, ok := strings.CutPrefix(k, "revrx.held.")
 		if !ok {
 			continue
 		}
-		tags, _ := asStrings(r.rc.do("HKEYS", k))
+		tags, _ := harness.Strings(r.rc.Do("HKEYS", k))
 		for _, t := range tags {
 			held[t] = append(held[t], w)
 		}
@@ -142,7 +144,7 @@ func (r *run) explain(e *residualEntry, holders []string, runs []runStart, ended
 		note := ""
 		if killedChild[s.pid] {
 			note = ", pool child SIGKILLed"
-		} else if alive(s.pid) {
+		} else if harness.Alive(s.pid) {
 			note = ", pool child alive"
 		}
 		e.runs = append(e.runs, fmt.Sprintf("started on %s pid %d at t=%.1fs%s", s.worker, s.pid, r.since(at), note))
@@ -166,7 +168,7 @@ func (r *run) explain(e *residualEntry, holders []string, runs []runStart, ended
 			liveHolder, e.errShort(hung.err), r.since(hung.at), procState(liveMain), map[bool]string{true: "ran and finished, its ack never sent", false: "not finished"}[finished])
 	case liveHolder != "" && finished:
 		return "ran and finished, but its live worker never acked it"
-	case liveHolder != "" && len(runs) > 0 && alive(runs[len(runs)-1].pid):
+	case liveHolder != "" && len(runs) > 0 && harness.Alive(runs[len(runs)-1].pid):
 		return "a live worker's message, held while its task runs (benign)"
 	case liveHolder != "":
 		return "prefetched or in flight on a live worker"
@@ -207,7 +209,7 @@ func messageIdent(raw string) (id, name string) {
 
 // procState is "pid 123 state S wchan do_select, pool children [124]".
 func procState(pid int) string {
-	st, _ := readPstat(pid)
+	st, _ := harness.ReadStat(pid)
 	wchan, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/wchan")
-	return fmt.Sprintf("pid %d state %c wchan %s, pool children %v", pid, st.state, wchan, childrenOf(pid))
+	return fmt.Sprintf("pid %d state %c wchan %s, pool children %v", pid, st.State, wchan, harness.Children(pid))
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // restartResult is what one Redis restart looked like from the supervisor's
@@ -29,7 +31,7 @@ func (r *run) restartRedis(ctx context.Context, down time.Duration) restartResul
 			r.gate.Unlock()
 		}
 	}()
-	if res.err = r.redis.stop(); res.err != nil {
+	if res.err = r.redis.Stop(); res.err != nil {
 		return res
 	}
 	sup := r.cur.Load()
@@ -41,17 +43,17 @@ func (r *run) restartRedis(ctx context.Context, down time.Duration) restartResul
 			}
 			zeroEvents = zeroEvents || m["revrx_events_up"] == 0
 		}
-		if res.err = sleepCtx(ctx, 100*time.Millisecond); res.err != nil {
+		if res.err = harness.Sleep(ctx, 100*time.Millisecond); res.err != nil {
 			return res
 		}
 	}
-	if res.err = r.redis.start(ctx); res.err != nil {
+	if res.err = r.redis.Start(ctx); res.err != nil {
 		return res
 	}
 	upAt := time.Now()
 	res.down = upAt.Sub(res.at)
-	r.rc.reset()
-	r.pub.rc.reset()
+	r.rc.Reset()
+	r.pub.rc.Reset()
 	r.gate.Unlock()
 	locked = false
 	r.logf("redis back after %.1fs down", res.down.Seconds())
@@ -83,7 +85,7 @@ func (r *run) awaitRecovery(ctx context.Context, sup *supervisorProc, upAt time.
 				return nil // never saw the broker down: nothing to recover from
 			}
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // workerProc is one Celery worker main process seen under a supervisor.
@@ -53,18 +55,18 @@ type treeSample struct {
 // (the supervisor is their subreaper).
 func sampleTree(sup int) treeSample {
 	t := treeSample{kids: map[int][]int{}}
-	for _, pid := range childrenOf(sup) {
-		st, ok := readPstat(pid)
-		if !ok || st.zombie || !isCeleryWorker(cmdline(pid)) {
+	for _, pid := range harness.Children(sup) {
+		st, ok := harness.ReadStat(pid)
+		if !ok || st.Zombie() || !harness.IsCeleryWorker(harness.Cmdline(pid)) {
 			continue
 		}
-		if st.pgrp != pid {
+		if st.PGRP != pid {
 			t.orphans++
 			continue
 		}
-		t.kids[pid] = childrenOf(pid)
+		t.kids[pid] = harness.Children(pid)
 		for _, c := range t.kids[pid] {
-			if alive(c) {
+			if harness.Alive(c) {
 				t.pool++
 			}
 		}
@@ -141,7 +143,7 @@ func (s *sampler) aliveMains() []int {
 // procName is the worker's node name from its command line (-n), e.g.
 // worker3@vm.
 func procName(pid int) string {
-	argv := cmdline(pid)
+	argv := harness.Cmdline(pid)
 	for i, a := range argv {
 		if a == "-n" && i+1 < len(argv) {
 			return argv[i+1]
@@ -187,7 +189,7 @@ func (s *sampler) liveMainNamed(name string) (pid int, first time.Time, ok bool)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for p, w := range s.mains {
-		if w.name == name && !w.gone && alive(p) {
+		if w.name == name && !w.gone && harness.Alive(p) {
 			return p, w.first, true
 		}
 	}

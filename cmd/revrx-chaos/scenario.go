@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // celeryCmd is how Celery is run here (docs/celery-on-redis.md, "The celery command": the Debian /usr/bin/celery
@@ -23,9 +25,9 @@ type run struct {
 	p          plan
 	dir        string // temporary directory: Redis data, logs, the record
 	recordPath string
-	redis      *redisServer
-	gate       sync.RWMutex // write-held while Redis is being restarted
-	rc         *respClient  // faults and poison
+	redis      *harness.Redis
+	gate       sync.RWMutex    // write-held while Redis is being restarted
+	rc         *harness.Client // faults and poison
 	pub        *publisher
 	rec        *record
 	samp       *sampler
@@ -72,23 +74,23 @@ func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
 		return err
 	}
 	r.recordPath = filepath.Join(r.dir, "record.jsonl")
-	r.rc = newRESP(r.redis.addr())
-	r.pub = newPublisher(newRESP(r.redis.addr()), &r.gate, rand.New(rand.NewPCG(r.cfg.seed, 2)))
+	r.rc = harness.NewClient(r.redis.Addr)
+	r.pub = newPublisher(harness.NewClient(r.redis.Addr), &r.gate, rand.New(rand.NewPCG(r.cfg.seed, 2)))
 	r.rec = newRecord(r.recordPath)
 	r.samp = newSampler(r.cfg.max, r.cfg.poolEngine())
-	r.bw = &brokerWatch{rc: newRESP(r.redis.addr())}
+	r.bw = &brokerWatch{rc: harness.NewClient(r.redis.Addr)}
 	sup, err := r.startSupervisor(1)
 	if err != nil {
 		return err
 	}
 	r.sups = []*supervisorProc{sup}
 	r.cur.Store(sup)
-	r.samp.sup.Store(int64(sup.proc.pid()))
+	r.samp.sup.Store(int64(sup.proc.PID()))
 	go r.rec.follow(stop, 100*time.Millisecond)
 	go r.samp.run(stop, 100*time.Millisecond)
 	go r.bw.run(stop, 250*time.Millisecond)
 	go r.pollMetrics(stop, 500*time.Millisecond)
-	r.logf("redis-server on %s (AOF in %s), supervisor pid %d: %s", r.redis.addr(), r.redis.dir, sup.proc.pid(), shellJoin(sup.argv))
+	r.logf("redis-server on %s (AOF in %s), supervisor pid %d: %s", r.redis.Addr, r.redis.Dir, sup.proc.PID(), shellJoin(sup.argv))
 	return sup.waitReady(ctx, r.cfg.engine, r.cfg.min, 90*time.Second)
 }
 
@@ -107,7 +109,7 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.setLoadEnd()
 	if r.p.sigtermBurst > 0 {
-		if err := sleepCtx(ctx, time.Until(r.t0.Add(r.p.sigtermAt))); err != nil {
+		if err := harness.Sleep(ctx, time.Until(r.t0.Add(r.p.sigtermAt))); err != nil {
 			return err
 		}
 		res, err := r.sigtermPhase(ctx)
@@ -150,7 +152,7 @@ func (r *run) runFaults(ctx context.Context) error {
 	faults := append([]faultStep(nil), r.p.faults...)
 	sort.SliceStable(faults, func(i, j int) bool { return faults[i].at < faults[j].at })
 	for _, f := range faults {
-		if err := sleepCtx(ctx, time.Until(r.t0.Add(f.at))); err != nil {
+		if err := harness.Sleep(ctx, time.Until(r.t0.Add(f.at))); err != nil {
 			return err
 		}
 		if err := r.inject(ctx, f); err != nil {

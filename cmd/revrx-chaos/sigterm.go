@@ -4,6 +4,8 @@ import (
 	"context"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // termResult is what the supervisor's SIGTERM during a scale-up did.
@@ -40,23 +42,23 @@ func (r *run) sigtermPhase(ctx context.Context) (termResult, error) {
 	res.limit = time.Duration(res.workers)*1100*time.Millisecond + 30*time.Second
 	var procs []int // its worker mains and their pool processes
 	for _, m := range r.samp.aliveMains() {
-		procs = append(append(procs, m), childrenOf(m)...)
+		procs = append(append(procs, m), harness.Children(m)...)
 	}
 	sent := time.Now()
-	if err := sup.proc.signal(syscall.SIGTERM); err != nil {
+	if err := sup.proc.Signal(syscall.SIGTERM); err != nil {
 		return res, err
 	}
-	r.logf("SIGTERM to the supervisor (pid %d) with %d workers, scaling up: %v", sup.proc.pid(), res.workers, res.scalingUp)
-	if !sup.proc.waitFor(res.limit + 30*time.Second) {
+	r.logf("SIGTERM to the supervisor (pid %d) with %d workers, scaling up: %v", sup.proc.PID(), res.workers, res.scalingUp)
+	if !sup.proc.WaitFor(res.limit + 30*time.Second) {
 		r.logf("supervisor still running %s after SIGTERM: killing it", time.Since(sent).Round(time.Second))
-		sup.proc.killTree()
+		sup.proc.KillTree()
 	} else {
-		res.exitCode = sup.proc.exitCode()
+		res.exitCode = sup.proc.ExitCode()
 	}
 	res.took = time.Since(sent)
-	_ = sleepCtx(ctx, 2*time.Second)
+	_ = harness.Sleep(ctx, 2*time.Second)
 	for _, pid := range procs {
-		if alive(pid) {
+		if harness.Alive(pid) {
 			res.survivors++
 		}
 	}
@@ -80,7 +82,7 @@ func (r *run) awaitStarting(ctx context.Context, sup *supervisorProc, res *termR
 				return st
 			}
 		}
-		if sleepCtx(ctx, 20*time.Millisecond) != nil {
+		if harness.Sleep(ctx, 20*time.Millisecond) != nil {
 			break
 		}
 	}
@@ -97,7 +99,7 @@ func (r *run) switchSupervisor(ctx context.Context) error {
 	r.sups = append(r.sups, sup)
 	r.mu.Unlock()
 	r.cur.Store(sup)
-	r.samp.sup.Store(int64(sup.proc.pid()))
-	r.logf("second supervisor started (pid %d) to finish the backlog", sup.proc.pid())
+	r.samp.sup.Store(int64(sup.proc.PID()))
+	r.logf("second supervisor started (pid %d) to finish the backlog", sup.proc.PID())
 	return sup.waitReady(ctx, r.cfg.engine, 0, 60*time.Second)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // The stock pool_shrink storm (full run only): what the pool engine's
@@ -75,9 +77,9 @@ print("sent pool_shrink=%d pool_grow=%d" % (sent["pool_shrink"], sent["pool_grow
 type stockStorm struct {
 	cfg    config
 	dir    string
-	redis  *redisServer
-	worker *child
-	ctl    *child
+	redis  *harness.Redis
+	worker *harness.Process
+	ctl    *harness.Process
 	rec    *record
 	pub    *publisher
 }
@@ -112,10 +114,10 @@ func (s *stockStorm) start(ctx context.Context, rng *rand.Rand) error {
 		return err
 	}
 	s.rec = newRecord(filepath.Join(s.dir, "record.jsonl"))
-	s.pub = newPublisher(newRESP(s.redis.addr()), &sync.RWMutex{}, rng)
+	s.pub = newPublisher(harness.NewClient(s.redis.Addr), &sync.RWMutex{}, rng)
 	argv := append(strings.Fields(celeryCmd), "-A", "tasks", "worker", "-c", itoa(stockConcurrency), "-Q", chaosQueue,
 		"-n", "stock@%h", "--without-mingle", "--without-gossip", "-l", "INFO")
-	s.worker, err = startChild("stock celery worker", argv, s.cfg.appDir, s.env(), s.logPath("worker"))
+	s.worker, err = harness.StartLogged("stock celery worker", argv, s.cfg.appDir, s.env(), s.logPath("worker"))
 	if err != nil {
 		return err
 	}
@@ -125,7 +127,7 @@ func (s *stockStorm) start(ctx context.Context, rng *rand.Rand) error {
 // env is the stock worker's environment: the storm's broker and record,
 // and nothing else of revrx (no REVRX_ACKS_LATE: Celery's early acks).
 func (s *stockStorm) env() []string {
-	return cleanEnv("CELERY_BROKER_URL=redis://"+s.redis.addr()+"/0", "REVRX_RECORD="+s.rec.path)
+	return cleanEnv("CELERY_BROKER_URL=redis://"+s.redis.Addr+"/0", "REVRX_RECORD="+s.rec.path)
 }
 
 func (s *stockStorm) logPath(name string) string { return filepath.Join(s.dir, name+".log") }
@@ -136,10 +138,10 @@ func (s *stockStorm) awaitReady(ctx context.Context) error {
 		if b, _ := os.ReadFile(s.logPath("worker")); strings.Contains(string(b), " ready.") {
 			return nil
 		}
-		if s.worker.exited() {
-			return fmt.Errorf("stock worker exited with %d (see %s)", s.worker.exitCode(), s.logPath("worker"))
+		if s.worker.Exited() {
+			return fmt.Errorf("stock worker exited with %d (see %s)", s.worker.ExitCode(), s.logPath("worker"))
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // storm starts the remote control loop, publishes the tasks while it runs,
@@ -16,7 +18,7 @@ func (s *stockStorm) storm(ctx context.Context, rng *rand.Rand) error {
 	ctlFor := time.Duration(stockBatches)*stockEvery + 2*time.Second
 	argv := []string{"/usr/bin/python3", "-c", stockControl, seconds(ctlFor), seconds(stockCtlEvery)}
 	var err error
-	if s.ctl, err = startChild("stock remote control", argv, s.cfg.appDir, s.env(), s.logPath("control")); err != nil {
+	if s.ctl, err = harness.StartLogged("stock remote control", argv, s.cfg.appDir, s.env(), s.logPath("control")); err != nil {
 		return err
 	}
 	if err := s.awaitLine(ctx, "control", "control ready", 20*time.Second); err != nil {
@@ -45,7 +47,7 @@ func (s *stockStorm) awaitLine(ctx context.Context, log, line string, limit time
 		if b, _ := os.ReadFile(s.logPath(log)); strings.Contains(string(b), line) {
 			return nil
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -66,7 +68,7 @@ func (s *stockStorm) awaitDone(ctx context.Context) error {
 		if n := len(starts) + len(ends); n != progress {
 			progress, at = n, time.Now()
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -78,14 +80,14 @@ func (s *stockStorm) awaitDone(ctx context.Context) error {
 // left in Redis and what is gone.
 func (s *stockStorm) settle(res *stockResult) {
 	if s.worker != nil {
-		_ = s.worker.signal(syscall.SIGTERM)
-		if !s.worker.waitFor(10 * time.Second) {
-			s.worker.killTree()
+		_ = s.worker.Signal(syscall.SIGTERM)
+		if !s.worker.WaitFor(10 * time.Second) {
+			s.worker.KillTree()
 		}
 	}
 	if s.ctl != nil {
-		s.ctl.waitFor(2 * time.Second)
-		s.ctl.killTree()
+		s.ctl.WaitFor(2 * time.Second)
+		s.ctl.KillTree()
 		b, _ := os.ReadFile(s.logPath("control"))
 		if i := strings.LastIndex(string(b), "sent pool_shrink="); i >= 0 {
 			fmt.Sscanf(string(b[i:]), "sent pool_shrink=%d pool_grow=%d", &res.shrinks, &res.grows)
@@ -107,10 +109,10 @@ func (s *stockStorm) count(res *stockResult) {
 	res.workerLost = strings.Count(log, "Task handler raised error: WorkerLostError")
 	held := ""
 	if s.redis != nil {
-		rc := newRESP(s.redis.addr())
-		q, _ := asStrings(rc.do("LRANGE", chaosQueue, "0", "-1"))
-		u, _ := asStrings(rc.do("HVALS", "unacked"))
-		rc.reset()
+		rc := harness.NewClient(s.redis.Addr)
+		q, _ := harness.Strings(rc.Do("LRANGE", chaosQueue, "0", "-1"))
+		u, _ := harness.Strings(rc.Do("HVALS", "unacked"))
+		rc.Reset()
 		held = strings.Join(q, "\n") + strings.Join(u, "\n")
 	}
 	res.published = len(pub)
@@ -133,12 +135,12 @@ func (s *stockStorm) count(res *stockResult) {
 // stop kills whatever of the storm is still running: the worker's process
 // tree, the control loop, its Redis (all started by the harness, by PID).
 func (s *stockStorm) stop() {
-	for _, c := range []*child{s.worker, s.ctl} {
+	for _, c := range []*harness.Process{s.worker, s.ctl} {
 		if c != nil {
-			c.killTree()
+			c.KillTree()
 		}
 	}
-	if s.redis != nil && s.redis.proc != nil {
-		s.redis.proc.killTree()
+	if s.redis != nil {
+		s.redis.Kill()
 	}
 }

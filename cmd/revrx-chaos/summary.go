@@ -227,7 +227,7 @@ func (r *run) faultRows(t *table) {
 		cs = append(cs, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(cs)
-	if cmds, err := readAOF(r.redis.dir); err != nil {
+	if cmds, err := readAOF(r.redis.Dir); err != nil {
 		t.add("put back from a live worker", "AOF unreadable: %v", err)
 	} else {
 		st := stolenRestores(cmds)
@@ -317,7 +317,7 @@ func (r *run) proveLosses(c taskCounts) {
 	if len(c.lost) == 0 {
 		return
 	}
-	cmds, err := readAOF(r.redis.dir)
+	cmds, err := readAOF(r.redis.Dir)
 	if err != nil {
 		for _, id := range c.lost {
 			r.lostProof[id] = "unproven: AOF unreadable: " + err.Error()

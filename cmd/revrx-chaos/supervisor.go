@@ -13,12 +13,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // supervisorProc is one revrx-supervise the harness started, with the last
 // /metrics it answered (counters survive its exit that way).
 type supervisorProc struct {
-	proc    *child
+	proc    *harness.Process
 	addr    string // its --http-addr
 	logPath string
 	argv    []string
@@ -60,7 +62,7 @@ func (r *run) startSupervisor(n int) (*supervisorProc, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	argv := []string{r.cfg.bin, "-A", "tasks", "-b", "redis://" + r.redis.addr() + "/0",
+	argv := []string{r.cfg.bin, "-A", "tasks", "-b", "redis://" + r.redis.Addr + "/0",
 		"--autoscale=" + strconv.Itoa(r.cfg.max) + "," + strconv.Itoa(r.cfg.min), "--keepalive=3s",
 		"-Q", chaosQueue, "--http-addr", addr, "--celery-cmd", celeryCmd}
 	if r.cfg.engine != enginePool {
@@ -68,7 +70,7 @@ func (r *run) startSupervisor(n int) (*supervisorProc, error) {
 	}
 	env := cleanEnv("REVRX_ACKS_LATE=1", "REVRX_RECORD="+r.recordPath)
 	s := &supervisorProc{addr: addr, argv: argv, logPath: filepath.Join(r.dir, fmt.Sprintf("supervisor-%d.log", n))}
-	if s.proc, err = startChild(fmt.Sprintf("revrx-supervise #%d", n), argv, r.cfg.appDir, env, s.logPath); err != nil {
+	if s.proc, err = harness.StartLogged(fmt.Sprintf("revrx-supervise #%d", n), argv, r.cfg.appDir, env, s.logPath); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -154,15 +156,15 @@ func (s *supervisorProc) last() map[string]float64 {
 func (s *supervisorProc) waitReady(ctx context.Context, engine string, min int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if s.proc.exited() {
-			return fmt.Errorf("exited with %d (see %s)", s.proc.exitCode(), s.logPath)
+		if s.proc.Exited() {
+			return fmt.Errorf("exited with %d (see %s)", s.proc.ExitCode(), s.logPath)
 		}
 		if s.httpCode("/readyz") == http.StatusOK {
 			if st, err := s.status(); err == nil && countState(st, "idle") >= min {
 				return checkEngine(st, engine, s.logPath)
 			}
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := harness.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}

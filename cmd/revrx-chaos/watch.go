@@ -3,6 +3,8 @@ package main
 import (
 	"sync"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // brokerSample is one look at the unacked hash and the queue list.
@@ -16,7 +18,7 @@ type brokerSample struct {
 // brokerWatch samples HLEN unacked and LLEN chaos from Redis on a
 // connection of its own (failures while Redis is down are samples too).
 type brokerWatch struct {
-	rc     *respClient
+	rc     *harness.Client
 	mu     sync.Mutex
 	series []brokerSample
 }
@@ -24,10 +26,10 @@ type brokerWatch struct {
 // take samples once.
 func (w *brokerWatch) take(now time.Time) brokerSample {
 	s := brokerSample{at: now}
-	r, err := w.rc.pipeline([][]string{{"HLEN", "unacked"}, {"LLEN", chaosQueue}})
+	r, err := w.rc.Pipeline([][]string{{"HLEN", "unacked"}, {"LLEN", chaosQueue}})
 	if err == nil {
-		u, err1 := asInt(r[0], nil)
-		q, err2 := asInt(r[1], nil)
+		u, err1 := harness.Int(r[0], nil)
+		q, err2 := harness.Int(r[1], nil)
 		s.unacked, s.queued, s.ok = u, q, err1 == nil && err2 == nil
 	}
 	w.mu.Lock()
@@ -70,7 +72,7 @@ func (w *brokerWatch) latest() (brokerSample, bool) {
 // that its counters are known even after it exits.
 func (r *run) pollMetrics(stop <-chan struct{}, interval time.Duration) {
 	every(stop, interval, false, func(time.Time) {
-		if s := r.cur.Load(); s != nil && !s.proc.exited() {
+		if s := r.cur.Load(); s != nil && !s.proc.Exited() {
 			_, _ = s.metrics()
 		}
 	})
