@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/pool"
 )
 
@@ -44,12 +45,14 @@ func (c *cell) notef(format string, args ...any) { c.odd = append(c.odd, fmt.Spr
 // runCell measures one cell with its own redis-server, pool and (for fork)
 // app host.
 func runCell(ctx context.Context, c *cell, reps int, rec *recorder, dir string) error {
-	srv, err := startRedis(dir)
+	// Without Pdeathsig: the pool's starter goroutine retires its locked
+	// thread, which may be the one that forked redis-server (see harness.Start).
+	srv, err := harness.StartRedis(ctx, harness.RedisConfig{Dir: dir, NoDeathSignal: true})
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	env := []string{"CELERY_BROKER_URL=" + srv.url()}
+	defer srv.Kill()
+	env := []string{"CELERY_BROKER_URL=" + srv.URL(0)}
 	log := rec.logger()
 	var host *pool.AppHost
 	if c.spawn == pool.SpawnFork {
@@ -164,21 +167,22 @@ func measurePSS(c *cell, p *pool.Pool, host *pool.AppHost) error {
 	if len(roots) != c.n {
 		return fmt.Errorf("%d of %d workers running at the PSS sample", len(roots), c.n)
 	}
-	trees, err := treePSS(roots)
-	if err != nil {
-		return fmt.Errorf("worker PSS: %w", err)
-	}
+	table := harness.Table()
 	var sum uint64
-	for _, v := range trees {
-		sum += v
+	for _, root := range roots {
+		kb, err := harness.TreePssKB(harness.Tree(root, table))
+		if err != nil {
+			return fmt.Errorf("worker PSS: pid %d: %w", root, err)
+		}
+		sum += uint64(kb) << 10
 	}
 	c.workerPSS = append(c.workerPSS, sum)
 	if host != nil {
-		hp, err := processPSS(host.State().PID)
+		kb, err := harness.PssKB(host.State().PID)
 		if err != nil {
 			return fmt.Errorf("host PSS: %w", err)
 		}
-		c.hostPSS = append(c.hostPSS, hp)
+		c.hostPSS = append(c.hostPSS, uint64(kb)<<10)
 	}
 	return nil
 }

@@ -2,16 +2,12 @@ package main
 
 import (
 	"errors"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
-)
 
-// ticksPerSecond is USER_HZ, the unit of /proc/stat (100 on Linux).
-const ticksPerSecond = 100
+	"github.com/revrx/revrx-supervise/internal/harness"
+)
 
 // cpuMark is a reading of the machine's busy CPU time and of this
 // process's own (itself plus every descendant it has waited for: workers,
@@ -25,7 +21,7 @@ type cpuMark struct {
 func markCPU() cpuMark {
 	m := cpuMark{at: time.Now()}
 	var self, kids syscall.Rusage
-	m.busy, m.err = machineBusy()
+	m.busy, m.err = harness.MachineBusy()
 	m.err = errors.Join(m.err, syscall.Getrusage(syscall.RUSAGE_SELF, &self),
 		syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids))
 	m.ours = tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
@@ -42,33 +38,6 @@ func (m cpuMark) others(end cpuMark) (float64, bool) {
 	}
 	other := (end.busy - m.busy) - (end.ours - m.ours)
 	return max(0, other.Seconds()/(wall.Seconds()*float64(runtime.NumCPU()))), true
-}
-
-// machineBusy is the busy time of all CPUs from the first line of /proc/stat
-// (user nice system idle iowait irq softirq steal ...; guest time is
-// already in user).
-func machineBusy() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, errors.New("/proc/stat: no cpu line")
-	}
-	var busy int64
-	for i, v := range f[1:9] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		busy += n
-	}
-	return time.Duration(busy) * time.Second / ticksPerSecond, nil
 }
 
 func tv(t syscall.Timeval) time.Duration {

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -22,8 +23,12 @@ func RssKB(pid int) (int64, error) {
 }
 
 // TreePssKB sums PssKB over tree (from Tree). A process that exited in the
-// meantime counts 0; only tree[0], the root, must be readable.
+// meantime counts 0; only tree[0], the root, must be readable (an empty
+// tree, a root not found, is an error).
 func TreePssKB(tree []int) (int64, error) {
+	if len(tree) == 0 {
+		return 0, errors.New("pss: no such process")
+	}
 	var sum int64
 	for i, pid := range tree {
 		kb, err := PssKB(pid)

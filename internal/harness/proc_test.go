@@ -45,6 +45,9 @@ func TestMemoryAndCPU(t *testing.T) {
 	if _, err := TreePssKB([]int{-1}); err == nil {
 		t.Error("TreePssKB of a gone root: no error")
 	}
+	if _, err := TreePssKB(nil); err == nil {
+		t.Error("TreePssKB(nil): no error")
+	}
 	if sum, err := TreePssKB([]int{os.Getpid(), -1}); err != nil || sum <= 0 {
 		t.Errorf("TreePssKB(self, gone) = %d, %v", sum, err)
 	}
