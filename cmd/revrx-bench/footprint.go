@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // The footprint scenario: the PSS of a contender's whole process tree while
@@ -35,7 +37,7 @@ type footprint struct {
 
 // footprintScenario runs the footprint scenario and returns its markdown
 // section.
-func (h *harness) footprintScenario(ctx context.Context) (string, bool) {
+func (h *bench) footprintScenario(ctx context.Context) (string, bool) {
 	runs, failed := runEach(ctx, h, "footprint", footprintKeys, func(c contender) contender { return c },
 		func(s *session) (footprint, error) { return footprintOf(ctx, h, s) })
 	return footprintTable(runs), failed
@@ -44,7 +46,7 @@ func (h *harness) footprintScenario(ctx context.Context) (string, bool) {
 // footprintOf publishes MAX long tasks to s's contender, waits until MAX
 // pool processes run them and samples the tree's PSS. The contender is
 // then stopped without waiting for its tasks (SIGKILL after 10 s).
-func footprintOf(ctx context.Context, h *harness, s *session) (r footprint, err error) {
+func footprintOf(ctx context.Context, h *bench, s *session) (r footprint, err error) {
 	name := "footprint/" + s.c.key
 	if err := h.publishBurst(ctx, s, autoscaleMax, footprintTaskSeconds); err != nil {
 		return r, err
@@ -61,17 +63,17 @@ func footprintOf(ctx context.Context, h *harness, s *session) (r footprint, err 
 	r.busyTimedOut = err != nil // sampled anyway: the table says how many were busy
 	fmt.Fprintf(os.Stderr, "bench: [%s] %d running, %d pool processes %s after the burst\n",
 		name, r.busy, r.slots, r.waitedBusy.Round(time.Millisecond))
-	if err := sleepCtx(ctx, footprintSettle); err != nil {
+	if err := harness.Sleep(ctx, footprintSettle); err != nil {
 		return r, err
 	}
 	var looks []treePSS
 	for i := range footprintSamples {
 		if i > 0 {
-			if err := sleepCtx(ctx, time.Second); err != nil {
+			if err := harness.Sleep(ctx, time.Second); err != nil {
 				return r, err
 			}
 		}
-		looks = append(looks, measureTreePSS(s.worker.pid()))
+		looks = append(looks, measureTreePSS(s.worker.PID()))
 		r.totals = append(r.totals, looks[i].total())
 	}
 	r.busy, r.slots = s.progress()

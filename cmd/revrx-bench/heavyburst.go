@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // The heavy-burst scenario: a burst of tasks on an idle contender with no
@@ -37,7 +39,7 @@ type burst struct {
 
 // heavyBurstScenario runs the heavy-burst scenario and returns its
 // markdown section.
-func (h *harness) heavyBurstScenario(ctx context.Context) (string, bool) {
+func (h *bench) heavyBurstScenario(ctx context.Context) (string, bool) {
 	heavy := func(c contender) contender {
 		c.app, c.minZero = burstApp, true
 		c.label = strings.Replace(c.label, " --autoscale=10,3", " -A heavy --autoscale=10,0", 1)
@@ -50,14 +52,14 @@ func (h *harness) heavyBurstScenario(ctx context.Context) (string, bool) {
 
 // burstOf publishes the burst once s's contender is ready and idle, and
 // waits until every task has started and finished.
-func burstOf(ctx context.Context, h *harness, s *session) (r burst, err error) {
+func burstOf(ctx context.Context, h *bench, s *session) (r burst, err error) {
 	_, r.readySlots = s.progress()
-	if err := sleepCtx(ctx, burstSettle); err != nil {
+	if err := harness.Sleep(ctx, burstSettle); err != nil {
 		return r, err
 	}
 	sctx, stopSampling := context.WithCancel(context.Background())
 	defer stopSampling()
-	samplesc := newSampler(s.worker.pid()).run(sctx, sampleEvery)
+	samplesc := newSampler(s.worker.PID()).run(sctx, sampleEvery)
 	if err := h.publishBurst(ctx, s, burstTasks, burstTaskSeconds); err != nil {
 		return r, err
 	}

@@ -16,8 +16,8 @@
 // Every setting is a flag with an environment default: BENCH_SCENARIOS,
 // BENCH_TRACES, BENCH_CONTENDERS, BENCH_HORIZON, BENCH_OUT,
 // BENCH_TRACE_DIR, BENCH_BIN.
-// Standard library only: Redis is reached through redis-cli and the
-// producer (examples/producer.py).
+// Standard library and internal/harness only: Redis is reached over RESP
+// (harness.Client) and through the producer (examples/producer.py).
 package main
 
 import (
@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 func main() {
@@ -52,7 +54,7 @@ func realMain() int {
 		fmt.Fprintln(os.Stderr, "\nbench: interrupted: stopping the current run (again to kill everything now)")
 		cancel()
 		<-sigc
-		killAll()
+		harness.KillAll()
 		os.Exit(130)
 	}()
 

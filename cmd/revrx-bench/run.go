@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 const (
@@ -23,16 +24,16 @@ const (
 	stopGrace    = 90 * time.Second // > revrx-supervise's --shutdown-timeout (25s)
 )
 
-// harness holds what every run needs.
-type harness struct {
+// bench holds what every run needs.
+type bench struct {
 	bin, appDir, producer string // revrx-supervise, examples/app, examples/producer.py
-	redisServer, redisCLI string
+	redisServer           string
 	horizon               time.Duration
 	out                   string // results directory; runs go in out/runs/
 }
 
 // runOne replays tr against c on a fresh redis-server and measures it.
-func (h *harness) runOne(ctx context.Context, tr trace, c contender) (r result, cmd command, err error) {
+func (h *bench) runOne(ctx context.Context, tr trace, c contender) (r result, cmd command, err error) {
 	r.Load1 = load1()
 	s, err := h.startSession(ctx, filepath.Join(h.out, "runs", tr.name+"-"+c.key), tr.name+"/"+c.key, c)
 	if err != nil {
@@ -44,53 +45,55 @@ func (h *harness) runOne(ctx context.Context, tr trace, c contender) (r result, 
 
 	sctx, stopSampling := context.WithCancel(context.Background())
 	defer stopSampling()
-	samplesc := newSampler(worker.pid()).run(sctx, sampleEvery)
+	samplesc := newSampler(worker.PID()).run(sctx, sampleEvery)
 	pr, err := h.startProducer(tr, s.broker, filepath.Join(dir, "producer.log"))
 	if err != nil {
 		return r, cmd, err
 	}
-	defer pr.p.stop(syscall.SIGKILL, time.Second) // only on an early return
+	defer stop(pr.p, syscall.SIGKILL, time.Second) // only on an early return
 	var t0 time.Time
 	select {
 	case t0 = <-pr.t0:
-	case <-pr.p.done:
-		return r, cmd, fmt.Errorf("producer exited before publishing: %v (see %s)", pr.p.err, dir)
+	case <-pr.p.Done():
+		return r, cmd, fmt.Errorf("producer exited before publishing: %v (see %s)", pr.p.Err(), dir)
 	case <-ctx.Done():
 		return r, cmd, ctx.Err()
 	}
 	end := t0.Add(h.horizon)
-	if err := sleepCtx(ctx, time.Until(end)); err != nil {
+	if err := harness.Sleep(ctx, time.Until(end)); err != nil {
 		return r, cmd, err
 	}
 	stopSampling()
 	samples := <-samplesc
-	if !pr.p.exited() {
+	if !pr.p.Exited() {
 		r.Truncated = true
-		pr.p.stop(syscall.SIGINT, 5*time.Second) // prints its total on SIGINT
+		stop(pr.p, syscall.SIGINT, 5*time.Second) // prints its total on SIGINT
 	}
-	r.StopSeconds = worker.stop(syscall.SIGTERM, stopGrace).Seconds()
+	r.StopSeconds = stop(worker, syscall.SIGTERM, stopGrace).Seconds()
 	if err := <-pr.scanned; err != nil {
 		return r, cmd, err
 	}
 	r.Published = pr.published
-	if !r.Truncated && pr.p.err != nil {
-		return r, cmd, fmt.Errorf("producer: %w (see %s)", pr.p.err, dir)
+	if !r.Truncated && pr.p.Err() != nil {
+		return r, cmd, fmt.Errorf("producer: %w (see %s)", pr.p.Err(), dir)
 	}
-	return r, cmd, h.measure(&r, s.port, dir, samples, t0, end)
+	return r, cmd, h.measure(&r, s.redis, dir, samples, t0, end)
 }
 
 // measure fills r from what is left in Redis, the record file and the
 // samples over [from, to], once the contender has stopped.
-func (h *harness) measure(r *result, port int, dir string, samples []sample, from, to time.Time) error {
+func (h *bench) measure(r *result, rds *harness.Redis, dir string, samples []sample, from, to time.Time) error {
 	// Warm shutdown gives prefetched messages back; with acks_late a task
 	// killed mid-run stays in the unacked hash until Redis restores it.
-	queued, err1 := h.redisInt(port, "LLEN", benchQueue)
-	unacked, err2 := h.redisInt(port, "HLEN", "unacked")
+	c := rds.Client()
+	defer c.Reset()
+	queued, err1 := redisInt(c, "LLEN", benchQueue)
+	unacked, err2 := redisInt(c, "HLEN", "unacked")
 	if err := errors.Join(err1, err2); err != nil {
 		return fmt.Errorf("count what is left in redis: %w", err)
 	}
 	r.LeftQueued = queued + unacked
-	h.dumpRedis(port, filepath.Join(dir, "redis-keys.txt"))
+	dumpRedis(c, filepath.Join(dir, "redis-keys.txt"))
 	if err := readRecord(filepath.Join(dir, "record.jsonl"), r); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
@@ -99,87 +102,56 @@ func (h *harness) measure(r *result, port int, dir string, samples []sample, fro
 	return writeSamples(filepath.Join(dir, "samples.csv"), samples, from)
 }
 
-// startLogged starts argv with its output appended to logPath.
-func startLogged(name string, argv []string, dir string, env []string, logPath string) (*proc, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close() // the child has its own descriptor
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, logf, logf
-	return startProc(name, cmd)
-}
-
 // startRedis starts a private redis-server (no persistence) on a free
-// loopback port and waits until it answers PING.
-func (h *harness) startRedis(ctx context.Context, dir string) (*proc, int, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, 0, err
-	}
-	p, err := startLogged("redis-server", []string{h.redisServer, "--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir},
-		dir, os.Environ(), filepath.Join(dir, "redis.log"))
-	if err != nil {
-		return nil, 0, err
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		out, _ := exec.Command(h.redisCLI, "-p", strconv.Itoa(port), "PING").Output()
-		if strings.TrimSpace(string(out)) == "PONG" {
-			return p, port, nil
-		}
-		if p.exited() {
-			break
-		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
-			p.stop(syscall.SIGKILL, time.Second)
-			return nil, 0, err
-		}
-	}
-	p.stop(syscall.SIGKILL, time.Second)
-	return nil, 0, fmt.Errorf("redis-server on port %d did not answer PING (see %s/redis.log)", port, dir)
+// loopback port in dir and waits until it answers PING.
+func (h *bench) startRedis(ctx context.Context, dir string) (*harness.Redis, error) {
+	return harness.StartRedis(ctx, harness.RedisConfig{Bin: h.redisServer, Dir: dir,
+		StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second})
 }
 
-// redisInt runs one redis-cli command that answers an integer.
-func (h *harness) redisInt(port int, args ...string) (int, error) {
-	out, err := exec.Command(h.redisCLI, append([]string{"-p", strconv.Itoa(port)}, args...)...).Output()
+// redisInt runs one command that answers an integer.
+func redisInt(c *harness.Client, args ...string) (int, error) {
+	n, err := harness.Int(c.Do(args...))
 	if err != nil {
-		return 0, fmt.Errorf("redis-cli %s: %w", strings.Join(args, " "), err)
+		return 0, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		return 0, fmt.Errorf("redis-cli %s: answer %q", strings.Join(args, " "), out)
-	}
-	return n, nil
+	return int(n), nil
 }
 
 // dumpRedis writes every key left in Redis with its type and size, to
 // explain a lost task.
-func (h *harness) dumpRedis(port int, path string) {
-	cli := func(args ...string) string {
-		out, _ := exec.Command(h.redisCLI, append([]string{"-p", strconv.Itoa(port)}, args...)...).Output()
-		return strings.TrimSpace(string(out))
+func dumpRedis(c *harness.Client, path string) {
+	text := func(args ...string) string {
+		out, _ := harness.Text(c.Do(args...))
+		return out
 	}
 	size := map[string]string{"list": "LLEN", "hash": "HLEN", "zset": "ZCARD", "set": "SCARD"}
+	keys, _ := c.Keys()
 	var b strings.Builder
-	for _, key := range strings.Split(cli("--scan"), "\n") {
-		if key == "" {
-			continue
-		}
-		typ := cli("TYPE", key)
+	for _, key := range keys {
+		typ := text("TYPE", key)
 		n := "-"
 		if cmd, ok := size[typ]; ok {
-			n = cli(cmd, key)
+			n = text(cmd, key)
 		}
 		fmt.Fprintf(&b, "%q %s %s\n", key, typ, n)
 	}
 	_ = os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
+// stop stops p (harness.Process.Stop) and reports on stderr when it had
+// to be killed; it returns how long p took to exit.
+func stop(p *harness.Process, sig syscall.Signal, grace time.Duration) time.Duration {
+	took, err := p.Stop(sig, grace)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+	return took
+}
+
 // waitReady waits until the contender runs its starting pool and its
 // workers have logged "ready" (revrx-supervise: also /readyz is 200).
-func waitReady(ctx context.Context, c contender, p *proc, httpPort int, logPath string) error {
+func waitReady(ctx context.Context, c contender, p *harness.Process, httpPort int, logPath string) error {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	timeout := time.NewTimer(readyTimeout)
@@ -190,13 +162,13 @@ func waitReady(ctx context.Context, c contender, p *proc, httpPort int, logPath 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-p.done:
-			return fmt.Errorf("exited: %v", p.err)
+		case <-p.Done():
+			return fmt.Errorf("exited: %v", p.Err())
 		case <-timeout.C:
 			return fmt.Errorf("timed out after %s", readyTimeout)
 		case <-t.C:
 		}
-		tree, table := descendants(p.pid())
+		tree, table := treeNow(p.PID())
 		if _, slots := treeCounts(tree, table); slots != c.readySlots() {
 			continue
 		}
@@ -219,14 +191,14 @@ func waitReady(ctx context.Context, c contender, p *proc, httpPort int, logPath 
 
 // producerRun is a running examples/producer.py.
 type producerRun struct {
-	p         *proc
+	p         *harness.Process
 	t0        chan time.Time // the trace's t=0, once the first batch is out
 	published int            // from its "total:" line; valid after scanned
 	scanned   chan error     // its output has been read to the end
 }
 
 // startProducer replays tr; its output goes to logPath.
-func (h *harness) startProducer(tr trace, broker, logPath string) (*producerRun, error) {
+func (h *bench) startProducer(tr trace, broker, logPath string) (*producerRun, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -235,13 +207,13 @@ func (h *harness) startProducer(tr trace, broker, logPath string) (*producerRun,
 	cmd.Env = cleanEnv([]string{"CELERY_BROKER_URL=" + broker})
 	rd, wr := io.Pipe()
 	cmd.Stdout, cmd.Stderr = wr, logf
-	p, err := startProc("producer", cmd)
+	p, err := harness.Start("producer", cmd)
 	if err != nil {
 		logf.Close()
 		return nil, err
 	}
 	pr := &producerRun{p: p, t0: make(chan time.Time, 1), scanned: make(chan error, 1)}
-	go func() { <-p.done; wr.Close() }()
+	go func() { <-p.Done(); wr.Close() }()
 	go func() {
 		defer logf.Close()
 		sc := bufio.NewScanner(rd)
@@ -276,15 +248,6 @@ func leadingNumber(s string) (float64, bool) {
 	}
 	n, err := strconv.ParseFloat(s[:end], 64)
 	return n, err == nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func load1() string {

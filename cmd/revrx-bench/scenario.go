@@ -11,7 +11,7 @@ import (
 // run returns its markdown section and whether a run failed.
 type scenario struct {
 	name string
-	run  func(h *harness, ctx context.Context) (section string, failed bool)
+	run  func(h *bench, ctx context.Context) (section string, failed bool)
 }
 
 // traceScenario names the trace replay (-traces, -contenders) in -scenarios.
@@ -19,8 +19,8 @@ const traceScenario = "traces"
 
 // allScenarios in run order, after the traces.
 var allScenarios = []scenario{
-	{name: "footprint", run: (*harness).footprintScenario},
-	{name: "heavy-burst", run: (*harness).heavyBurstScenario},
+	{name: "footprint", run: (*bench).footprintScenario},
+	{name: "heavy-burst", run: (*bench).heavyBurstScenario},
 }
 
 // scenarioRun is one contender's run in a scenario: m holds its figures
@@ -36,7 +36,7 @@ type scenarioRun[T any] struct {
 // this order, each passed through adapt), each ready in
 // runs/<scenario>-<key>, measures it and stops it, until ctx ends. failed
 // reports a run that ended with an error.
-func runEach[T any](ctx context.Context, h *harness, scenario string, keys []string, adapt func(contender) contender,
+func runEach[T any](ctx context.Context, h *bench, scenario string, keys []string, adapt func(contender) contender,
 	measure func(*session) (T, error)) (runs []scenarioRun[T], failed bool) {
 	for _, c := range scenarioContenders(keys) {
 		r := scenarioRun[T]{c: adapt(c)}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // session is one contender started, and ready, on a fresh redis-server of
@@ -16,18 +18,17 @@ type session struct {
 	c       contender
 	cmd     command // as run
 	dir     string  // the run directory: logs, record file, Redis keys
-	port    int     // the redis-server's
 	broker  string  // its URL
 	record  string  // $REVRX_RECORD
 	logPath string  // the contender's output
-	redis   *proc
-	worker  *proc // the contender's root process
+	redis   *harness.Redis
+	worker  *harness.Process // the contender's root process
 }
 
 // startSession creates dir (emptied first), starts a private redis-server
 // and c there, and waits until c is ready. name labels the progress lines.
 // On an error, whatever it started is stopped again.
-func (h *harness) startSession(ctx context.Context, dir, name string, c contender) (*session, error) {
+func (h *bench) startSession(ctx context.Context, dir, name string, c contender) (*session, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -36,20 +37,19 @@ func (h *harness) startSession(ctx context.Context, dir, name string, c contende
 	}
 	s := &session{c: c, dir: dir, record: filepath.Join(dir, "record.jsonl"),
 		logPath: filepath.Join(dir, "contender.log")}
-	redis, port, err := h.startRedis(ctx, dir)
+	redis, err := h.startRedis(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	s.redis, s.port = redis, port
-	s.broker = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	httpPort, err := freePort()
+	s.redis, s.broker = redis, redis.URL(0)
+	httpPort, err := harness.FreePort()
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	s.cmd = commandFor(c, h.bin, h.appDir, s.broker, s.record, "127.0.0.1:"+strconv.Itoa(httpPort))
 	fmt.Fprintf(os.Stderr, "bench: [%s] %s\n", name, s.cmd)
-	s.worker, err = startLogged(c.key, s.cmd.argv, s.cmd.dir, cleanEnv(s.cmd.env), s.logPath)
+	s.worker, err = harness.StartLogged(c.key, s.cmd.argv, s.cmd.dir, cleanEnv(s.cmd.env), s.logPath)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -65,9 +65,11 @@ func (h *harness) startSession(ctx context.Context, dir, name string, c contende
 // SIGKILLed 10 s later), then the redis-server.
 func (s *session) close() {
 	if s.worker != nil {
-		s.worker.stop(syscall.SIGTERM, 10*time.Second)
+		stop(s.worker, syscall.SIGTERM, 10*time.Second)
 	}
-	s.redis.stop(syscall.SIGTERM, 10*time.Second)
+	if err := s.redis.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
 }
 
 // waitFor checks cond every sampleEvery until it holds (nil), timeout
@@ -91,16 +93,16 @@ func waitFor(ctx context.Context, timeout time.Duration, cond func() bool) error
 
 // publishBurst publishes n tasks.sleep(seconds) to the bench queue at once
 // (producer.py --burst) and waits until the producer has exited.
-func (h *harness) publishBurst(ctx context.Context, s *session, n int, seconds float64) error {
+func (h *bench) publishBurst(ctx context.Context, s *session, n int, seconds float64) error {
 	logPath := filepath.Join(s.dir, "producer.log")
-	p, err := startLogged("producer", []string{celeryPython, h.producer, "--burst", strconv.Itoa(n),
+	p, err := harness.StartLogged("producer", []string{celeryPython, h.producer, "--burst", strconv.Itoa(n),
 		"--seconds", strconv.FormatFloat(seconds, 'g', -1, 64), "--queue", benchQueue},
 		s.dir, cleanEnv([]string{"CELERY_BROKER_URL=" + s.broker}), logPath)
 	if err != nil {
 		return err
 	}
-	defer p.stop(syscall.SIGKILL, time.Second) // only on an early return
-	if err := p.wait(ctx); err != nil {
+	defer stop(p, syscall.SIGKILL, time.Second) // only on an early return
+	if err := p.Wait(ctx); err != nil {
 		return fmt.Errorf("producer: %w (see %s)", err, logPath)
 	}
 	return nil
@@ -115,7 +117,7 @@ func (s *session) progress() (running, slots int) {
 			running++
 		}
 	}
-	tree, table := descendants(s.worker.pid())
+	tree, table := treeNow(s.worker.PID())
 	_, slots = treeCounts(tree, table)
 	return running, slots
 }

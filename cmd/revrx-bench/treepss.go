@@ -34,19 +34,19 @@ func (t treePSS) total() int64 {
 // plain celery worker's root is its worker main.
 func measureTreePSS(root int) treePSS {
 	var t treePSS
-	tree, table := descendants(root)
+	tree, table := treeNow(root)
 	mains := workerMains(tree, table)
 	for _, pid := range tree {
 		r := roleHost
 		switch {
 		case mains[pid]:
 			r = roleMain
-		case mains[table[pid].ppid]:
+		case mains[table[pid].PPID]:
 			r = rolePool
 		case pid == root:
 			r = roleSupervisor
 		}
-		t.kb[r] += pssKB(pid)
+		t.kb[r] += pss(pid)
 		t.n[r]++
 	}
 	return t
