@@ -30,7 +30,7 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd examples/kubernetes/validate && $(GO) vet ./... && $(GO) test -count=1 ./...
-	bash -n examples/demo.sh examples/footprint.sh
+	bash -n examples/demo.sh
 	/usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
 	    examples/*.py examples/app/*.py pool/apphost.py cmd/revrx-supervise/testdata/apps/*.py
 
@@ -48,9 +48,12 @@ bench: deps build
 	$(GO) build -o bin/revrx-bench ./cmd/revrx-bench
 	bin/revrx-bench -bin $(BIN)
 
-# footprint: the supervisor's CPU and RSS with 10 idle workers, Redis commands per poll.
+# footprint: the supervisor's CPU and RSS with 10 idle workers (exec'd and
+# forked), PSS per worker tree and of the app host, Redis commands per poll
+# (revrx-bench's idle scenario; MEASURE=60 seconds by default).
 footprint: deps build
-	examples/footprint.sh $(BIN)
+	$(GO) build -o bin/revrx-bench ./cmd/revrx-bench
+	bin/revrx-bench -bin $(BIN) -scenarios idle
 
 # startup: worker request -> ready and PSS per worker, exec'd vs forked from the
 # app host, for examples/app tasks and heavy (a Django-sized import); about 2 min.

@@ -52,6 +52,7 @@ func parseConfig() (config, error) {
 		"contenders, comma-separated, from: "+strings.Join(names, ",")+" ($BENCH_CONTENDERS)")
 	horizon := flag.String("horizon", envOr("BENCH_HORIZON", "110s"), "measured window from the trace's t=0, the same for every contender ($BENCH_HORIZON)")
 	out := flag.String("out", os.Getenv("BENCH_OUT"), "directory for bench-results.md and the run logs (default: a new temp dir) ($BENCH_OUT)")
+	measure := flag.String("measure", envOr("MEASURE", "60s"), "the idle scenario's CPU window, seconds or a duration ($MEASURE)")
 	traceDir := flag.String("trace-dir", os.Getenv("BENCH_TRACE_DIR"), "directory of *.trace files (default: the repository's supervisor/simulate/testdata) ($BENCH_TRACE_DIR)")
 	flag.Parse()
 
@@ -62,6 +63,9 @@ func parseConfig() (config, error) {
 	h := &cfg.h
 	if h.horizon, err = parseHorizon(*horizon); err != nil || h.horizon <= 0 {
 		return cfg, fmt.Errorf("horizon %q: want seconds or a duration such as 110s", *horizon)
+	}
+	if h.idleMeasure, err = parseHorizon(*measure); err != nil || h.idleMeasure <= 0 {
+		return cfg, fmt.Errorf("measure %q: want seconds or a duration such as 60s", *measure)
 	}
 	if h.bin, err = filepath.Abs(*bin); err != nil {
 		return cfg, err

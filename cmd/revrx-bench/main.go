@@ -7,15 +7,19 @@
 //	go run ./cmd/revrx-bench -bin bin/revrx-supervise
 //	BENCH_TRACES=spiky BENCH_CONTENDERS=revrx,celery-autoscale BENCH_HORIZON=60s go run ./cmd/revrx-bench
 //	go run ./cmd/revrx-bench -scenarios footprint,heavy-burst
+//	MEASURE=10 go run ./cmd/revrx-bench -scenarios idle   # make footprint
 //
-// -scenarios adds two measurements to (or, without "traces", instead of)
+// -scenarios adds three measurements to (or, without "traces", instead of)
 // the trace replay: "footprint", the PSS of each contender's process tree
-// with 10 busy pool processes, and "heavy-burst", how soon 6 tasks run on
-// an idle contender with no pool process and a slow-to-import app.
+// with 10 busy pool processes; "heavy-burst", how soon 6 tasks run on an
+// idle contender with no pool process and a slow-to-import app; and
+// "idle", the supervisor's own CPU and RSS with 10 idle workers over
+// -measure (exec'd and forked), the PSS of each worker tree and of the app
+// host, and the Redis commands it sends per poll.
 //
 // Every setting is a flag with an environment default: BENCH_SCENARIOS,
 // BENCH_TRACES, BENCH_CONTENDERS, BENCH_HORIZON, BENCH_OUT,
-// BENCH_TRACE_DIR, BENCH_BIN.
+// BENCH_TRACE_DIR, BENCH_BIN, MEASURE.
 // Standard library and internal/harness only: Redis is reached over RESP
 // (harness.Client) and through the producer (examples/producer.py).
 package main

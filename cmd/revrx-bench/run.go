@@ -29,7 +29,8 @@ type bench struct {
 	bin, appDir, producer string // revrx-supervise, examples/app, examples/producer.py
 	redisServer           string
 	horizon               time.Duration
-	out                   string // results directory; runs go in out/runs/
+	idleMeasure           time.Duration // the idle scenario's CPU window
+	out                   string        // results directory; runs go in out/runs/
 }
 
 // runOne replays tr against c on a fresh redis-server and measures it.

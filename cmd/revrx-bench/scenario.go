@@ -21,6 +21,7 @@ const traceScenario = "traces"
 var allScenarios = []scenario{
 	{name: "footprint", run: (*bench).footprintScenario},
 	{name: "heavy-burst", run: (*bench).heavyBurstScenario},
+	{name: "idle", run: (*bench).idleScenario},
 }
 
 // scenarioRun is one contender's run in a scenario: m holds its figures
