@@ -47,10 +47,18 @@ func TestKillTree(t *testing.T) {
 	if !p.Exited() || p.ExitCode() != -1 {
 		t.Errorf("after KillTree: exited %v, code %d; want true, -1", p.Exited(), p.ExitCode())
 	}
+	waitGone(t, kid)
+}
+
+// waitGone fails the test unless pid (SIGKILLed, re-parented to init or a
+// subreaper, which reaps it) is gone or a zombie within 5 s.
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for Alive(kid) { // re-parented to init or a subreaper, which reaps it
+	for Alive(pid) {
 		if time.Now().After(deadline) {
-			t.Fatalf("child %d still alive after KillTree", kid)
+			st, _ := ReadStat(pid)
+			t.Fatalf("process %d survived its tree's kill: %+v", pid, st)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -73,9 +81,7 @@ func TestStop(t *testing.T) {
 	if _, err := q.Stop(syscall.SIGTERM, 200*time.Millisecond); !errors.Is(err, ErrKilled) {
 		t.Errorf("Stop of a process ignoring SIGTERM = %v, want ErrKilled", err)
 	}
-	if st, ok := ReadStat(kid); ok && !st.Zombie() && st.PGRP == q.PID() {
-		t.Errorf("its child %d survived: %+v", kid, st)
-	}
+	waitGone(t, kid)
 }
 
 // TestStartLoggedWait: output is appended to the log; Wait returns the
