@@ -52,6 +52,7 @@ func fidelityTool(t *testing.T, port int, args ...string) string {
 // the flags' defaults instead would look at db 0 without a prefix and the
 // default steps, and see nothing (or, for the broker, another Redis).
 func TestAppConfigFidelity(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	marker := fmt.Sprintf("FIDELITY_REDIS_PORT=%d", rds.Port)
@@ -102,6 +103,7 @@ func TestAppConfigFidelity(t *testing.T) {
 // workers a prefetch multiplier of 2. At 1 each task waits for the ack and
 // kombu's next poll (about 8 s in all).
 func TestLateAckKeepsSingleSlotBusy(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
@@ -135,6 +137,7 @@ func TestLateAckKeepsSingleSlotBusy(t *testing.T) {
 // supervisor exactly (it is re-parented to the supervisor, which reaps it):
 // a status of 7, death by SIGKILL, and 0 on a warm stop.
 func TestForkedExitStatuses(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	for _, tc := range []struct{ how, want string }{
 		{"7", `status="exit status 7"`},
@@ -172,6 +175,7 @@ func TestForkedExitStatuses(t *testing.T) {
 // not touched (same PIDs, still up), the host is restarted, workers started
 // meanwhile are exec'd, and later starts are forked again; no task is lost.
 func TestAppHostKilled(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
@@ -222,6 +226,7 @@ func workerPIDs(st sv.Status) []int {
 // it must still appear in no log line, not in /status, and in no worker's
 // command line, while the broker is read with it.
 func TestAppBrokerPasswordNeverShown(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	const password = "app-s3cr3t-pw"
 	rds := harness.StartTestRedis(t, "--requirepass", password)

@@ -18,6 +18,7 @@ import (
 // grows the pool to MAX; every task runs exactly once; after the keepalive
 // the pool returns to MIN, and only idle workers were stopped.
 func TestBurstScalesUpAndBackDown(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
@@ -115,6 +116,7 @@ func testSIGTERMLetsRunningTasksFinish(t *testing.T, engine string) {
 // TestKilledWorkerIsRestarted: a worker SIGKILLed from outside is restarted
 // and counted.
 func TestKilledWorkerIsRestarted(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	s := startSupervisor(t, rds.URL(0), "--engine", "workers", "--autoscale=2,2", "-Q", "kill")
@@ -142,6 +144,7 @@ func TestKilledWorkerIsRestarted(t *testing.T) {
 // supervisor backs off, reports the child's last lines, stays live but not
 // ready, and does not spin.
 func TestCrashLoopBacksOff(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	s := startSupervisor(t, rds.URL(0), "--autoscale=1,1", "-Q", "crash", "-A", "no_such_module")
@@ -179,6 +182,7 @@ func TestCrashLoopBacksOff(t *testing.T) {
 // TestBrokerOutage: Redis stops mid-run: no scale-down, broker_up 0, errors
 // counted, /livez stays 200; when Redis returns everything recovers.
 func TestBrokerOutage(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	s := startSupervisor(t, rds.URL(0), "--autoscale=3,1", "--keepalive=1s", "-Q", "outage")
@@ -215,6 +219,7 @@ func TestBrokerOutage(t *testing.T) {
 // TestPasswordNeverShown: the broker password is in no log line, no
 // /status, and no worker's argv.
 func TestPasswordNeverShown(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	const secret = "s3cr3t-Pw"
 	rds := harness.StartTestRedis(t, "--requirepass", secret)
@@ -249,6 +254,7 @@ func TestPasswordNeverShown(t *testing.T) {
 // TestRedisDownAtStart: no hang, live but not ready, MIN workers started
 // (they retry their own connection); when Redis appears it recovers alone.
 func TestRedisDownAtStart(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	rds.Kill()

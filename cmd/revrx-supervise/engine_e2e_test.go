@@ -41,6 +41,7 @@ func (s *supervised) busyProcess() (name string, pid int, task string) {
 // app: the running tasks' messages) is back on the queue within 2 s, the
 // main is restarted with its processes, and every task finishes.
 func TestPoolEngineMainKilled(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

@@ -16,6 +16,7 @@ import (
 // the received and started counters and its publish -> start wait in
 // revrx_queue_wait_seconds{queue}; the per-worker gauges name each worker.
 func TestTaskMetrics(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

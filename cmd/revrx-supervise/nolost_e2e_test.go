@@ -27,6 +27,7 @@ import (
 // still have a BRPOP in flight at the SIGTERM. The drain now waits for the
 // worker to confirm the cancel, and counts its grace from there.
 func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

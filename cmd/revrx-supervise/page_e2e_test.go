@@ -79,6 +79,7 @@ func chartPointCount(dom, series string) int {
 // supervisor scales real workers: the chart has points, the first worker
 // has a row, and after a burst so does the second.
 func TestStatusPageInChromium(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	bin := needChromium(t)
 	rds := harness.StartTestRedis(t)

@@ -124,6 +124,7 @@ exec /usr/bin/python3 -m celery "$@"
 // stolen ("worker exit status lost" instead of "exit status 0"); a pool
 // that waited for EOF on the output pipes would hang past s.wait.
 func TestOrphansReaped(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	for _, pid1 := range []bool{true, false} {
 		name := "not PID 1"

@@ -34,6 +34,7 @@ func poisonMessage(queue, id string) string {
 // flight at two worker deaths, counted and logged with its id; the crash
 // loop ends by itself and the queue goes on serving good tasks.
 func TestPoisonMessageIsQuarantined(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

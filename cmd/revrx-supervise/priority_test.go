@@ -19,6 +19,7 @@ import (
 // The workers are a fake that consumes nothing (exec sleep 600), so the
 // backlog stays put while it is read.
 func TestPriorityAndPrefixCounted(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

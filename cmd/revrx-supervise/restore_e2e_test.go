@@ -42,6 +42,7 @@ func busyWorkerPID(t *testing.T, s *supervised) (int, string) {
 // nothing is left in unacked. A forked worker's held set names them; for
 // an exec'd worker its task events do.
 func TestDeadWorkerMessagesComeBack(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	for _, spawn := range []string{"fork", "exec"} {
 		t.Run(spawn, func(t *testing.T) { testDeadWorkerMessagesComeBack(t, spawn) })
@@ -98,6 +99,7 @@ func testDeadWorkerMessagesComeBack(t *testing.T, spawn string) {
 // 3 s, set by the app): a new supervisor on another host (another name
 // template) runs every task.
 func TestWholeHostDeathStrandsNothing(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
@@ -132,6 +134,7 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 // cannot come back; the supervisor reports it by id and name, and puts
 // back only the reserved message.
 func TestEarlyAckDeathIsReported(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
@@ -167,6 +170,7 @@ func TestEarlyAckDeathIsReported(t *testing.T) {
 // messages back before it starts a worker, instead of leaving them to
 // kombu's visibility timeout (an hour here).
 func TestRestartedHostPutsBackAtOnce(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

@@ -19,6 +19,7 @@ import (
 // lines with fewer; WATCHDOG=1 every WATCHDOG_USEC/2; STOPPING=1 at the
 // first SIGTERM; and the workers do not inherit NOTIFY_SOCKET.
 func TestSystemdNotify(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	sock := filepath.Join(t.TempDir(), "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})

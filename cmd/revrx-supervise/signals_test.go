@@ -17,6 +17,7 @@ import (
 // would take the whole task (30 s, past the 5 s bound); if it killed only
 // the main PIDs the prefork pool child running the task would remain.
 func TestSecondSIGTERMKills(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
@@ -54,6 +55,7 @@ func TestSecondSIGTERMKills(t *testing.T) {
 // Pdeathsig the workers, in their own process groups, keep running and the
 // wait times out.
 func TestSupervisorSIGKILLedTakesWorkersDown(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

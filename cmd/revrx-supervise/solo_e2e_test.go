@@ -16,6 +16,7 @@ import (
 // solo task runs must let it finish. With a plain SIGTERM to the worker the
 // record would show the task started and never finished.
 func TestSoloShutdownIsWarm(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)

@@ -13,6 +13,7 @@ import (
 // published_at header the example producer stamps) passes --target-wait, so
 // the pool grows, and the scale-up is attributed to the wait strategy.
 func TestQueueWaitTargetScalesUp(t *testing.T) {
+	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
