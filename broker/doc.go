@@ -17,14 +17,13 @@
 //     client first saw the message.
 //   - DecodeMessage and Redis.SubscribeEvents: Celery events (worker-online,
 //     worker-heartbeat, the batched task.multi task events, ...) decoded from
-//     the kombu envelopes published on KeyPrefix+"/{db}.celeryev/*".
+//     the kombu envelopes published on KeyPrefix+"/{db}.celeryev/*". What
+//     they mean for each worker (tasks held, idle since) is modelled by
+//     package supervisor/events, which does no I/O.
 //   - Redis.SubscribeChanges: a call soon after any of the queues' lists is
 //     written (Redis client tracking in broadcasting mode, RESP2), so the
 //     caller reads the depths at once instead of on a timer; ErrNoTracking
 //     when the server refuses it.
-//   - Tracker: per-worker task state (received, running, idle since) built
-//     from events, with reconciliation from heartbeats because pub/sub is
-//     lossy. It does no I/O and reads no clock.
 //
 // Example:
 //
@@ -37,11 +36,7 @@
 //	backlogs, err := r.Backlogs(ctx, []string{"reports"}, time.Now())
 //	// backlogs["reports"].OldestAge, .AgeExact
 //
-//	tr := broker.NewTracker()
 //	go r.SubscribeEvents(ctx, func(ev broker.Event) {
-//		if c, ok := tr.Observe(ev, time.Now()); ok {
-//			log.Info("task done", "outcome", c.Outcome, "worker", c.Worker)
-//		}
+//		log.Info("event", "type", ev.Type, "worker", ev.Hostname)
 //	}, func(up bool) { log.Info("events", "up", up) })
-//	activity := tr.Snapshot(time.Now())
 package broker

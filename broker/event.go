@@ -8,26 +8,12 @@ import (
 	"fmt"
 )
 
-// Celery event types the Tracker understands. Others decode fine and are
-// passed through with their Type.
-const (
-	EventTaskSent      = "task-sent"
-	EventTaskReceived  = "task-received"
-	EventTaskStarted   = "task-started"
-	EventTaskSucceeded = "task-succeeded"
-	EventTaskFailed    = "task-failed"
-	EventTaskRetried   = "task-retried"
-	EventTaskRevoked   = "task-revoked"
-	EventTaskRejected  = "task-rejected"
-	EventWorkerOnline  = "worker-online"
-	EventWorkerBeat    = "worker-heartbeat"
-	EventWorkerOffline = "worker-offline"
-)
-
 // ErrUndecodable is wrapped by DecodeMessage errors.
 var ErrUndecodable = errors.New("undecodable event message")
 
-// Event is one Celery event, with the fields revrx-supervise uses.
+// Event is one Celery event as decoded from its message, with the fields
+// revrx-supervise uses (the supervisor's model of them is package
+// supervisor/events).
 type Event struct {
 	Type      string  // "task-received", "task-started", "task-succeeded", "task-failed", "task-retried", "task-revoked", "task-rejected", "worker-online", "worker-heartbeat", "worker-offline", ...
 	Hostname  string  // worker node name, e.g. "worker3@vm"

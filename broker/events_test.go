@@ -108,7 +108,7 @@ func TestSubscribeEventsResubscribes(t *testing.T) {
 	srv.Do(t, "PUBLISH", "/1.celeryev/worker.heartbeat", heartbeatPayload(t, "otherdb@h"))
 	srv.Do(t, "PUBLISH", "/0.celeryev/worker.heartbeat", heartbeatPayload(t, "w1@h"))
 	ev := s.waitEvent(t, "heartbeat", func(Event) bool { return true })
-	if ev.Hostname != "w1@h" || ev.Type != EventWorkerBeat {
+	if ev.Hostname != "w1@h" || ev.Type != "worker-heartbeat" {
 		t.Fatalf("first event = %+v, want the w1@h heartbeat (undecodable and other-db messages skipped)", ev)
 	}
 	if n := r.UndecodedMessages(); n != 1 {

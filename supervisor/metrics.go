@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -181,7 +181,7 @@ func (m *metrics) zeroes() {
 	for _, r := range []string{"crashed", "exited", "failed_start"} {
 		m.restarts.WithLabelValues(r)
 	}
-	for _, o := range []string{broker.OutcomeSucceeded, broker.OutcomeFailed, broker.OutcomeRetried, broker.OutcomeRevoked, broker.OutcomeRejected} {
+	for _, o := range []string{events.OutcomeSucceeded, events.OutcomeFailed, events.OutcomeRetried, events.OutcomeRevoked, events.OutcomeRejected} {
 		m.tasksCompleted.WithLabelValues(o)
 	}
 	for _, st := range []policy.Strategy{policy.StrategyMin, policy.StrategyQueue, policy.StrategyWait, policy.StrategySchedule, policy.StrategyCelery} {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 )
 
 // Restorer settles what a worker held once it is gone (broker.Redis): the
@@ -40,8 +41,8 @@ const settleRetry = time.Second
 // exitJob is one ended worker whose messages are to be settled.
 type exitJob struct {
 	exit    pool.Exit
-	running []broker.TaskRef // its tasks running at the end, by its events
-	tasks   []broker.TaskRef // running and received: what an exec'd worker held
+	running []events.TaskRef // its tasks running at the end, by its events
+	tasks   []events.TaskRef // running and received: what an exec'd worker held
 	settled []broker.Settled
 	fails   int // failed attempts: only the first is logged
 }

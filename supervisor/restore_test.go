@@ -13,6 +13,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -108,7 +109,7 @@ func TestPreviousWorkersSettledUnlessAlive(t *testing.T) {
 // (a good task prefetched next to a poison); a whole worker, which has no
 // in-worker quarantine, still counts everything it held; a stop counts nothing.
 func TestDeathCountsOnlyRunningTasks(t *testing.T) {
-	running := []broker.TaskRef{{ID: "run", Name: "tasks.sleep"}}
+	running := []events.TaskRef{{ID: "run", Name: "tasks.sleep"}}
 	cases := []struct {
 		name  string
 		exit  pool.Exit

@@ -14,6 +14,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -35,7 +36,7 @@ type Resources interface {
 type Events interface {
 	// SubscribeEvents calls handle for every event until ctx is done, and
 	// onState when the subscription is lost (false) or (re)established (true).
-	SubscribeEvents(ctx context.Context, handle func(broker.Event), onState func(up bool)) error
+	SubscribeEvents(ctx context.Context, handle func(events.Event), onState func(up bool)) error
 }
 
 // Pool is the set of worker processes the supervisor scales.
@@ -157,7 +158,7 @@ type Supervisor struct {
 	queue   Queue
 	events  Events
 	pool    Pool
-	tracker *broker.Tracker
+	tracker *events.Tracker
 	// restorer settles what gone workers held (nil: the Queue is not one).
 	restorer Restorer
 	exits    exits
@@ -212,7 +213,7 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 		queueSet[name] = true
 	}
 	s := &Supervisor{
-		cfg: cfg, queue: q, events: ev, pool: p, tracker: broker.NewTracker(), m: m, log: cfg.Logger,
+		cfg: cfg, queue: q, events: ev, pool: p, tracker: events.NewTracker(), m: m, log: cfg.Logger,
 		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)}, sent: newSentTimes(), queueSet: queueSet,
 		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{}, sd: newSDState(cfg),
 		timeline: newTimeline(timelineStep, TimelineWindow, timelineDecisions),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -49,7 +50,7 @@ func (r *fakeResources) TreesRSS(pids []int) (map[int]uint64, error) {
 // fakeEvents blocks until ctx is done; tests feed events with handleEvent.
 type fakeEvents struct{}
 
-func (fakeEvents) SubscribeEvents(ctx context.Context, _ func(broker.Event), onState func(bool)) error {
+func (fakeEvents) SubscribeEvents(ctx context.Context, _ func(events.Event), onState func(bool)) error {
 	onState(true)
 	<-ctx.Done()
 	return nil
@@ -172,7 +173,7 @@ func (h *harness) tick(advance time.Duration) {
 
 // event feeds one Celery event from a worker at the current instant.
 func (h *harness) event(typ, worker, uuid string) {
-	h.sup.handleEvent(broker.Event{Type: typ, Hostname: worker, UUID: uuid, Freq: 2})
+	h.sup.handleEvent(events.Event{Type: typ, Hostname: worker, UUID: uuid, Freq: 2})
 }
 
 func (h *harness) onlineAll() {

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 )
 
 // Bounds of the publish times kept for the queue-wait histogram.
@@ -33,7 +33,7 @@ type sentTask struct {
 func newSentTimes() *sentTimes { return &sentTimes{byID: map[string]sentTask{}} }
 
 // sent records a task-sent event for one of queues.
-func (t *sentTimes) sent(ev broker.Event, queues map[string]bool) {
+func (t *sentTimes) sent(ev events.Event, queues map[string]bool) {
 	if ev.UUID == "" || ev.ETA != "" || !queues[ev.Queue] || ev.Timestamp <= 0 {
 		return
 	}
@@ -48,7 +48,7 @@ func (t *sentTimes) sent(ev broker.Event, queues map[string]bool) {
 
 // started returns the wait of a task-started event and its queue, and
 // forgets the task; ok is false when its publish time is unknown.
-func (t *sentTimes) started(ev broker.Event) (wait float64, queue string, ok bool) {
+func (t *sentTimes) started(ev events.Event) (wait float64, queue string, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s, ok := t.byID[ev.UUID]

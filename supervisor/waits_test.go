@@ -3,21 +3,21 @@ package supervisor
 import (
 	"testing"
 
-	"github.com/revrx/revrx-supervise/broker"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 )
 
 func TestSentTimes(t *testing.T) {
 	queues := map[string]bool{"reports": true}
-	sent := func(id, queue, eta string, at float64) broker.Event {
-		return broker.Event{Type: broker.EventTaskSent, UUID: id, Queue: queue, ETA: eta, Timestamp: at, Hostname: "producer@p"}
+	sent := func(id, queue, eta string, at float64) events.Event {
+		return events.Event{Type: events.TaskSent, UUID: id, Queue: queue, ETA: eta, Timestamp: at, Hostname: "producer@p"}
 	}
-	start := func(id string, at float64) broker.Event {
-		return broker.Event{Type: broker.EventTaskStarted, UUID: id, Timestamp: at, Hostname: "worker1@h"}
+	start := func(id string, at float64) events.Event {
+		return events.Event{Type: events.TaskStarted, UUID: id, Timestamp: at, Hostname: "worker1@h"}
 	}
 	for _, tc := range []struct {
 		name   string
-		sent   broker.Event
-		start  broker.Event
+		sent   events.Event
+		start  events.Event
 		wait   float64
 		wantOK bool
 	}{
@@ -47,7 +47,7 @@ func TestSentTimes(t *testing.T) {
 func TestSentTimesBounded(t *testing.T) {
 	st := newSentTimes()
 	for i := range sentCap + 500 {
-		st.sent(broker.Event{UUID: string(rune('a'+i%26)) + string(rune(i)), Queue: "q", Timestamp: 1000}, map[string]bool{"q": true})
+		st.sent(events.Event{UUID: string(rune('a'+i%26)) + string(rune(i)), Queue: "q", Timestamp: 1000}, map[string]bool{"q": true})
 	}
 	if n := len(st.byID); n > sentCap {
 		t.Fatalf("%d publish times kept, want at most %d", n, sentCap)

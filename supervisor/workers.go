@@ -3,8 +3,8 @@ package supervisor
 import (
 	"time"
 
-	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -107,8 +107,8 @@ func processView(v policy.WorkerView, w pool.Worker) policy.WorkerView {
 
 // handleEvent applies one Celery event to the per-worker state and counts
 // finished tasks.
-func (s *Supervisor) handleEvent(ev broker.Event) {
-	if ev.Type == broker.EventTaskSent { // from a producer: its host is not the pool's
+func (s *Supervisor) handleEvent(ev events.Event) {
+	if ev.Type == events.TaskSent { // from a producer: its host is not the pool's
 		s.sent.sent(ev, s.queueSet)
 		return
 	}
@@ -116,9 +116,9 @@ func (s *Supervisor) handleEvent(ev broker.Event) {
 		return // another host's worker (many share one Redis): not ours to track
 	}
 	switch ev.Type {
-	case broker.EventTaskReceived:
+	case events.TaskReceived:
 		s.m.tasksReceived.Inc()
-	case broker.EventTaskStarted:
+	case events.TaskStarted:
 		s.m.tasksStarted.Inc()
 		if wait, queue, ok := s.sent.started(ev); ok {
 			s.m.queueWait.WithLabelValues(queue).Observe(wait)

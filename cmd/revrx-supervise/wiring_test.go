@@ -9,7 +9,7 @@ import (
 // The concrete types satisfy the interfaces the supervisor declares.
 var (
 	_ supervisor.Queue     = (*broker.Redis)(nil)
-	_ supervisor.Events    = (*broker.Redis)(nil)
+	_ supervisor.Events    = brokerAdapter{}
 	_ supervisor.Pool      = (*pool.Pool)(nil)
 	_ supervisor.Resources = (*pool.Sampler)(nil)
 )

@@ -1,4 +1,4 @@
-package broker
+package events
 
 import (
 	"testing"
@@ -16,16 +16,16 @@ type step struct {
 }
 
 func recv(uuid string) Event {
-	return Event{Type: EventTaskReceived, Hostname: "w1@h", UUID: uuid, Name: "app.add", PID: 10}
+	return Event{Type: TaskReceived, Hostname: "w1@h", UUID: uuid, Name: "app.add", PID: 10}
 }
-func started(uuid string) Event { return Event{Type: EventTaskStarted, Hostname: "w1@h", UUID: uuid} }
+func started(uuid string) Event { return Event{Type: TaskStarted, Hostname: "w1@h", UUID: uuid} }
 func ended(typ, uuid string) Event {
 	return Event{Type: typ, Hostname: "w1@h", UUID: uuid, Runtime: 0.25}
 }
 func beat(active int) Event {
-	return Event{Type: EventWorkerBeat, Hostname: "w1@h", Active: active, Freq: 2, PID: 10}
+	return Event{Type: WorkerBeat, Hostname: "w1@h", Active: active, Freq: 2, PID: 10}
 }
-func online() Event { return Event{Type: EventWorkerOnline, Hostname: "w1@h", Freq: 2, PID: 10} }
+func online() Event { return Event{Type: WorkerOnline, Hostname: "w1@h", Freq: 2, PID: 10} }
 
 func TestTracker(t *testing.T) {
 	tests := []struct {
@@ -37,7 +37,7 @@ func TestTracker(t *testing.T) {
 	}{
 		{"online is idle", []step{{0, online()}}, 1,
 			Activity{Online: true, IdleSince: at(0), LastSeen: at(0), PID: 10}, false},
-		{"received then started then succeeded", []step{{0, online()}, {1, recv("a")}, {2, started("a")}, {3, ended(EventTaskSucceeded, "a")}}, 4,
+		{"received then started then succeeded", []step{{0, online()}, {1, recv("a")}, {2, started("a")}, {3, ended(TaskSucceeded, "a")}}, 4,
 			Activity{Online: true, IdleSince: at(3), LastSeen: at(3), PID: 10}, false},
 		{"received counts", []step{{0, online()}, {1, recv("a")}, {1, recv("b")}, {2, started("a")}}, 2,
 			Activity{Online: true, Received: 1, Running: 1, LastSeen: at(2), PID: 10}, false},
@@ -49,20 +49,20 @@ func TestTracker(t *testing.T) {
 			Activity{Online: true, Running: 1, LastSeen: at(1.1), PID: 10}, false},
 		{"failed revoked rejected retried end tasks", []step{{0, online()},
 			{1, started("a")}, {1, started("b")}, {1, started("c")}, {1, started("d")},
-			{2, ended(EventTaskFailed, "a")}, {2, ended(EventTaskRevoked, "b")}, {2, ended(EventTaskRejected, "c")}, {2.5, ended(EventTaskRetried, "d")}}, 3,
+			{2, ended(TaskFailed, "a")}, {2, ended(TaskRevoked, "b")}, {2, ended(TaskRejected, "c")}, {2.5, ended(TaskRetried, "d")}}, 3,
 			Activity{Online: true, IdleSince: at(2.5), LastSeen: at(2.5), PID: 10}, false},
-		{"past eta counted", []step{{0, online()}, {1, Event{Type: EventTaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T13:00:00+01:00"}}}, 2,
+		{"past eta counted", []step{{0, online()}, {1, Event{Type: TaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T13:00:00+01:00"}}}, 2,
 			// 13:00+01:00 is 12:00Z, before at(1): due, so counted.
 			Activity{Online: true, Received: 1, LastSeen: at(1), PID: 10}, false},
-		{"future eta skipped until due", []step{{0, online()}, {1, Event{Type: EventTaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T12:01:00.5+00:00"}}}, 30,
+		{"future eta skipped until due", []step{{0, online()}, {1, Event{Type: TaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T12:01:00.5+00:00"}}}, 30,
 			Activity{Online: true, IdleSince: at(0), LastSeen: at(1), PID: 10}, false},
-		{"eta due by snapshot time", []step{{0, online()}, {1, Event{Type: EventTaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T12:01:00+00:00"}}}, 60,
+		{"eta due by snapshot time", []step{{0, online()}, {1, Event{Type: TaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T12:01:00+00:00"}}}, 60,
 			Activity{Online: true, Received: 1, LastSeen: at(1), PID: 10}, false},
-		{"eta task started counts running", []step{{0, online()}, {1, Event{Type: EventTaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T12:01:00+00:00"}}, {60, started("e")}}, 61,
+		{"eta task started counts running", []step{{0, online()}, {1, Event{Type: TaskReceived, Hostname: "w1@h", UUID: "e", ETA: "2026-03-01T12:01:00+00:00"}}, {60, started("e")}}, 61,
 			Activity{Online: true, Running: 1, LastSeen: at(60), PID: 10}, false},
-		{"bad eta counts as received", []step{{0, online()}, {1, Event{Type: EventTaskReceived, Hostname: "w1@h", UUID: "e", ETA: "tomorrow"}}}, 2,
+		{"bad eta counts as received", []step{{0, online()}, {1, Event{Type: TaskReceived, Hostname: "w1@h", UUID: "e", ETA: "tomorrow"}}}, 2,
 			Activity{Online: true, Received: 1, LastSeen: at(1), PID: 10}, false},
-		{"offline clears", []step{{0, online()}, {1, started("a")}, {2, Event{Type: EventWorkerOffline, Hostname: "w1@h"}}}, 3,
+		{"offline clears", []step{{0, online()}, {1, started("a")}, {2, Event{Type: WorkerOffline, Hostname: "w1@h"}}}, 3,
 			Activity{}, true},
 		{"heartbeat active 0 drops stale running and received", []step{{0, online()}, {1, started("a")}, {1, recv("b")}, {5.5, beat(0)}}, 6,
 			Activity{Online: true, IdleSince: at(5.5), LastSeen: at(5.5), PID: 10}, false},
@@ -80,7 +80,7 @@ func TestTracker(t *testing.T) {
 			Activity{Online: true, IdleSince: at(3), LastSeen: at(3), PID: 10}, false},
 		{"task events before online", []step{{1, recv("a")}}, 2,
 			Activity{Received: 1, LastSeen: at(1), PID: 10}, false},
-		{"task-sent ignored", []step{{1, Event{Type: EventTaskSent, Hostname: "gen1@h", UUID: "a"}}}, 2,
+		{"task-sent ignored", []step{{1, Event{Type: TaskSent, Hostname: "gen1@h", UUID: "a"}}}, 2,
 			Activity{}, true},
 	}
 	for _, tt := range tests {
@@ -114,15 +114,15 @@ func TestTrackerCompletion(t *testing.T) {
 		want  Completion
 		ok    bool
 	}{
-		{"succeeded uses event runtime", []step{{0, started("a")}, {3, ended(EventTaskSucceeded, "a")}},
+		{"succeeded uses event runtime", []step{{0, started("a")}, {3, ended(TaskSucceeded, "a")}},
 			Completion{Outcome: OutcomeSucceeded, Runtime: 0.25, Worker: "w1@h"}, true},
-		{"failed uses observed start", []step{{0, started("a")}, {1.5, ended(EventTaskFailed, "a")}},
+		{"failed uses observed start", []step{{0, started("a")}, {1.5, ended(TaskFailed, "a")}},
 			Completion{Outcome: OutcomeFailed, Runtime: 1.5, Worker: "w1@h"}, true},
-		{"revoked unknown start", []step{{0, recv("a")}, {1, ended(EventTaskRevoked, "a")}},
+		{"revoked unknown start", []step{{0, recv("a")}, {1, ended(TaskRevoked, "a")}},
 			Completion{Outcome: OutcomeRevoked, Worker: "w1@h"}, true},
-		{"rejected never seen", []step{{1, ended(EventTaskRejected, "z")}},
+		{"rejected never seen", []step{{1, ended(TaskRejected, "z")}},
 			Completion{Outcome: OutcomeRejected, Worker: "w1@h"}, true},
-		{"retried", []step{{0, started("a")}, {2, ended(EventTaskRetried, "a")}},
+		{"retried", []step{{0, started("a")}, {2, ended(TaskRetried, "a")}},
 			Completion{Outcome: OutcomeRetried, Runtime: 2, Worker: "w1@h"}, true},
 		{"started is not an end", []step{{0, started("a")}}, Completion{}, false},
 	}
@@ -151,12 +151,12 @@ func TestTrackerForgetAndIdleTransitions(t *testing.T) {
 		t.Fatalf("IdleSince = %v while busy, want zero", a.IdleSince)
 	}
 	tr.Observe(started("a"), at(2))
-	tr.Observe(ended(EventTaskSucceeded, "a"), at(4))
+	tr.Observe(ended(TaskSucceeded, "a"), at(4))
 	tr.Observe(beat(0), at(6)) // heartbeat must not move IdleSince
 	if a := tr.Snapshot(at(7))["w1@h"]; !a.IdleSince.Equal(at(4)) {
 		t.Fatalf("IdleSince = %v, want %v", a.IdleSince, at(4))
 	}
-	tr.Observe(Event{Type: EventWorkerOnline, Hostname: "w2@h"}, at(5))
+	tr.Observe(Event{Type: WorkerOnline, Hostname: "w2@h"}, at(5))
 	tr.Forget("w1@h")
 	snap := tr.Snapshot(at(8))
 	if _, ok := snap["w1@h"]; ok || len(snap) != 1 {

@@ -1,4 +1,4 @@
-package broker
+package events
 
 import (
 	"sort"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// DefaultHeartbeatFreq is Celery's heartbeat interval, used when a heartbeat
+// defaultHeartbeatFreq is Celery's heartbeat interval, used when a heartbeat
 // event carries no freq.
-const DefaultHeartbeatFreq = 2.0
+const defaultHeartbeatFreq = 2.0
 
 // Completion outcomes.
 const (
@@ -85,12 +85,12 @@ func NewTracker() *Tracker {
 // earlier events were not seen. Events without a hostname, and task-sent
 // (from producers), change nothing.
 func (t *Tracker) Observe(ev Event, at time.Time) (Completion, bool) {
-	if ev.Hostname == "" || ev.Type == EventTaskSent {
+	if ev.Hostname == "" || ev.Type == TaskSent {
 		return Completion{}, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if ev.Type == EventWorkerOffline {
+	if ev.Type == WorkerOffline {
 		delete(t.workers, ev.Hostname)
 		return Completion{}, false
 	}
@@ -109,23 +109,23 @@ func (t *Tracker) Observe(ev Event, at time.Time) (Completion, bool) {
 		ended bool
 	)
 	switch ev.Type {
-	case EventWorkerOnline, EventWorkerBeat:
+	case WorkerOnline, WorkerBeat:
 		w.online = true
 		if ev.Freq > 0 {
 			w.freq = ev.Freq
 		}
-		if ev.Type == EventWorkerBeat {
+		if ev.Type == WorkerBeat {
 			w.reconcile(ev.Active, at)
 		}
-	case EventTaskReceived:
+	case TaskReceived:
 		w.receive(ev, at)
-	case EventTaskStarted:
+	case TaskStarted:
 		if ev.UUID != "" {
 			delete(w.received, ev.UUID)
 			delete(w.eta, ev.UUID)
 			w.running[ev.UUID] = at
 		}
-	case EventTaskSucceeded, EventTaskFailed, EventTaskRevoked, EventTaskRejected, EventTaskRetried:
+	case TaskSucceeded, TaskFailed, TaskRevoked, TaskRejected, TaskRetried:
 		c, ended = w.finish(ev, at), true
 	}
 	if w.busy() {
@@ -158,20 +158,20 @@ func (w *workerState) receive(ev Event, at time.Time) {
 func (w *workerState) finish(ev Event, at time.Time) Completion {
 	c := Completion{Worker: ev.Hostname}
 	switch ev.Type {
-	case EventTaskSucceeded:
+	case TaskSucceeded:
 		c.Outcome = OutcomeSucceeded
-	case EventTaskFailed:
+	case TaskFailed:
 		c.Outcome = OutcomeFailed
-	case EventTaskRevoked:
+	case TaskRevoked:
 		c.Outcome = OutcomeRevoked
-	case EventTaskRejected:
+	case TaskRejected:
 		c.Outcome = OutcomeRejected
-	case EventTaskRetried:
+	case TaskRetried:
 		c.Outcome = OutcomeRetried
 	}
 	start, started := w.running[ev.UUID]
 	switch {
-	case ev.Type == EventTaskSucceeded:
+	case ev.Type == TaskSucceeded:
 		c.Runtime = ev.Runtime
 	case started:
 		c.Runtime = at.Sub(start).Seconds()
@@ -191,7 +191,7 @@ func (w *workerState) finish(ev Event, at time.Time) Completion {
 func (w *workerState) reconcile(active int, at time.Time) {
 	freq := w.freq
 	if freq <= 0 {
-		freq = DefaultHeartbeatFreq
+		freq = defaultHeartbeatFreq
 	}
 	cutoff := at.Add(-time.Duration(2 * freq * float64(time.Second)))
 	if excess := len(w.running) - max(active, 0); excess > 0 {
