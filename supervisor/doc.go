@@ -12,6 +12,8 @@
 //
 // The loop consumes three small interfaces declared here (Queue, Events,
 // Pool, plus the optional Resources, and QueueWatcher when the Queue can
-// tell of changes so a new message is read at once), implemented by
-// package broker and package pool and faked at that boundary in tests.
+// tell of changes so a new message is read at once), in its own types
+// (boundary.go; events in package supervisor/events): it imports neither
+// package broker nor package pool. Adapters in cmd/revrx-supervise convert
+// their values at that boundary, and tests fake it.
 package supervisor

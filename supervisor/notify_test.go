@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -114,12 +113,12 @@ func TestNotifyWatchdog(t *testing.T) {
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	var stuck atomic.Bool
 	entered, release := make(chan struct{}, 1), make(chan struct{})
-	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
+	q := &fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
 		if stuck.Load() {
 			entered <- struct{}{}
 			<-release // ignores ctx, as a wedged call would
 		}
-		return map[string]broker.Backlog{"reports": {}}, nil
+		return map[string]Backlog{"reports": {}}, nil
 	}}
 	const interval = 20 * time.Millisecond
 	cfg := Config{Policy: policy.Config{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},

@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -33,8 +31,8 @@ func TestStatusWhileRunning(t *testing.T) {
 	now := func() time.Time { return time.Unix(0, clock.Add(int64(2*resourceInterval))) }
 	var cpu atomic.Int64
 	res := &changingResources{cpu: &cpu}
-	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
-		return map[string]broker.Backlog{"reports": {Depth: cpu.Load() % 3}}, nil
+	q := &fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
+		return map[string]Backlog{"reports": {Depth: cpu.Load() % 3}}, nil
 	}}
 	sup, err := New(Config{Policy: policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second},
 		Queues: []string{"reports"}, PollInterval: time.Millisecond, Now: now, Resources: res},
@@ -70,10 +68,10 @@ type changingResources struct {
 	calls atomic.Int64
 }
 
-func (r *changingResources) Host() (pool.HostUsage, error) {
+func (r *changingResources) Host() (HostUsage, error) {
 	r.calls.Add(1)
 	n := r.cpu.Add(1)
-	return pool.HostUsage{CPU: float64(n%100) / 100, Memory: 0.5}, nil
+	return HostUsage{CPU: float64(n%100) / 100, Memory: 0.5}, nil
 }
 
 func (r *changingResources) TreesRSS(pids []int) (map[int]uint64, error) {

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"time"
 
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -15,7 +14,7 @@ const resourceInterval = 5 * time.Second
 // views and the metrics, at most every resourceInterval (the views reuse
 // the last sample in between); without Resources the guard sees no valid
 // reading.
-func (s *Supervisor) sampleResources(workers []pool.Worker, views []policy.WorkerView, now time.Time) {
+func (s *Supervisor) sampleResources(workers []Worker, views []policy.WorkerView, now time.Time) {
 	res := s.cfg.Resources
 	if res == nil {
 		return
@@ -29,7 +28,7 @@ func (s *Supervisor) sampleResources(workers []pool.Worker, views []policy.Worke
 	}
 }
 
-func (s *Supervisor) sample(res Resources, workers []pool.Worker) {
+func (s *Supervisor) sample(res Resources, workers []Worker) {
 	if u, err := res.Host(); err != nil {
 		s.host = policy.HostUsage{}
 		s.log.Debug("host usage", "err", err)

@@ -8,12 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/events"
 )
 
-// Restorer settles what a worker held once it is gone (broker.Redis): the
+// Restorer settles what a worker held once it is gone (the Redis broker): the
 // messages recorded in its held set are put back on their queues, and a
 // message in flight at two deaths is quarantined.
 type Restorer interface {
@@ -22,7 +20,7 @@ type Restorer interface {
 	// TagsOf finds in unacked the messages of the given task ids (for a
 	// worker that kept no held set).
 	TagsOf(ctx context.Context, ids map[string]bool) ([]string, error)
-	Settle(ctx context.Context, worker, tag, take string, died func(taskID string) bool, queues []string) (broker.Settled, error)
+	Settle(ctx context.Context, worker, tag, take string, died func(taskID string) bool, queues []string) (Settled, error)
 	ForgetHeld(ctx context.Context, worker string) error
 	// WorkerAlive reports whether a worker of that name answers a ping.
 	WorkerAlive(ctx context.Context, worker string) (bool, error)
@@ -40,10 +38,10 @@ const settleRetry = time.Second
 
 // exitJob is one ended worker whose messages are to be settled.
 type exitJob struct {
-	exit    pool.Exit
+	exit    Exit
 	running []events.TaskRef // its tasks running at the end, by its events
 	tasks   []events.TaskRef // running and received: what an exec'd worker held
-	settled []broker.Settled
+	settled []Settled
 	fails   int // failed attempts: only the first is logged
 }
 
@@ -99,7 +97,7 @@ func (q *exits) take() []*exitJob {
 // OnWorkerExit is the pool's OnExit hook: it records what the worker's
 // events said it was doing and queues the settling of its messages. It is
 // safe to call from any goroutine and never blocks.
-func (s *Supervisor) OnWorkerExit(e pool.Exit) {
+func (s *Supervisor) OnWorkerExit(e Exit) {
 	if s.restorer == nil {
 		return
 	}
@@ -126,7 +124,7 @@ func (s *Supervisor) settlePrevious(ctx context.Context) {
 		return
 	}
 	for _, name := range gone {
-		j := &exitJob{exit: pool.Exit{Name: name, Spawn: pool.SpawnFork, Status: "gone with an earlier run", Died: true}}
+		j := &exitJob{exit: Exit{Name: name, Forked: true, Status: "gone with an earlier run", Died: true}}
 		if err := s.settle(ctx, j); err != nil {
 			s.log.Warn("could not settle what an earlier run's worker held", "worker", name, "err", err)
 		}
@@ -228,7 +226,7 @@ func (s *Supervisor) settle(ctx context.Context, j *exitJob) error {
 // (a forked worker records every message it takes), or, for an exec'd one
 // that died, the messages of unacked that its events announced (no take).
 func (s *Supervisor) heldTags(ctx context.Context, j *exitJob) (map[string]string, error) {
-	if j.exit.Spawn == pool.SpawnFork || !j.exit.Died {
+	if j.exit.Forked || !j.exit.Died {
 		return s.restorer.HeldBy(ctx, j.exit.Name)
 	}
 	ids := map[string]bool{}
@@ -250,16 +248,16 @@ func (s *Supervisor) reportSettled(j *exitJob) {
 	var restored, requeued []string
 	for _, st := range j.settled {
 		switch st.Outcome {
-		case broker.Restored:
+		case SettleRestored:
 			restored = append(restored, taskText(st.ID, st.Task))
 			s.m.tasksRestored.Inc()
-		case broker.Requeued, broker.Retaken:
+		case SettleRequeued, SettleRetaken:
 			requeued = append(requeued, st.Tag)
-		case broker.Quarantined:
+		case SettleQuarantined:
 			s.m.tasksQuarantined.Inc()
 			s.log.Warn("quarantined a message that was in flight at two worker deaths; requeue it by hand once fixed",
 				"worker", j.exit.Name, "task_id", st.ID, "task", st.Task, "list", st.Queue)
-		case broker.Unroutable:
+		case SettleUnroutable:
 			s.log.Warn("a gone worker's message has no queue bound; kombu restores it after its visibility timeout",
 				"worker", j.exit.Name, "task_id", st.ID, "task", st.Task)
 		}

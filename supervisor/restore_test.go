@@ -11,8 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
@@ -39,19 +37,19 @@ func (r *flakyRestorer) WorkerAlive(context.Context, string) (bool, error)      
 func (r *flakyRestorer) TagsOf(context.Context, map[string]bool) ([]string, error) { return nil, nil }
 func (r *flakyRestorer) ForgetHeld(context.Context, string) error                  { return nil }
 
-func (r *flakyRestorer) Settle(_ context.Context, _, tag, _ string, _ func(string) bool, _ []string) (broker.Settled, error) {
+func (r *flakyRestorer) Settle(_ context.Context, _, tag, _ string, _ func(string) bool, _ []string) (Settled, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.settled = append(r.settled, tag)
-	return broker.Settled{Tag: tag, ID: "id-" + tag, Task: "tasks.sleep", Outcome: broker.Restored}, nil
+	return Settled{Tag: tag, ID: "id-" + tag, Task: "tasks.sleep", Outcome: SettleRestored}, nil
 }
 
 // TestSettlingRetriesWhileTheBrokerIsDown: a worker's exit while Redis is
 // down is settled once it is back, retried once a second (not in a busy
 // loop), and counted once.
 func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
-	q := &flakyRestorer{fails: 2, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
-		return map[string]broker.Backlog{}, nil
+	q := &flakyRestorer{fails: 2, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
+		return map[string]Backlog{}, nil
 	}}}
 	reg := prometheus.NewRegistry()
 	sup, err := New(Config{Policy: policy.Config{Min: 0, Max: 1, TasksPerWorker: 1, Keepalive: time.Second},
@@ -64,7 +62,7 @@ func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
 	go func() { defer close(done); _ = sup.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	start := time.Now()
-	sup.OnWorkerExit(pool.Exit{Name: "worker1@h", PID: 7, Spawn: pool.SpawnFork, Status: "signal: killed", Died: true})
+	sup.OnWorkerExit(Exit{Name: "worker1@h", Forked: true, Status: "signal: killed", Died: true})
 	for testutil.ToFloat64(sup.m.tasksRestored) < 2 {
 		if time.Since(start) > 5*time.Second {
 			t.Fatalf("not settled 5 s after the broker came back (HeldBy called %d times)", q.calls.Load())
@@ -84,8 +82,8 @@ func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
 // but never what a live worker answering to one of those names holds.
 func TestPreviousWorkersSettledUnlessAlive(t *testing.T) {
 	for _, alive := range []bool{false, true} {
-		q := &flakyRestorer{alive: alive, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
-			return map[string]broker.Backlog{}, nil
+		q := &flakyRestorer{alive: alive, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
+			return map[string]Backlog{}, nil
 		}}}
 		sup, err := New(Config{Policy: policy.Config{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 			Queues: []string{"reports"}, PreviousWorkers: []string{"worker1@h", "worker2@h"}},
@@ -112,13 +110,13 @@ func TestDeathCountsOnlyRunningTasks(t *testing.T) {
 	running := []events.TaskRef{{ID: "run", Name: "tasks.sleep"}}
 	cases := []struct {
 		name  string
-		exit  pool.Exit
+		exit  Exit
 		ids   map[string]bool // id -> counted
 		isNil bool
 	}{
-		{"pool engine's main died", pool.Exit{Spawn: pool.SpawnFork, Died: true, PoolMain: true}, map[string]bool{"run": true, "reserved": false, "": false}, false},
-		{"whole worker died", pool.Exit{Spawn: pool.SpawnFork, Died: true}, map[string]bool{"run": true, "reserved": true, "": true}, false},
-		{"stopped", pool.Exit{Spawn: pool.SpawnFork, Died: false}, nil, true},
+		{"pool engine's main died", Exit{Forked: true, Died: true, PoolMain: true}, map[string]bool{"run": true, "reserved": false, "": false}, false},
+		{"whole worker died", Exit{Forked: true, Died: true}, map[string]bool{"run": true, "reserved": true, "": true}, false},
+		{"stopped", Exit{Forked: true, Died: false}, nil, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

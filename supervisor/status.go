@@ -3,7 +3,6 @@ package supervisor
 import (
 	"time"
 
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -18,8 +17,8 @@ type Status struct {
 	Workers      []WorkerStatus         `json:"workers"`
 	LastDecision DecisionStatus         `json:"last_decision"`
 	ShuttingDown bool                   `json:"shutting_down"`
-	AppHost      *pool.HostState        `json:"app_host,omitempty"`
-	Engine       *pool.EngineState      `json:"engine,omitempty"` // the pool engine's worker main
+	AppHost      *AppHostState          `json:"app_host,omitempty"`
+	Engine       *EngineState           `json:"engine,omitempty"` // the pool engine's worker main
 	Settings     []Setting              `json:"settings,omitempty"`
 }
 
@@ -104,7 +103,7 @@ type DecisionStatus struct {
 }
 
 // record publishes one tick's outcome to the metrics and the status snapshot.
-func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []policy.WorkerView, workers []pool.Worker, now time.Time) {
+func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []policy.WorkerView, workers []Worker, now time.Time) {
 	p := s.cfg.Policy
 	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
 	s.recordMetrics(d, obs, views, now)
@@ -167,7 +166,7 @@ func (s *Supervisor) recordMetrics(d policy.Decision, obs policy.Observation, vi
 
 // workerStatuses joins the policy's views with the pool's processes for
 // /status; the output of a failed start is scrubbed of secrets.
-func (s *Supervisor) workerStatuses(views []policy.WorkerView, workers []pool.Worker, now time.Time) []WorkerStatus {
+func (s *Supervisor) workerStatuses(views []policy.WorkerView, workers []Worker, now time.Time) []WorkerStatus {
 	out := make([]WorkerStatus, 0, len(views))
 	for i, v := range views {
 		w := workers[i]

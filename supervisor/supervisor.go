@@ -12,8 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
@@ -22,12 +20,12 @@ import (
 type Queue interface {
 	// Backlogs returns each queue's depth and oldest waiting message age
 	// at now, in one round trip.
-	Backlogs(ctx context.Context, queues []string, now time.Time) (map[string]broker.Backlog, error)
+	Backlogs(ctx context.Context, queues []string, now time.Time) (map[string]Backlog, error)
 }
 
 // Resources reads the host's load and the workers' memory.
 type Resources interface {
-	Host() (pool.HostUsage, error)
+	Host() (HostUsage, error)
 	// TreesRSS returns the RSS of each pid's process tree; gone pids are left out.
 	TreesRSS(pids []int) (map[int]uint64, error)
 }
@@ -41,20 +39,26 @@ type Events interface {
 
 // Pool is the set of worker processes the supervisor scales.
 type Pool interface {
-	Add() (pool.Worker, error)
+	// Add starts one worker; ErrShuttingDown once the pool stops.
+	Add() error
+	// Stop warm-stops the named worker; ErrBusy if it is not idle.
 	Stop(name string) error
 	// Reclaim takes back a draining worker (its stop not yet committed).
 	Reclaim(name string) error
 	// Retire stops a worker for good (never taken back).
 	Retire(name string) error
-	Workers() []pool.Worker
+	// Workers returns every worker, sorted by slot.
+	Workers() []Worker
+	// Changed receives a value after any worker's state changed.
 	Changed() <-chan struct{}
 }
 
 // ProcessPool is implemented by a Pool whose workers are the processes of
-// one worker main's prefork pool (pool.Engine, the pool engine).
+// one worker main's prefork pool (the pool engine).
 type ProcessPool interface {
-	// Grow starts up to n processes at once and returns how many started.
+	// Grow starts up to n processes at once and returns how many started;
+	// ErrNoMain while the worker main is starting, ErrShuttingDown once the
+	// pool stops.
 	Grow(n int) (int, error)
 	// Reserved is what the worker main holds that no process took yet.
 	Reserved() int
@@ -65,13 +69,13 @@ type ProcessPool interface {
 
 // EngineStater is implemented by the pool engine; /status shows its main.
 type EngineStater interface {
-	State() pool.EngineState
+	State() EngineState
 }
 
 // HostStater is implemented by a Pool that forks workers from an app host;
 // /status shows the host and /readyz fails while the app cannot be imported.
 type HostStater interface {
-	HostState() pool.HostState
+	HostState() AppHostState
 }
 
 // Defaults for Config fields left zero.
@@ -173,7 +177,7 @@ type Supervisor struct {
 	shuttingDown atomic.Bool
 
 	// Loop-owned state (only Run's goroutine touches it).
-	lastBacklog map[string]broker.Backlog
+	lastBacklog map[string]Backlog
 	lastGoodAt  time.Time
 	host        policy.HostUsage
 	rss         map[int]uint64 // process tree RSS by worker PID, from the last sample
@@ -215,7 +219,7 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	s := &Supervisor{
 		cfg: cfg, queue: q, events: ev, pool: p, tracker: events.NewTracker(), m: m, log: cfg.Logger,
 		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)}, sent: newSentTimes(), queueSet: queueSet,
-		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]broker.Backlog{}, sd: newSDState(cfg),
+		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]Backlog{}, sd: newSDState(cfg),
 		timeline: newTimeline(timelineStep, TimelineWindow, timelineDecisions),
 	}
 	if err := reg.Register(newWorkerCollector(s)); err != nil {
@@ -363,7 +367,7 @@ func (s *Supervisor) act(d policy.Decision) {
 	var stopped []string
 	for _, st := range d.Stop {
 		if err := s.pool.Stop(st.Name); err != nil {
-			if errors.Is(err, pool.ErrBusy) { // took a task since the decision: it stays
+			if errors.Is(err, ErrBusy) { // took a task since the decision: it stays
 				s.log.Debug("the process took a task; not stopped", "worker", st.Name)
 			} else {
 				s.log.Error("stop worker", "worker", st.Name, "err", err)
@@ -390,7 +394,7 @@ func (s *Supervisor) grow(pp ProcessPool, d policy.Decision) int {
 		return 0
 	}
 	n, err := pp.Grow(d.Start)
-	if err != nil && !errors.Is(err, pool.ErrShuttingDown) && !errors.Is(err, pool.ErrNoMain) { // no main yet: it is starting
+	if err != nil && !errors.Is(err, ErrShuttingDown) && !errors.Is(err, ErrNoMain) { // no main yet: it is starting
 		s.log.Error("start pool processes", "wanted", d.Start, "started", n, "err", err)
 	}
 	for range n {
@@ -404,8 +408,8 @@ func (s *Supervisor) grow(pp ProcessPool, d policy.Decision) int {
 func (s *Supervisor) addWorkers(d policy.Decision) int {
 	started := 0
 	for range d.Start {
-		if _, err := s.pool.Add(); err != nil {
-			if !errors.Is(err, pool.ErrShuttingDown) {
+		if err := s.pool.Add(); err != nil {
+			if !errors.Is(err, ErrShuttingDown) {
 				s.log.Error("start worker", "err", err)
 			}
 			break

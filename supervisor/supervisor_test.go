@@ -17,28 +17,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // fakeQueue answers Backlogs from a func field.
 type fakeQueue struct {
-	backlogs func(queues []string) (map[string]broker.Backlog, error)
+	backlogs func(queues []string) (map[string]Backlog, error)
 }
 
-func (q *fakeQueue) Backlogs(_ context.Context, queues []string, _ time.Time) (map[string]broker.Backlog, error) {
+func (q *fakeQueue) Backlogs(_ context.Context, queues []string, _ time.Time) (map[string]Backlog, error) {
 	return q.backlogs(queues)
 }
 
 // fakeResources reports fixed host usage and worker memory.
 type fakeResources struct {
-	host pool.HostUsage
+	host HostUsage
 	rss  uint64
 }
 
-func (r *fakeResources) Host() (pool.HostUsage, error) { return r.host, nil }
+func (r *fakeResources) Host() (HostUsage, error) { return r.host, nil }
 func (r *fakeResources) TreesRSS(pids []int) (map[int]uint64, error) {
 	out := map[int]uint64{}
 	for _, p := range pids {
@@ -56,15 +54,21 @@ func (fakeEvents) SubscribeEvents(ctx context.Context, _ func(events.Event), onS
 	return nil
 }
 
+// The fake pool's errors.
+var (
+	errUnknownWorker = errors.New("unknown worker")
+	errNotDraining   = errors.New("worker is not draining")
+)
+
 // fakePool keeps workers in memory; Stop marks them stopping.
 type fakePool struct {
 	mu      sync.Mutex
-	workers []pool.Worker
+	workers []Worker
 	pid     int
 	changed chan struct{}
 }
 
-func (p *fakePool) Add() (pool.Worker, error) {
+func (p *fakePool) Add() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	used := map[int]bool{}
@@ -76,16 +80,15 @@ func (p *fakePool) Add() (pool.Worker, error) {
 		slot++
 	}
 	p.pid++
-	w := pool.Worker{Name: workerName(slot), Slot: slot, PID: 1000 + p.pid, State: pool.Running}
-	p.workers = append(p.workers, w)
-	return w, nil
+	p.workers = append(p.workers, Worker{Name: workerName(slot), Slot: slot, PID: 1000 + p.pid, State: WorkerRunning})
+	return nil
 }
 
-func (p *fakePool) Stop(name string) error   { return p.set(name, pool.Draining) }
-func (p *fakePool) Retire(name string) error { return p.set(name, pool.Stopping) }
+func (p *fakePool) Stop(name string) error   { return p.set(name, WorkerDraining) }
+func (p *fakePool) Retire(name string) error { return p.set(name, WorkerStopping) }
 
 // set moves the named worker to state st.
-func (p *fakePool) set(name string, st pool.State) error {
+func (p *fakePool) set(name string, st WorkerState) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.workers {
@@ -94,25 +97,25 @@ func (p *fakePool) set(name string, st pool.State) error {
 			return nil
 		}
 	}
-	return pool.ErrUnknownWorker
+	return errUnknownWorker
 }
 
 func (p *fakePool) Reclaim(name string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.workers {
-		if p.workers[i].Name == name && p.workers[i].State == pool.Draining {
-			p.workers[i].State = pool.Running
+		if p.workers[i].Name == name && p.workers[i].State == WorkerDraining {
+			p.workers[i].State = WorkerRunning
 			return nil
 		}
 	}
-	return pool.ErrNotDraining
+	return errNotDraining
 }
 
-func (p *fakePool) Workers() []pool.Worker {
+func (p *fakePool) Workers() []Worker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]pool.Worker(nil), p.workers...)
+	return append([]Worker(nil), p.workers...)
 }
 
 func (p *fakePool) Changed() <-chan struct{} { return p.changed }
@@ -123,7 +126,7 @@ func (p *fakePool) exitStopped() {
 	defer p.mu.Unlock()
 	kept := p.workers[:0]
 	for _, w := range p.workers {
-		if w.State != pool.Stopping && w.State != pool.Draining {
+		if w.State != WorkerStopping && w.State != WorkerDraining {
 			kept = append(kept, w)
 		}
 	}
@@ -150,12 +153,12 @@ type harness struct {
 
 func newHarness(t *testing.T, p policy.Config) *harness {
 	h := &harness{t: t, now: t0, pool: &fakePool{changed: make(chan struct{})}, reg: prometheus.NewRegistry(),
-		res: &fakeResources{host: pool.HostUsage{CPU: 0.2, Memory: 0.3}, rss: 50 << 20}}
-	q := &fakeQueue{backlogs: func([]string) (map[string]broker.Backlog, error) {
+		res: &fakeResources{host: HostUsage{CPU: 0.2, Memory: 0.3}, rss: 50 << 20}}
+	q := &fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
 		if h.err != nil {
 			return nil, h.err
 		}
-		return map[string]broker.Backlog{"reports": {Depth: h.depth, OldestAge: h.oldest, AgeExact: true}}, nil
+		return map[string]Backlog{"reports": {Depth: h.depth, OldestAge: h.oldest, AgeExact: true}}, nil
 	}}
 	sup, err := New(Config{Policy: p, Queues: []string{"reports"}, Now: func() time.Time { return h.now }, Resources: h.res},
 		q, fakeEvents{}, h.pool, h.reg)
@@ -187,7 +190,7 @@ func (h *harness) metric(c prometheus.Collector) float64 { return testutil.ToFlo
 func (h *harness) running() int {
 	n := 0
 	for _, w := range h.pool.Workers() {
-		if w.State == pool.Running {
+		if w.State == WorkerRunning {
 			n++
 		}
 	}
@@ -226,7 +229,7 @@ func TestSupervisorScalesUpAndIdleDown(t *testing.T) {
 	// only the three idle ones go.
 	var stopped []string
 	for _, w := range h.pool.Workers() {
-		if w.State == pool.Draining {
+		if w.State == WorkerDraining {
 			stopped = append(stopped, w.Name)
 		}
 	}
@@ -260,7 +263,7 @@ func TestBurstDuringScaleDownTakesBackDraining(t *testing.T) {
 	h.tick(5 * time.Second) // every worker idle past the keepalive: two drain
 	draining := 0
 	for _, w := range h.pool.Workers() {
-		if w.State == pool.Draining {
+		if w.State == WorkerDraining {
 			draining++
 		}
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // QueueWatcher is implemented by a Queue that can tell when the queues'
-// lists change (broker.Redis does, with Redis client tracking). Run uses it
+// lists change (the Redis broker does, with Redis client tracking). Run uses it
 // when the Queue has it: a change makes the loop tick at once instead of at
 // the next PollInterval, which then only bounds how stale a reading gets.
 type QueueWatcher interface {

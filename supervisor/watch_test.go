@@ -3,6 +3,7 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -27,25 +27,24 @@ type fakeWatchedQueue struct {
 	subscribe func(ctx context.Context, changed func(), onState func(bool)) error
 }
 
-func (q *fakeWatchedQueue) Backlogs(ctx context.Context, _ []string, now time.Time) (map[string]broker.Backlog, error) {
+func (q *fakeWatchedQueue) Backlogs(ctx context.Context, _ []string, now time.Time) (map[string]Backlog, error) {
 	if q.reads != nil {
 		select {
 		case q.reads <- time.Now():
 		case <-ctx.Done():
 		}
 	}
-	return map[string]broker.Backlog{"reports": {}}, nil
+	return map[string]Backlog{"reports": {}}, nil
 }
 
 func (q *fakeWatchedQueue) SubscribeChanges(ctx context.Context, queues []string, changed func(), onState func(bool)) error {
 	return q.subscribe(ctx, changed, onState)
 }
 
-var (
-	_ QueueWatcher = (*fakeWatchedQueue)(nil)
-	// Run finds the broker's watcher by a type assertion: keep it found.
-	_ QueueWatcher = (*broker.Redis)(nil)
-)
+var _ QueueWatcher = (*fakeWatchedQueue)(nil)
+
+// errNoTracking is the fake watcher's reason to give up.
+var errNoTracking = errors.New("client tracking refused")
 
 // runSupervisor runs a supervisor on q with the given poll interval until
 // the returned stop is called; stop returns Run's error.
@@ -169,7 +168,7 @@ func TestRunPollsWithoutTracking(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		q := &fakeWatchedQueue{reads: make(chan time.Time),
 			subscribe: func(context.Context, func(), func(bool)) error {
-				return fmt.Errorf("subscribe changes: %w", broker.ErrNoTracking)
+				return fmt.Errorf("subscribe changes: %w", errNoTracking)
 			}}
 		collected := collect(q.reads)
 		sup, stop := runSupervisor(t, q, time.Second, log)
@@ -185,7 +184,7 @@ func TestRunPollsWithoutTracking(t *testing.T) {
 			t.Errorf("revrx_queue_watch_up = %v, want 0", got)
 		}
 		if n := strings.Count(logs.String(), "queue change notifications unavailable"); n != 1 ||
-			!strings.Contains(logs.String(), broker.ErrNoTracking.Error()) {
+			!strings.Contains(logs.String(), errNoTracking.Error()) {
 			t.Errorf("logs = %q, want the fallback said once with its cause", logs.String())
 		}
 	})

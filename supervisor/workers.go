@@ -3,7 +3,6 @@ package supervisor
 import (
 	"time"
 
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor/events"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
@@ -11,7 +10,7 @@ import (
 // setPoolNames publishes the node names of the pool to handleEvent, which
 // drops every other host's events, so that what the tracker keeps is
 // bounded by the pool.
-func (s *Supervisor) setPoolNames(workers []pool.Worker) {
+func (s *Supervisor) setPoolNames(workers []Worker) {
 	names := make(map[string]bool, len(workers)+1)
 	for _, w := range workers {
 		names[nodeOf(w)] = true
@@ -24,7 +23,7 @@ func (s *Supervisor) setPoolNames(workers []pool.Worker) {
 
 // forgetReplaced drops the task state of workers (nodes) whose process is
 // gone, so a restarted worker with the same name starts clean.
-func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
+func (s *Supervisor) forgetReplaced(workers []Worker) {
 	alive := make(map[string]int, len(workers))
 	for _, w := range workers {
 		pid := w.PID
@@ -47,7 +46,7 @@ func (s *Supervisor) forgetReplaced(workers []pool.Worker) {
 }
 
 // views joins the pool's processes with what their events say.
-func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.WorkerView {
+func (s *Supervisor) views(workers []Worker, now time.Time) []policy.WorkerView {
 	acts := s.tracker.Snapshot(now)
 	views := make([]policy.WorkerView, 0, len(workers))
 	for _, w := range workers {
@@ -58,11 +57,11 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.Worker
 		}
 		a := acts[w.Name]
 		switch {
-		case w.State == pool.Draining:
+		case w.State == WorkerDraining:
 			v.Phase = policy.PhaseDraining
-		case w.State == pool.Stopping:
+		case w.State == WorkerStopping:
 			v.Phase = policy.PhaseStopping
-		case w.State == pool.Backoff:
+		case w.State == WorkerBackoff:
 			v.Phase = policy.PhaseBackoff
 		case !a.Online:
 			v.Phase = policy.PhaseStarting
@@ -82,7 +81,7 @@ func (s *Supervisor) views(workers []pool.Worker, now time.Time) []policy.Worker
 
 // nodeOf is the Celery node whose events cover w: its worker main's for a
 // pool process, its own name for a whole worker.
-func nodeOf(w pool.Worker) string {
+func nodeOf(w Worker) string {
 	if w.Process != nil && w.Node != "" {
 		return w.Node
 	}
@@ -91,13 +90,13 @@ func nodeOf(w pool.Worker) string {
 
 // processView is a pool process as the policy sees it: one task at most,
 // its phase as its worker main's event loop reported it.
-func processView(v policy.WorkerView, w pool.Worker) policy.WorkerView {
+func processView(v policy.WorkerView, w Worker) policy.WorkerView {
 	switch w.Process.Phase {
-	case pool.ProcessStarting:
+	case ProcessStarting:
 		v.Phase = policy.PhaseStarting
-	case pool.ProcessStopping:
+	case ProcessStopping:
 		v.Phase = policy.PhaseStopping
-	case pool.ProcessBusy:
+	case ProcessBusy:
 		v.Phase, v.Running = policy.PhaseBusy, 1
 	default:
 		v.Phase, v.IdleSince = policy.PhaseIdle, w.Process.Since

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/harness"
-	"github.com/revrx/revrx-supervise/pool"
+	"github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -97,7 +97,7 @@ func testSIGTERMLetsRunningTasksFinish(t *testing.T, engine string) {
 	})
 	waitFor(t, 5*time.Second, "/status to show the workers stopping", func() bool {
 		if e := s.status().Engine; e != nil {
-			return e.Main.State == pool.Stopping && s.workersIn(policy.PhaseBusy) == 3
+			return e.Main.State == supervisor.WorkerStopping && s.workersIn(policy.PhaseBusy) == 3
 		}
 		return s.workersIn(policy.PhaseStopping) == 3
 	})

@@ -10,9 +10,9 @@ import (
 )
 
 // workerPool is what run drives: the pool engine (pool.Engine) or the
-// whole-worker engine (pool.Pool).
+// whole-worker engine (pool.Pool); adaptPool makes it a supervisor.Pool.
 type workerPool interface {
-	supervisor.Pool
+	poolEngine
 	Run(ctx context.Context) error
 	Kill()
 	SlotNames(n int) []string
@@ -108,8 +108,8 @@ type engineHooks struct {
 }
 
 func (h engineHooks) restart(name, reason string) { h.sup().OnRestart(name, reason) }
-func (h engineHooks) exit(e pool.Exit)            { h.sup().OnWorkerExit(e) }
-func (h engineHooks) lost(l pool.ProcessLoss)     { h.sup().OnProcessLost(l) }
+func (h engineHooks) exit(e pool.Exit)            { h.sup().OnWorkerExit(supervisorExit(e)) }
+func (h engineHooks) lost(l pool.ProcessLoss)     { h.sup().OnProcessLost(supervisor.ProcessLoss(l)) }
 func (h engineHooks) quarantine(q pool.Quarantine) {
-	h.sup().OnQuarantine(q)
+	h.sup().OnQuarantine(supervisor.Quarantine(q))
 }

@@ -119,10 +119,10 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	scfg := cfg.Supervisor
-	scfg.Logger, scfg.Scrub, scfg.Resources, scfg.Version = log, cfg.Secrets.scrub, pool.NewSampler(), buildVersion()
+	scfg.Logger, scfg.Scrub, scfg.Resources, scfg.Version = log, cfg.Secrets.scrub, sampler{pool.NewSampler()}, buildVersion()
 	scfg.Settings = append(settings, engineSetting(cfg, fallback), spawnSetting(cfg, pcfg))
 	scfg.PreviousWorkers = prog.pool.SlotNames(scfg.Policy.Max)
-	if prog.sup, err = supervisor.New(scfg, prog.rds, brokerAdapter{prog.rds}, prog.pool, prog.reg); err != nil {
+	if prog.sup, err = supervisor.New(scfg, brokerAdapter{prog.rds}, brokerAdapter{prog.rds}, adaptPool(prog.pool), prog.reg); err != nil {
 		prog.rds.Close()
 		return nil, fmt.Errorf("supervisor: %w", err)
 	}

@@ -1,15 +1,19 @@
 package main
 
 import (
-	"github.com/revrx/revrx-supervise/broker"
-	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
 )
 
-// The concrete types satisfy the interfaces the supervisor declares.
+// The adapters satisfy the interfaces the supervisor declares, the optional
+// ones it finds by type assertion included.
 var (
-	_ supervisor.Queue     = (*broker.Redis)(nil)
-	_ supervisor.Events    = brokerAdapter{}
-	_ supervisor.Pool      = (*pool.Pool)(nil)
-	_ supervisor.Resources = (*pool.Sampler)(nil)
+	_ supervisor.Queue        = brokerAdapter{}
+	_ supervisor.Events       = brokerAdapter{}
+	_ supervisor.QueueWatcher = brokerAdapter{}
+	_ supervisor.Restorer     = brokerAdapter{}
+	_ supervisor.Pool         = poolAdapter{}
+	_ supervisor.HostStater   = poolAdapter{}
+	_ supervisor.ProcessPool  = engineAdapter{}
+	_ supervisor.EngineStater = engineAdapter{}
+	_ supervisor.Resources    = sampler{}
 )
