@@ -8,7 +8,7 @@ import "time"
 // the pool logs one error with the child's last output lines.
 const failedStartReport = 3
 
-// Restart reasons passed to Config.OnRestart.
+// Restart reasons (Restart.Reason).
 const (
 	ReasonCrashed     = "crashed"      // nonzero exit status or killed by a signal
 	ReasonExited      = "exited"       // exit status 0 without being asked to stop

@@ -81,19 +81,6 @@ type Config struct {
 	// (Logger.With("worker", name), level info, "stream" stdout|stderr).
 	// Nil discards everything.
 	Logger *slog.Logger
-	// OnRestart, if set, is called from a pool goroutine each time an
-	// unexpected exit is scheduled for restart. reason is "crashed" (nonzero
-	// status or a signal), "exited" (status 0) or "failed_start". It must not
-	// block for long and must not call back into the Pool synchronously.
-	OnRestart func(name, reason string)
-
-	// OnExit, if set, is called from the worker's goroutine once its
-	// process has ended and nothing of it runs any more (the main process
-	// reaped, its group SIGKILLed), before it is restarted or its slot
-	// freed: the moment to put back what it held. Like OnRestart it must
-	// not block for long nor call back into the Pool synchronously.
-	OnExit func(Exit)
-
 	// Control, if set, makes every stop safe on Redis: the worker's
 	// consumers are cancelled first (kombu 5.2 loses a message Redis hands
 	// to a worker during its warm shutdown: the BRPOP in flight is never

@@ -39,11 +39,6 @@ type EngineConfig struct {
 	// Max caps the processes alive at every instant, stopping ones included
 	// (the supervisor's policy asks for the rest, MIN included).
 	Max int
-	// OnLost hears a pool process that died with a task (from a pool
-	// goroutine; it must not block nor call back into the Engine).
-	OnLost func(ProcessLoss)
-	// OnQuarantine hears a message the extension moved to a quarantine list.
-	OnQuarantine func(Quarantine)
 }
 
 // ProcessLoss is a pool process that died while running a task.

@@ -68,18 +68,16 @@ func (e *Engine) onPush(conn *extConn, m extMessage) {
 	case "lost":
 		e.onLost(m)
 	case "quarantined":
-		if f := e.cfg.OnQuarantine; f != nil {
-			f(Quarantine{Node: e.node, Queue: m.Queue, Reason: m.Reason, TaskID: m.TaskID, Task: m.Task})
-		}
+		q := Quarantine{Node: e.node, Queue: m.Queue, Reason: m.Reason, TaskID: m.TaskID, Task: m.Task}
+		e.main.reports.add(func(r *Reports) { r.Quarantines = append(r.Quarantines, q) })
 	}
 	e.notify()
 }
 
 func (e *Engine) onLost(m extMessage) {
-	if f := e.cfg.OnLost; f != nil {
-		f(ProcessLoss{Node: e.node, TaskID: m.TaskID, Task: m.Task, PID: m.PID, ExitCode: m.ExitCode,
-			Deaths: m.Deaths, Quarantined: m.Quarantined})
-	}
+	l := ProcessLoss{Node: e.node, TaskID: m.TaskID, Task: m.Task, PID: m.PID, ExitCode: m.ExitCode,
+		Deaths: m.Deaths, Quarantined: m.Quarantined}
+	e.main.reports.add(func(r *Reports) { r.Losses = append(r.Losses, l) })
 }
 
 // onClose forgets conn once its worker main is gone.

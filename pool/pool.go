@@ -111,7 +111,7 @@ const (
 	ProcessStopping ProcessPhase = "stopping"
 )
 
-// Exit is a worker process that has ended (Config.OnExit).
+// Exit is a worker process that has ended (Reports.Exits).
 type Exit struct {
 	Name   string // node name
 	PID    int    // its main PID
@@ -136,6 +136,7 @@ type Pool struct {
 	backoff backoffPolicy
 	svc     *services
 	changed chan struct{}
+	reports *reportBox
 	// drainSlot (capacity 1) is held by the one worker draining (see drain).
 	drainSlot chan struct{}
 
@@ -173,6 +174,7 @@ func New(cfg Config) (*Pool, error) {
 		},
 		svc:        svc,
 		changed:    make(chan struct{}, 1),
+		reports:    newReportBox(),
 		drainSlot:  make(chan struct{}, 1),
 		slots:      make(map[int]*slot),
 		shutdownCh: make(chan struct{}),

@@ -12,24 +12,8 @@ import (
 	"unicode/utf8"
 )
 
-// restarts collects OnRestart calls with their times.
-type restarts struct {
-	mu    sync.Mutex
-	calls []string
-	at    []time.Time
-}
-
-func (r *restarts) hook(name, reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.calls = append(r.calls, reason)
-	r.at = append(r.at, time.Now())
-}
-
 func TestFailedStartBacksOffAndReports(t *testing.T) {
-	var rs restarts
 	p, rec, _ := testPool(t, "exit-now", func(c *Config) {
-		c.OnRestart = rs.hook
 		c.FailedStartWindow = 5 * time.Second // a -race helper takes a while to start
 	})
 	stop := run(t, p)
@@ -55,18 +39,20 @@ func TestFailedStartBacksOffAndReports(t *testing.T) {
 	if n := rec.count(func(r record) bool { return r.Msg == "worker keeps failing to start" }); n != 1 {
 		t.Fatalf("failure reported %d times, want once per streak", n)
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	for i, reason := range rs.calls {
-		if reason != ReasonFailedStart {
-			t.Fatalf("OnRestart reason %d = %q, want failed_start", i, reason)
+	rs := p.TakeReports().Restarts
+	if len(rs) < 5 {
+		t.Fatalf("%d restarts reported, want at least 5", len(rs))
+	}
+	for i, r := range rs {
+		if r.Reason != ReasonFailedStart || r.Name != w.Name {
+			t.Fatalf("restart %d = %+v, want %s failed_start", i, r, w.Name)
 		}
 	}
 	// No tight loop: each restart waited at least its backoff after the
 	// previous exit, which happened after the previous restart.
-	for i := 1; i < len(rs.at); i++ {
+	for i := 1; i < len(rs); i++ {
 		want := backoffDelay(i-1, 20*time.Millisecond, 160*time.Millisecond)
-		if gap := rs.at[i].Sub(rs.at[i-1]); gap < want {
+		if gap := rs[i].At.Sub(rs[i-1].At); gap < want {
 			t.Fatalf("restart %d came %s after the previous one, want >= %s", i, gap, want)
 		}
 	}
@@ -97,10 +83,8 @@ func TestFailedStartsClearOnceUp(t *testing.T) {
 }
 
 func TestMissingCommandIsAFailedStart(t *testing.T) {
-	var rs restarts
 	p, rec, _ := testPool(t, "exit-now", func(c *Config) {
 		c.Command = []string{"/nonexistent/celery"}
-		c.OnRestart = rs.hook
 	})
 	stop := run(t, p)
 	w, err := p.Add()
@@ -117,8 +101,7 @@ func TestMissingCommandIsAFailedStart(t *testing.T) {
 }
 
 func TestCrashAfterRunningIsRestarted(t *testing.T) {
-	var rs restarts
-	p, rec, _ := testPool(t, "crash-after", func(c *Config) { c.OnRestart = rs.hook })
+	p, rec, _ := testPool(t, "crash-after", nil)
 	stop := run(t, p)
 	w, _ := p.Add()
 	waitWorkers(t, p, "2 restarts", func(ws []Worker) bool {
@@ -127,11 +110,13 @@ func TestCrashAfterRunningIsRestarted(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	for _, reason := range rs.calls {
-		if reason != ReasonCrashed {
-			t.Fatalf("reasons = %q, want crashed", rs.calls)
+	rs := p.TakeReports().Restarts
+	if len(rs) < 2 {
+		t.Fatalf("%d restarts reported, want at least 2", len(rs))
+	}
+	for _, r := range rs {
+		if r.Reason != ReasonCrashed {
+			t.Fatalf("restarts = %+v, want crashed", rs)
 		}
 	}
 	// Up 300ms >= 2*FailedStartWindow: the backoff restarts from Min each time.

@@ -65,28 +65,26 @@ func (p *Pool) supervise(s *slot, first chan struct{}) {
 		if !ok {
 			return
 		}
-		if p.cfg.OnRestart != nil {
-			p.cfg.OnRestart(s.name, d.Reason)
-		}
+		p.reports.add(func(r *Reports) {
+			r.Restarts = append(r.Restarts, Restart{Name: s.name, Reason: d.Reason, At: time.Now()})
+		})
 		if !p.sleep(s, d.Delay) {
 			return
 		}
 	}
 }
 
-// reportExit tells Config.OnExit that s's process has ended (reaped, its
+// reportExit reports that s's process has ended (reaped, its
 // group killed: nothing of it runs any more), before the slot changes.
 func (p *Pool) reportExit(s *slot, pr *process, exit exitInfo) {
-	if p.cfg.OnExit == nil {
-		return
-	}
 	p.mu.Lock()
 	stopped := s.stopReq && !s.killed
 	p.mu.Unlock()
-	p.cfg.OnExit(Exit{
+	e := Exit{
 		Name: s.name, PID: pr.pid, Spawn: pr.spawn, Status: exit.String(),
 		Died: !stopped || exit.crashed(), PoolMain: p.cfg.attach != nil,
-	})
+	}
+	p.reports.add(func(r *Reports) { r.Exits = append(r.Exits, e) })
 }
 
 // release closes *first once.

@@ -154,17 +154,17 @@ func TestRetiredWorkerIsNotTakenBack(t *testing.T) {
 // as an unexpected exit that died (so its messages are put back), and
 // restarted.
 func TestWorkerHungAfterUnrecoverableErrorIsKilled(t *testing.T) {
-	exits := make(chan Exit, 4)
-	p, rec, _ := testPool(t, "fatal-hang", func(c *Config) {
-		c.ShutdownTimeout = 300 * time.Millisecond
-		c.OnExit = func(e Exit) { exits <- e }
-	})
+	p, rec, _ := testPool(t, "fatal-hang", func(c *Config) { c.ShutdownTimeout = 300 * time.Millisecond })
 	run(t, p)
 	w, _ := p.Add()
 	start := time.Now()
 	select {
-	case e := <-exits:
-		if !e.Died || e.Status != "signal: killed" || e.Name != w.Name {
+	case <-p.Reported():
+		r := p.TakeReports()
+		if len(r.Exits) != 1 {
+			t.Fatalf("reports %+v, want one exit", r)
+		}
+		if e := r.Exits[0]; !e.Died || e.Status != "signal: killed" || e.Name != w.Name {
 			t.Fatalf("exit %+v, want %s died of signal: killed", e, w.Name)
 		}
 	case <-time.After(10 * time.Second):

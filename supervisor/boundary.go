@@ -91,6 +91,22 @@ type Exit struct {
 	PoolMain bool
 }
 
+// Reports is what the pool tells since the last TakeReports.
+type Reports struct {
+	// Exits are worker processes that ended; each is in the reports
+	// before any Workers snapshot shows its slot changed.
+	Exits       []Exit
+	Restarts    []Restart     // unexpected exits scheduled for restart
+	Losses      []ProcessLoss // pool processes that died with a task
+	Quarantines []Quarantine  // undecodable messages a worker main set aside
+}
+
+// Restart is an unexpected exit the pool will restart.
+type Restart struct {
+	Name   string
+	Reason string // "crashed", "exited" or "failed_start"
+}
+
 // ProcessLoss is a pool process that died while running a task.
 type ProcessLoss struct {
 	Node, TaskID, Task string

@@ -124,7 +124,7 @@ func TestNotifyWatchdog(t *testing.T) {
 	cfg := Config{Policy: policy.Config{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 		Queues: []string{"reports"}, PollInterval: 50 * time.Millisecond, Now: now,
 		Notifier: ns, WatchdogInterval: interval}
-	sup, err := New(cfg, q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
+	sup, err := New(cfg, q, fakeEvents{}, newFakePool(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}

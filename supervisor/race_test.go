@@ -36,7 +36,7 @@ func TestStatusWhileRunning(t *testing.T) {
 	}}
 	sup, err := New(Config{Policy: policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Second},
 		Queues: []string{"reports"}, PollInterval: time.Millisecond, Now: now, Resources: res},
-		q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
+		q, fakeEvents{}, newFakePool(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,10 +94,9 @@ func (q *exits) take() []*exitJob {
 	return jobs
 }
 
-// OnWorkerExit is the pool's OnExit hook: it records what the worker's
-// events said it was doing and queues the settling of its messages. It is
-// safe to call from any goroutine and never blocks.
-func (s *Supervisor) OnWorkerExit(e Exit) {
+// onWorkerExit records what an ended worker's events said it was doing and
+// queues the settling of its messages. It never blocks.
+func (s *Supervisor) onWorkerExit(e Exit) {
 	if s.restorer == nil {
 		return
 	}

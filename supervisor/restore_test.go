@@ -51,9 +51,9 @@ func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
 	q := &flakyRestorer{fails: 2, fakeQueue: fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
 		return map[string]Backlog{}, nil
 	}}}
-	reg := prometheus.NewRegistry()
+	reg, p := prometheus.NewRegistry(), newFakePool()
 	sup, err := New(Config{Policy: policy.Config{Min: 0, Max: 1, TasksPerWorker: 1, Keepalive: time.Second},
-		Queues: []string{"reports"}}, q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, reg)
+		Queues: []string{"reports"}}, q, fakeEvents{}, p, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestSettlingRetriesWhileTheBrokerIsDown(t *testing.T) {
 	go func() { defer close(done); _ = sup.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	start := time.Now()
-	sup.OnWorkerExit(Exit{Name: "worker1@h", Forked: true, Status: "signal: killed", Died: true})
+	p.report(Reports{Exits: []Exit{{Name: "worker1@h", Forked: true, Status: "signal: killed", Died: true}}})
 	for testutil.ToFloat64(sup.m.tasksRestored) < 2 {
 		if time.Since(start) > 5*time.Second {
 			t.Fatalf("not settled 5 s after the broker came back (HeldBy called %d times)", q.calls.Load())
@@ -87,7 +87,7 @@ func TestPreviousWorkersSettledUnlessAlive(t *testing.T) {
 		}}}
 		sup, err := New(Config{Policy: policy.Config{Min: 0, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 			Queues: []string{"reports"}, PreviousWorkers: []string{"worker1@h", "worker2@h"}},
-			q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
+			q, fakeEvents{}, newFakePool(), prometheus.NewRegistry())
 		if err != nil {
 			t.Fatal(err)
 		}

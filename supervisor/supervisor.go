@@ -51,6 +51,10 @@ type Pool interface {
 	Workers() []Worker
 	// Changed receives a value after any worker's state changed.
 	Changed() <-chan struct{}
+	// Reported receives a value when reports wait; TakeReports returns
+	// them, each once, and never loses one however late it is called.
+	Reported() <-chan struct{}
+	TakeReports() Reports
 }
 
 // ProcessPool is implemented by a Pool whose workers are the processes of
@@ -228,19 +232,16 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	return s, nil
 }
 
-// OnRestart records an unexpected worker exit that the pool will restart.
-// It is safe to call from any goroutine (the pool's hook).
-func (s *Supervisor) OnRestart(name, reason string) {
-	s.m.restarts.WithLabelValues(reason).Inc()
-}
-
 // Run subscribes to the workers' events and runs the control loop until ctx
 // is done. It ticks every PollInterval, when the pool changes, and, if the
 // Queue is a QueueWatcher, soon after a queue changes (at most once per
 // MinChangeGap). It returns nil on cancellation; it does not stop the workers
 // (the pool does that when its own context ends). After ShuttingDown it
 // starts and stops nothing but keeps observing, so /status follows the
-// workers' warm shutdown: cancel ctx once the pool has finished.
+// workers' warm shutdown: cancel ctx once the pool has finished. It takes
+// the pool's reports as they come (Pool.Reported) and at every tick; the
+// exits reported before ctx is done are settled, those still unsettled then
+// within two more seconds.
 func (s *Supervisor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -255,9 +256,12 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	wg.Go(func() { s.sd.run(ctx, s.Live) })
 	changes := s.watchQueues(ctx, &wg)
+	// Settling ends after the last reports are taken (on return).
+	settleCtx, stopSettling := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSettling()
 	if s.restorer != nil {
 		s.settlePrevious(ctx)
-		wg.Go(func() { s.settleExits(ctx) })
+		wg.Go(func() { s.settleExits(settleCtx) })
 	}
 
 	ticker := time.NewTicker(s.cfg.PollInterval)
@@ -267,7 +271,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.takeReports() // the pool's last exits, for the final settling
 			return nil
+		case <-s.pool.Reported():
+			s.takeReports()
+			continue
 		case <-ticker.C:
 		case <-s.pool.Changed():
 		case <-changes.notified():
@@ -294,6 +302,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 	now := s.cfg.Now()
 	s.readQueues(ctx, now)
 	workers := s.pool.Workers()
+	s.takeReports() // before forgetReplaced: the exits of the processes workers shows gone
 	s.setPoolNames(workers)
 	s.forgetReplaced(workers)
 	views := s.views(workers, now)

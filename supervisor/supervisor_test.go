@@ -60,12 +60,43 @@ var (
 	errNotDraining   = errors.New("worker is not draining")
 )
 
-// fakePool keeps workers in memory; Stop marks them stopping.
+// fakePool keeps workers in memory; Stop marks them stopping. Its reports
+// are what the test passes to report.
 type fakePool struct {
-	mu      sync.Mutex
-	workers []Worker
-	pid     int
-	changed chan struct{}
+	mu       sync.Mutex
+	workers  []Worker
+	pid      int
+	changed  chan struct{}
+	reports  Reports
+	reported chan struct{}
+}
+
+func newFakePool() *fakePool {
+	return &fakePool{changed: make(chan struct{}), reported: make(chan struct{}, 1)}
+}
+
+// report adds r to the waiting reports and wakes the loop.
+func (p *fakePool) report(r Reports) {
+	p.mu.Lock()
+	p.reports.Exits = append(p.reports.Exits, r.Exits...)
+	p.reports.Restarts = append(p.reports.Restarts, r.Restarts...)
+	p.reports.Losses = append(p.reports.Losses, r.Losses...)
+	p.reports.Quarantines = append(p.reports.Quarantines, r.Quarantines...)
+	p.mu.Unlock()
+	select {
+	case p.reported <- struct{}{}:
+	default:
+	}
+}
+
+func (p *fakePool) Reported() <-chan struct{} { return p.reported }
+
+func (p *fakePool) TakeReports() Reports {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.reports
+	p.reports = Reports{}
+	return r
 }
 
 func (p *fakePool) Add() error {
@@ -152,7 +183,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, p policy.Config) *harness {
-	h := &harness{t: t, now: t0, pool: &fakePool{changed: make(chan struct{})}, reg: prometheus.NewRegistry(),
+	h := &harness{t: t, now: t0, pool: newFakePool(), reg: prometheus.NewRegistry(),
 		res: &fakeResources{host: HostUsage{CPU: 0.2, Memory: 0.3}, rss: 50 << 20}}
 	q := &fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
 		if h.err != nil {

@@ -52,7 +52,7 @@ func runSupervisor(t *testing.T, q Queue, poll time.Duration, log *slog.Logger) 
 	t.Helper()
 	sup, err := New(Config{Policy: policy.Config{Min: 1, Max: 2, TasksPerWorker: 1, Keepalive: time.Second},
 		Queues: []string{"reports"}, PollInterval: poll, Logger: log},
-		q, fakeEvents{}, &fakePool{changed: make(chan struct{})}, prometheus.NewRegistry())
+		q, fakeEvents{}, newFakePool(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}

@@ -17,6 +17,8 @@ type poolEngine interface {
 	Retire(name string) error
 	Workers() []pool.Worker
 	Changed() <-chan struct{}
+	Reported() <-chan struct{}
+	TakeReports() pool.Reports
 	HostState() pool.HostState
 }
 
@@ -50,6 +52,29 @@ func (a poolAdapter) Stop(name string) error    { return poolErr(a.p.Stop(name))
 func (a poolAdapter) Reclaim(name string) error { return poolErr(a.p.Reclaim(name)) }
 func (a poolAdapter) Retire(name string) error  { return poolErr(a.p.Retire(name)) }
 func (a poolAdapter) Changed() <-chan struct{}  { return a.p.Changed() }
+func (a poolAdapter) Reported() <-chan struct{} { return a.p.Reported() }
+
+// TakeReports converts the pool's reports; losses and quarantines have the
+// supervisor's fields (conversions that compile only while they do).
+func (a poolAdapter) TakeReports() supervisor.Reports {
+	r := a.p.TakeReports()
+	var out supervisor.Reports
+	for _, e := range r.Exits {
+		out.Exits = append(out.Exits, supervisor.Exit{
+			Name: e.Name, Status: e.Status, Forked: e.Spawn == pool.SpawnFork, Died: e.Died, PoolMain: e.PoolMain,
+		})
+	}
+	for _, rs := range r.Restarts {
+		out.Restarts = append(out.Restarts, supervisor.Restart{Name: rs.Name, Reason: rs.Reason})
+	}
+	for _, l := range r.Losses {
+		out.Losses = append(out.Losses, supervisor.ProcessLoss(l))
+	}
+	for _, q := range r.Quarantines {
+		out.Quarantines = append(out.Quarantines, supervisor.Quarantine(q))
+	}
+	return out
+}
 
 func (a poolAdapter) Workers() []supervisor.Worker {
 	ws := a.p.Workers()
@@ -112,10 +137,6 @@ func poolErr(err error) error {
 		}
 	}
 	return err
-}
-
-func supervisorExit(e pool.Exit) supervisor.Exit {
-	return supervisor.Exit{Name: e.Name, Status: e.Status, Forked: e.Spawn == pool.SpawnFork, Died: e.Died, PoolMain: e.PoolMain}
 }
 
 // sampler is the host's sampler as the supervisor's Resources.

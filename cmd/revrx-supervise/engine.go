@@ -90,26 +90,9 @@ func engineSetting(cfg config, fallback string) supervisor.Setting {
 }
 
 // newWorkerPool builds the engine cfg.Engine names over pcfg.
-func newWorkerPool(cfg config, pcfg pool.Config, hooks engineHooks) (workerPool, error) {
-	pcfg.OnRestart, pcfg.OnExit = hooks.restart, hooks.exit
+func newWorkerPool(cfg config, pcfg pool.Config) (workerPool, error) {
 	if cfg.Engine != pool.EnginePool {
 		return pool.New(pcfg)
 	}
-	p := cfg.Supervisor.Policy
-	return pool.NewEngine(pool.EngineConfig{
-		Main: pcfg, Max: p.Max, OnLost: hooks.lost, OnQuarantine: hooks.quarantine,
-	})
-}
-
-// engineHooks forward the pool's reports to the supervisor, which is built
-// after the pool: each reads the supervisor when it is called.
-type engineHooks struct {
-	sup func() *supervisor.Supervisor
-}
-
-func (h engineHooks) restart(name, reason string) { h.sup().OnRestart(name, reason) }
-func (h engineHooks) exit(e pool.Exit)            { h.sup().OnWorkerExit(supervisorExit(e)) }
-func (h engineHooks) lost(l pool.ProcessLoss)     { h.sup().OnProcessLost(supervisor.ProcessLoss(l)) }
-func (h engineHooks) quarantine(q pool.Quarantine) {
-	h.sup().OnQuarantine(supervisor.Quarantine(q))
+	return pool.NewEngine(pool.EngineConfig{Main: pcfg, Max: cfg.Supervisor.Policy.Max})
 }

@@ -113,8 +113,7 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	}
 	prog.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pcfg := poolConfig(cfg, host, prog.rds, log)
-	hooks := engineHooks{sup: func() *supervisor.Supervisor { return prog.sup }}
-	if prog.pool, err = newWorkerPool(cfg, pcfg, hooks); err != nil {
+	if prog.pool, err = newWorkerPool(cfg, pcfg); err != nil {
 		prog.rds.Close()
 		return nil, fmt.Errorf("pool: %w", err)
 	}
