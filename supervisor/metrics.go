@@ -202,6 +202,21 @@ func (m *metrics) perQueue(queues []string) {
 	}
 }
 
+// undecodedMetric is revrx_events_undecoded_total, read from ev when it is
+// an UndecodedCounter (else always 0).
+func undecodedMetric(ev Events) prometheus.Collector {
+	u, _ := ev.(UndecodedCounter)
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "revrx_events_undecoded_total",
+		Help: "Task event messages that could not be decoded (not JSON, another serializer) and were skipped.",
+	}, func() float64 {
+		if u == nil {
+			return 0
+		}
+		return float64(u.UndecodedMessages())
+	})
+}
+
 // buildInfo registers revrx_build_info{version,goversion} = 1.
 func buildInfo(reg prometheus.Registerer, version string) error {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{

@@ -37,6 +37,13 @@ type Events interface {
 	SubscribeEvents(ctx context.Context, handle func(events.Event), onState func(up bool)) error
 }
 
+// UndecodedCounter is implemented by Events that skip the messages they
+// cannot decode (the Redis broker): revrx_events_undecoded_total shows
+// how many since the start.
+type UndecodedCounter interface {
+	UndecodedMessages() int64
+}
+
 // Pool is the set of worker processes the supervisor scales.
 type Pool interface {
 	// Add starts one worker; ErrShuttingDown once the pool stops.
@@ -209,6 +216,9 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 		return nil, err
 	}
 	m.perQueue(cfg.Queues)
+	if err := reg.Register(undecodedMetric(ev)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	if err := buildInfo(reg, cfg.Version); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
