@@ -102,47 +102,44 @@ type connSetup struct {
 	onConnect func(ctx context.Context, cn *redis.Conn) error // run on every new connection; may be nil
 }
 
+// newClient returns a client for ep: a failover client through the
+// sentinels when ep is a sentinel list, else a plain one (TCP or a unix
+// socket). Both take their settings from clientOptions.
 func newClient(ep Endpoint, setup connSetup) redis.UniversalClient {
+	o := clientOptions(ep, setup)
 	if ep.Sentinel {
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:    ep.MasterName,
-			SentinelAddrs: ep.Addrs,
-			Username:      ep.Username,
-			Password:      ep.Password, // kombu gives userinfo to the master
-			DB:            ep.DB,
-			TLSConfig:     ep.TLS,
-			DialTimeout:   DefaultDialTimeout,
-			ReadTimeout:   DefaultIOTimeout,
-			WriteTimeout:  DefaultIOTimeout,
-			MaxRetries:    1,
-			DialerRetries: 1,
-			PoolSize:      4,
-			// Redis < 7.2 does not know CLIENT SETINFO; skip the round trip.
-			DisableIdentity: true,
-			Protocol:        setup.protocol,
-			OnConnect:       setup.onConnect,
-		})
+		return redis.NewFailoverClient(o.Failover())
 	}
-	return redis.NewClient(&redis.Options{
-		Network:      ep.Network,
-		Addr:         ep.Addrs[0],
-		Username:     ep.Username,
-		Password:     ep.Password,
-		DB:           ep.DB,
-		TLSConfig:    ep.TLS,
+	simple := o.Simple()
+	simple.Network = ep.Network // UniversalOptions has no network: "unix" for a socket
+	return redis.NewClient(simple)
+}
+
+// clientOptions are every client's settings, sentinel or not, in one place.
+func clientOptions(ep Endpoint, setup connSetup) *redis.UniversalOptions {
+	return &redis.UniversalOptions{
+		Addrs:      ep.Addrs, // the sentinels, with MasterName
+		MasterName: ep.MasterName,
+		Username:   ep.Username,
+		Password:   ep.Password, // with sentinels, kombu gives userinfo to the master
+		DB:         ep.DB,
+		TLSConfig:  ep.TLS,
+
 		DialTimeout:  DefaultDialTimeout,
 		ReadTimeout:  DefaultIOTimeout,
 		WriteTimeout: DefaultIOTimeout,
 		MaxRetries:   1,
 		// One dial attempt per try: a dead Redis fails a poll in seconds.
-		DialerRetries:   1,
-		PoolSize:        4,
+		DialerRetries: 1,
+		PoolSize:      4,
+		// Redis < 7.2 does not know CLIENT SETINFO; skip the round trip.
 		DisableIdentity: true,
-		// Redis 7 does not know CLIENT MAINT_NOTIFICATIONS; do not ask.
+		// Redis 7 does not know CLIENT MAINT_NOTIFICATIONS; do not ask
+		// (a failover client never does).
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		Protocol:                 setup.protocol,
 		OnConnect:                setup.onConnect,
-	})
+	}
 }
 
 // Ping checks that the broker answers (with the configured credentials).
