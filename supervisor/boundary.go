@@ -1,14 +1,90 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor/events"
 )
 
-// The types below are what the supervisor's interfaces (Queue, Resources,
-// Pool, Restorer, ...) speak: the supervisor's own view of the pool and the
-// broker, which their adapters in cmd/revrx-supervise convert to. The JSON
-// tags of the /status parts (AppHostState, EngineState) are part of /status.
+// Queue reads the backlog of the consumed queues.
+type Queue interface {
+	// Backlogs returns each queue's depth and oldest waiting message age
+	// at now, in one round trip.
+	Backlogs(ctx context.Context, queues []string, now time.Time) (map[string]Backlog, error)
+}
+
+// Resources reads the host's load and the workers' memory.
+type Resources interface {
+	Host() (HostUsage, error)
+	// TreesRSS returns the RSS of each pid's process tree; gone pids are left out.
+	TreesRSS(pids []int) (map[int]uint64, error)
+}
+
+// Events delivers the workers' Celery events.
+type Events interface {
+	// SubscribeEvents calls handle for every event until ctx is done, and
+	// onState when the subscription is lost (false) or (re)established (true).
+	SubscribeEvents(ctx context.Context, handle func(events.Event), onState func(up bool)) error
+}
+
+// UndecodedCounter is implemented by Events that skip the messages they
+// cannot decode (the Redis broker): revrx_events_undecoded_total shows
+// how many since the start.
+type UndecodedCounter interface {
+	UndecodedMessages() int64
+}
+
+// Pool is the set of worker processes the supervisor scales.
+type Pool interface {
+	// Add starts one worker; ErrShuttingDown once the pool stops.
+	Add() error
+	// Stop warm-stops the named worker; ErrBusy if it is not idle.
+	Stop(name string) error
+	// Reclaim takes back a draining worker (its stop not yet committed).
+	Reclaim(name string) error
+	// Retire stops a worker for good (never taken back).
+	Retire(name string) error
+	// Workers returns every worker, sorted by slot.
+	Workers() []Worker
+	// Changed receives a value after any worker's state changed.
+	Changed() <-chan struct{}
+	// Reported receives a value when reports wait; TakeReports returns
+	// them, each once, and never loses one however late it is called.
+	Reported() <-chan struct{}
+	TakeReports() Reports
+}
+
+// ProcessPool is implemented by a Pool whose workers are the processes of
+// one worker main's prefork pool (the pool engine).
+type ProcessPool interface {
+	// Grow starts up to n processes at once and returns how many started;
+	// ErrNoMain while the worker main is starting, ErrShuttingDown once the
+	// pool stops.
+	Grow(n int) (int, error)
+	// Reserved is what the worker main holds that no process took yet.
+	Reserved() int
+	// Node is the worker main's node name (its events count even while it
+	// has no process).
+	Node() string
+}
+
+// EngineStater is implemented by the pool engine; /status shows its main.
+type EngineStater interface {
+	State() EngineState
+}
+
+// HostStater is implemented by a Pool that forks workers from an app host;
+// /status shows the host and /readyz fails while the app cannot be imported.
+type HostStater interface {
+	HostState() AppHostState
+}
+
+// The types below are what those interfaces (and Restorer, QueueWatcher)
+// speak: the supervisor's own view of the pool and the broker, which their
+// adapters in cmd/revrx-supervise convert to. The JSON tags of the /status
+// parts (AppHostState, EngineState) are part of /status.
 
 // Sentinel errors a Pool returns, matched with errors.Is.
 var (
