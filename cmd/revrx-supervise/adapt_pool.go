@@ -97,8 +97,11 @@ func (a engineAdapter) Grow(n int) (int, error) {
 func (a engineAdapter) Reserved() int { return a.e.Reserved() }
 func (a engineAdapter) Node() string  { return a.e.Node() }
 
-func (a engineAdapter) State() supervisor.EngineState {
-	st := a.e.State()
+func (a engineAdapter) State() supervisor.EngineState { return supervisorEngineState(a.e.State()) }
+
+// supervisorEngineState converts the engine's state for /status, whose JSON
+// it keeps (adapt_test.go).
+func supervisorEngineState(st pool.EngineState) supervisor.EngineState {
 	m := st.Main
 	return supervisor.EngineState{
 		Engine: st.Engine, Attached: st.Attached, Disabled: st.Disabled,

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
@@ -57,5 +59,26 @@ func TestPoolErr(t *testing.T) {
 	}
 	if poolErr(nil) != nil {
 		t.Errorf("poolErr(nil) = %v, want nil", poolErr(nil))
+	}
+}
+
+// TestStatusPartsKeepTheirJSON: /status shows the app host and the engine
+// in the supervisor's types, byte for byte as pool's types encoded them.
+func TestStatusPartsKeepTheirJSON(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	host := pool.HostState{Enabled: true, PID: 7, Restarts: 1, Since: at, Err: "e", ImportError: "no module"}
+	engine := pool.EngineState{Engine: pool.EnginePool, Attached: true, Disabled: "d", Processes: 3, Reserved: 2, Prefetch: 12,
+		Main: pool.MainState{Name: "w@h", PID: 9, State: pool.Stopping, StartedAt: at, Restarts: 2, FailedStarts: 1, LastOutput: []string{"x"}}}
+	for _, tt := range []struct{ from, to any }{
+		{host, supervisor.AppHostState(host)},
+		{pool.HostState{}, supervisor.AppHostState{}},
+		{engine, supervisorEngineState(engine)},
+		{pool.EngineState{}, supervisorEngineState(pool.EngineState{})},
+	} {
+		want, _ := json.Marshal(tt.from)
+		got, _ := json.Marshal(tt.to)
+		if string(got) != string(want) {
+			t.Errorf("JSON = %s, want %s", got, want)
+		}
 	}
 }
