@@ -24,15 +24,16 @@ deps:
 	fi
 
 # test: vet, unit tests (race detector) and the end-to-end tests against a
-# private redis-server and real Celery workers.
+# private redis-server and real Celery workers; end-to-end tests run four at a
+# time (each has its own Redis, supervisor and workers; they mostly wait).
 test: deps
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -parallel 4 -timeout 15m ./...
 	cd examples/kubernetes/validate && $(GO) vet ./... && $(GO) test -count=1 ./...
 	bash -n examples/demo.sh
 	/usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
-	    examples/*.py examples/app/*.py pool/apphost.py cmd/revrx-supervise/testdata/apps/*.py
+	    examples/*.py examples/app/*.py pool/apphost.py pool/ext/*.py cmd/revrx-supervise/testdata/apps/*.py
 
 # test-short skips the end-to-end tests (no Celery needed).
 test-short:
