@@ -44,7 +44,7 @@ demo: deps build
 
 # bench: replays the traces in supervisor/simulate/testdata against revrx-supervise, Celery's
 # --autoscale and fixed pools on real Redis and Celery (about 35 min; filters and
-# columns in examples/README.md, "Benchmark").
+# columns in docs/benchmark.md, "Reference traces").
 bench: deps build
 	$(GO) build -o bin/revrx-bench ./cmd/revrx-bench
 	bin/revrx-bench -bin $(BIN)

@@ -11,7 +11,7 @@ import (
 )
 
 // metrics are the supervisor's Prometheus series. Every name is part of the
-// product's interface (README "Metrics"); change them only with the README.
+// product's interface (docs/metrics.md); change them only with that page.
 type metrics struct {
 	queueMessages  *prometheus.GaugeVec
 	workers        *prometheus.GaugeVec

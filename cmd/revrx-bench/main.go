@@ -1,8 +1,8 @@
 // Command bench replays the reference load traces against revrx-supervise
 // and against Celery's own workers, one contender after another on this
 // machine, with a private redis-server and real Celery workers, and prints
-// one markdown table per trace (`make bench`; see examples/README.md,
-// "Benchmark").
+// one markdown table per trace (`make bench`; see docs/benchmark.md,
+// "Reference traces").
 //
 //	go run ./cmd/revrx-bench -bin bin/revrx-supervise
 //	BENCH_TRACES=spiky BENCH_CONTENDERS=revrx,celery-autoscale BENCH_HORIZON=60s go run ./cmd/revrx-bench

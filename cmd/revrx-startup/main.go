@@ -1,7 +1,7 @@
 // Command startup measures how fast real Celery workers become ready, and
 // how much memory each one adds, when the pool execs them (a fresh
 // interpreter imports everything) or forks them from an app host (the app
-// imported once). It prints one markdown table (`make startup`; README.md,
+// imported once). It prints one markdown table (`make startup`; docs/benchmark.md,
 // "Start-up and memory: fork vs exec"); it asserts nothing.
 //
 //	go run ./cmd/revrx-startup                 # tasks and heavy, exec and fork, N = 1 and 7, 3 reps

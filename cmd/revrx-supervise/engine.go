@@ -52,8 +52,8 @@ func chooseEngine(cfg config, host *pool.AppHost, app *pool.AppConfig, log *slog
 // given. Celery's 30 s amortizes a costly start; a pool process is forked
 // again from a frozen heap in about 0.15 s, and keeping idle ones for 30 s
 // after a burst cost as many process-seconds as Celery's own autoscaler,
-// which shrinks 30 s after its last scale-up instead (measured: README,
-// "Benchmark").
+// which shrinks 30 s after its last scale-up instead (measured: docs/benchmark.md,
+// "Why the pool engine uses fewer worker-seconds").
 const DefaultProcessKeepalive = 10 * time.Second
 
 // forEngine adapts cfg to the engine in force: a pool-engine process has

@@ -14,7 +14,7 @@ const (
 	DefaultPollInterval  = time.Second             // revrx-supervise --poll-interval
 	DefaultPrefetch      = 1                       // prefork -c 1 --prefetch-multiplier=1 reserves one more
 	DefaultStopTime      = 100 * time.Millisecond  // warm stop of an idle worker
-	DefaultPoolSpawnTime = 150 * time.Millisecond  // pool engine: decision → one forked process takes tasks (README, "a pool process is forked again in ~0.15 s")
+	DefaultPoolSpawnTime = 150 * time.Millisecond  // pool engine: decision → one forked process takes tasks (docs/benchmark.md, "Why the pool engine uses fewer worker-seconds")
 	DefaultPoolStopTime  = 50 * time.Millisecond   // pool engine: a stopped idle process exits
 	DefaultChangeSettle  = 100 * time.Millisecond  // supervisor.ChangeSettle: a queue change settles before the decision it brings
 	DefaultChangeGap     = 50 * time.Millisecond   // supervisor.MinChangeGap: least time from a decision to one a change brings
@@ -23,7 +23,7 @@ const (
 	// DefaultPoolForkEach is what each further process forked by the same
 	// decision adds to the pool engine's SpawnTime, the forks competing for
 	// the CPU: BenchmarkEngineGrow7 took 0.39 s from Grow(7) to all seven
-	// ready on the 2-core machine (docs/benchmark.md, "Scale-up latency"),
+	// ready on the 2-core machine (docs/benchmark.md, "Why the pool engine uses fewer worker-seconds"),
 	// (0.39 − 0.15) / 6 ≈ 0.04 s; the bench's spiky run shows the seven
 	// taking their first tasks together, 0.39–0.43 s after the decision.
 	DefaultPoolForkEach = 40 * time.Millisecond
@@ -40,7 +40,7 @@ const (
 	DefaultRunOverhead = time.Millisecond
 	// DefaultCeleryForkTime is one fork of Celery's autoscaler. Its main
 	// forks one process at a time, without gc.freeze(): 7 in 1.26 s
-	// (docs/benchmark.md, "Scale-up latency"); the bench's burst run logs
+	// (docs/benchmark.md, "Why the pool engine uses fewer worker-seconds"); the bench's burst run logs
 	// "Scaling up 1 processes" 7 times 0.16–0.20 s apart.
 	DefaultCeleryForkTime = 180 * time.Millisecond
 	// DefaultCeleryMessageDelay is from a message reaching the broker to
