@@ -217,6 +217,42 @@ func undecodedMetric(ev Events) prometheus.Collector {
 	})
 }
 
+// registerMetrics registers every series s exports on reg: its metrics
+// (with the per-queue series of queues at 0), revrx_build_info and the
+// per-worker collector, which reads s's last status at scrape time.
+func registerMetrics(reg prometheus.Registerer, s *Supervisor, queues []string, version string) (*metrics, error) {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.perQueue(queues)
+	if err := reg.Register(undecodedMetric(s.events)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	if err := buildInfo(reg, version); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	if err := reg.Register(newWorkerCollector(s)); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	return m, nil
+}
+
+// RegisterSampleMetrics registers on reg every metric family a Supervisor
+// exports, as New does, each with at least one series (queue "celery", one
+// idle worker "celery@sample"), so that reg.Gather returns the name and type
+// of every family. It is for checking dashboards, rules and docs against the
+// real names (examples/grafana); a Supervisor registers its own metrics in
+// New, so never call both on one registry. The process_* and go_* families
+// are not included: cmd/revrx-supervise registers client_golang's
+// collectors for them.
+func RegisterSampleMetrics(reg prometheus.Registerer) error {
+	s := &Supervisor{}
+	s.status.Workers = []WorkerStatus{{Name: "celery@sample", State: policy.PhaseIdle}}
+	_, err := registerMetrics(reg, s, []string{"celery"}, "sample")
+	return err
+}
+
 // buildInfo registers revrx_build_info{version,goversion} = 1.
 func buildInfo(reg prometheus.Registerer, version string) error {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{

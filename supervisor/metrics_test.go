@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -45,5 +46,39 @@ func TestUndecodedMessagesMetric(t *testing.T) {
 	}
 	if got, err := testutil.GatherAndCount(plain, name); err != nil || got != 1 {
 		t.Errorf("%s series without a counter = %d, %v; want 1 (at 0)", name, got, err)
+	}
+}
+
+// families gathers reg: family name -> type.
+func families(t *testing.T, reg *prometheus.Registry) map[string]string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather() = %v", err)
+	}
+	out := map[string]string{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf.GetType().String()
+	}
+	return out
+}
+
+// TestRegisterSampleMetrics wants the sample registry to hold exactly the
+// families of a running supervisor with a worker, with the same types.
+func TestRegisterSampleMetrics(t *testing.T) {
+	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Minute})
+	h.tick(0)
+	h.onlineAll()
+	h.tick(time.Second)
+	want := families(t, h.reg)
+	sample := prometheus.NewRegistry()
+	if err := RegisterSampleMetrics(sample); err != nil {
+		t.Fatalf("RegisterSampleMetrics() = %v", err)
+	}
+	if got := families(t, sample); !maps.Equal(got, want) {
+		t.Errorf("RegisterSampleMetrics() families = %v, want %v (New's, one worker)", got, want)
+	}
+	if want["revrx_worker_up"] == "" || want["revrx_queue_wait_seconds"] != "HISTOGRAM" {
+		t.Errorf("New's families %v: want revrx_worker_up and the revrx_queue_wait_seconds histogram", want)
 	}
 }

@@ -138,34 +138,25 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
-	m.perQueue(cfg.Queues)
-	if err := reg.Register(undecodedMetric(ev)); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
-	}
-	if err := buildInfo(reg, cfg.Version); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
-	}
-	m.min.Set(float64(cfg.Policy.Min))
-	m.max.Set(float64(cfg.Policy.Max))
-	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
 	restorer, _ := q.(Restorer)
 	queueSet := map[string]bool{}
 	for _, name := range cfg.Queues {
 		queueSet[name] = true
 	}
 	s := &Supervisor{
-		cfg: cfg, queue: q, events: ev, pool: p, tracker: events.NewTracker(), m: m, log: cfg.Logger,
+		cfg: cfg, queue: q, events: ev, pool: p, tracker: events.NewTracker(), log: cfg.Logger,
 		restorer: restorer, exits: exits{wake: make(chan struct{}, 1)}, sent: newSentTimes(), queueSet: queueSet,
 		lastDesired: -1, knownPIDs: map[string]int{}, lastBacklog: map[string]Backlog{}, sd: newSDState(cfg),
 		timeline: newTimeline(timelineStep, TimelineWindow, timelineDecisions),
 	}
-	if err := reg.Register(newWorkerCollector(s)); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+	m, err := registerMetrics(reg, s, cfg.Queues, cfg.Version)
+	if err != nil {
+		return nil, err
 	}
+	m.min.Set(float64(cfg.Policy.Min))
+	m.max.Set(float64(cfg.Policy.Max))
+	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
+	s.m = m
 	return s, nil
 }
 
