@@ -23,14 +23,19 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS); \
 	fi
 
+# The packages of the examples module (examples/go.mod) that check the files
+# users copy: its own module, so the main module's ./... does not see them.
+EXAMPLES_PKGS := ./docker/ ./ecs/ ./grafana/ ./kubernetes/ ./prometheus/
+
 # test: vet, unit tests (race detector) and the end-to-end tests against a
 # private redis-server and real Celery workers; end-to-end tests run four at a
-# time (each has its own Redis, supervisor and workers; they mostly wait).
+# time (each has its own Redis, supervisor and workers; they mostly wait);
+# then the examples module's checks of the deployment files.
 test: deps
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -parallel 4 -timeout 15m ./...
-	cd examples/kubernetes/validate && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd examples && $(GO) vet $(EXAMPLES_PKGS) && $(GO) test -count=1 -timeout 15m $(EXAMPLES_PKGS)
 	bash -n examples/demo.sh
 	/usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
 	    examples/*.py examples/app/*.py pool/apphost.py pool/ext/*.py cmd/revrx-supervise/testdata/apps/*.py
@@ -38,6 +43,7 @@ test: deps
 # test-short skips the end-to-end tests (no Celery needed).
 test-short:
 	$(GO) test -short -race -count=1 ./...
+	cd examples && $(GO) test -short -count=1 $(EXAMPLES_PKGS)
 
 demo: deps build
 	examples/demo.sh $(BIN)

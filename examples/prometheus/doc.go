@@ -12,7 +12,7 @@
 //
 // The tests run promtool check and promtool test on them, fail when an alert
 // or recording rule has no case, keep examples/kubernetes/prometheusrule.yaml
-// equal to rules.yml (go test ./examples/prometheus -run PrometheusRule
+// equal to rules.yml (cd examples && go test ./prometheus -run PrometheusRule
 // -update regenerates it) and podmonitor.yaml pointed at the Deployment's
 // pods, and (without -short) run a real Prometheus scraping a real
 // supervisor with real Celery workers.

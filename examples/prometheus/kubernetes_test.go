@@ -64,7 +64,7 @@ func TestPrometheusRuleMatchesRules(t *testing.T) {
 		cur = want
 	}
 	if !bytes.Equal(cur, want) {
-		t.Errorf("%s differs from rules.yml below %q: run go test ./examples/prometheus -run PrometheusRule -update",
+		t.Errorf("%s differs from rules.yml below %q: run cd examples && go test ./prometheus -run PrometheusRule -update",
 			prometheusRulePath, strings.TrimSpace(specLine))
 	}
 

@@ -1,9 +1,10 @@
-// Package validate decodes the manifests of examples/kubernetes strictly into
-// their upstream API types (Kubernetes, prometheus-operator) or, for KEDA,
-// into minimal strict structs of its ScaledObject CRD, and checks what the
-// files promise of each other. It is its own module so that the main module
-// does not depend on Kubernetes.
-package validate
+// Package kubernetes holds the Kubernetes example manifests and their
+// validation: it decodes every manifest strictly into its upstream API types
+// (Kubernetes, prometheus-operator) or, for KEDA, into minimal strict structs
+// of its ScaledObject CRD, and its tests check what the files promise of each
+// other. It is part of the examples module, so that the main module does not
+// depend on Kubernetes.
+package kubernetes
 
 import (
 	"bytes"
@@ -189,8 +190,7 @@ func joinErrors(errs []error) error {
 	return fmt.Errorf("%s", strings.Join(msgs, "; "))
 }
 
-// Load decodes every *.yaml and *.yml file under dir (validate/ itself
-// excluded).
+// Load decodes every *.yaml and *.yml file under dir.
 func Load(dir string) ([]Manifest, error) {
 	var out []Manifest
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -198,9 +198,6 @@ func Load(dir string) ([]Manifest, error) {
 			return err
 		}
 		if d.IsDir() {
-			if d.Name() == "validate" {
-				return filepath.SkipDir
-			}
 			return nil
 		}
 		if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {

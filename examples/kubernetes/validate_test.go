@@ -1,4 +1,4 @@
-package validate
+package kubernetes
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-const dir = ".."
+const dir = "."
 
 // drainPerWorker is the drain of one worker at a stop (README "Signals,
 // shutdown and exit codes"): workers drain one at a time.
