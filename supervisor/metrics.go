@@ -247,10 +247,15 @@ func registerMetrics(reg prometheus.Registerer, s *Supervisor, queues []string, 
 // are not included: cmd/revrx-supervise registers client_golang's
 // collectors for them.
 func RegisterSampleMetrics(reg prometheus.Registerer) error {
+	const worker = "celery@sample"
 	s := &Supervisor{}
-	s.status.Workers = []WorkerStatus{{Name: "celery@sample", State: policy.PhaseIdle}}
-	_, err := registerMetrics(reg, s, []string{"celery"}, "sample")
-	return err
+	s.status.Workers = []WorkerStatus{{Name: worker, State: policy.PhaseIdle}}
+	m, err := registerMetrics(reg, s, []string{"celery"}, "sample")
+	if err != nil {
+		return err
+	}
+	m.workerMemory.WithLabelValues(worker)
+	return nil
 }
 
 // buildInfo registers revrx_build_info{version,goversion} = 1.
