@@ -133,7 +133,7 @@ func TestDashboardPromtoolRejects(t *testing.T) {
 // every state a worker state the supervisor reports.
 func TestDashboardMetricNames(t *testing.T) {
 	exprs := dashboardExpressions(t)
-	exported, err := exportedNames("../../supervisor")
+	exported, err := exportedNames()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestDashboardMetricNames(t *testing.T) {
 		for _, s := range sels {
 			ruleExpr, isRule := rules[s.Name]
 			if !exported[s.Name] && !isRule {
-				t.Errorf("%s: %s is neither exported by supervisor/ nor a recording rule of rules.yml", e.Where, s.Name)
+				t.Errorf("%s: %s is neither exported by the supervisor nor a recording rule of rules.yml", e.Where, s.Name)
 			}
 			// A rule that aggregates the instance away (the queue waits,
 			// per job) follows the job only.

@@ -2,119 +2,48 @@ package grafana
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/revrx/revrx-supervise/supervisor"
 )
 
-var revrxNameRE = regexp.MustCompile(`^revrx_[a-z0-9_]+$`)
-
-// exportedNames returns the series names the supervisor exports: every
-// revrx_* string literal in the non-test Go files of dir (the metric
-// constructors in supervisor/metrics.go and its collectors), a histogram's as
-// NAME_bucket, NAME_sum and NAME_count, plus the process_* and go_* series of
-// client_golang's collectors, which cmd/revrx-supervise registers.
-func exportedNames(dir string) (map[string]bool, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
+// exportedNames returns the series names the supervisor exports, gathered
+// from a registry holding what its /metrics serves: every family a
+// Supervisor registers (supervisor.RegisterSampleMetrics) and client_golang's
+// Go and process collectors, which cmd/revrx-supervise registers beside it.
+// A histogram's series are NAME_bucket, NAME_sum and NAME_count.
+func exportedNames() (map[string]bool, error) {
+	reg := prometheus.NewRegistry()
+	if err := supervisor.RegisterSampleMetrics(reg); err != nil {
 		return nil, fmt.Errorf("exported names: %w", err)
 	}
-	fset := token.NewFileSet()
-	names := map[string]bool{}
-	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, 0)
-		if err != nil {
-			return nil, fmt.Errorf("exported names: %w", err)
-		}
-		collectNames(f, names)
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, fmt.Errorf("exported names: %w", err)
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("exported names: no revrx_ metric in %s", dir)
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, fmt.Errorf("exported names: %w", err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	families, err := reg.Gather()
 	if err != nil {
 		return nil, fmt.Errorf("exported names: %w", err)
 	}
+	names := map[string]bool{}
 	for _, mf := range families {
-		addSeries(names, mf.GetName(), metricKind(mf.GetType().String()))
+		addSeries(names, mf.GetName(), mf.GetType())
 	}
 	return names, nil
 }
 
-// collectNames adds the revrx_* string literals of f to names, the name of a
-// HistogramOpts or SummaryOpts literal with its series suffixes.
-func collectNames(f *ast.File, names map[string]bool) {
-	ast.Inspect(f, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.CompositeLit:
-			sel, ok := n.Type.(*ast.SelectorExpr)
-			if !ok {
-				return true
-			}
-			typ, ok := map[string]metricKind{"HistogramOpts": histogram, "SummaryOpts": summary}[sel.Sel.Name]
-			if !ok {
-				return true
-			}
-			if name := fieldString(n, "Name"); name != "" {
-				addSeries(names, name, typ)
-			}
-			return false
-		case *ast.BasicLit:
-			if s, err := strconv.Unquote(n.Value); n.Kind == token.STRING && err == nil && revrxNameRE.MatchString(s) {
-				names[s] = true
-			}
-		}
-		return true
-	})
-}
-
-// fieldString returns the string literal of field in a keyed composite literal.
-func fieldString(lit *ast.CompositeLit, field string) string {
-	for _, el := range lit.Elts {
-		kv, ok := el.(*ast.KeyValueExpr)
-		if !ok {
-			continue
-		}
-		key, ok := kv.Key.(*ast.Ident)
-		val, isLit := kv.Value.(*ast.BasicLit)
-		if !ok || !isLit || key.Name != field {
-			continue
-		}
-		if s, err := strconv.Unquote(val.Value); err == nil {
-			return s
-		}
-	}
-	return ""
-}
-
-// metricKind is a metric family's type as client_model names it.
-type metricKind string
-
-const (
-	histogram metricKind = "HISTOGRAM"
-	summary   metricKind = "SUMMARY"
-)
-
 // addSeries adds the series names a metric family of type typ exposes.
-func addSeries(names map[string]bool, name string, typ metricKind) {
+func addSeries(names map[string]bool, name string, typ dto.MetricType) {
 	switch typ {
-	case histogram:
+	case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
 		names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
-	case summary:
+	case dto.MetricType_SUMMARY:
 		names[name], names[name+"_sum"], names[name+"_count"] = true, true, true
 	default:
 		names[name] = true
@@ -122,7 +51,7 @@ func addSeries(names map[string]bool, name string, typ metricKind) {
 }
 
 func TestExportedNames(t *testing.T) {
-	names, err := exportedNames("../../supervisor")
+	names, err := exportedNames()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +60,8 @@ func TestExportedNames(t *testing.T) {
 		"revrx_task_runtime_seconds_bucket":  true,
 		"revrx_task_runtime_seconds":         false, // a histogram has no series of its bare name
 		"revrx_workers_desried":              false,
+		"revrx_worker_up":                    true, // per worker, at scrape time
+		"revrx_build_info":                   true,
 		"process_cpu_seconds_total":          true,
 		"go_goroutines":                      true,
 		"revrx_tasks_per_worker":             false, // renamed revrx_tasks_per_worker_target
