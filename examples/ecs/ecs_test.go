@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/emf"
 )
 
 // taskDefinition is the part of an ECS task definition the example uses.
@@ -160,14 +163,46 @@ func TestScalingPolicyUsesAnEMFMetric(t *testing.T) {
 	if ns := flagValue(td.ContainerDefinitions[0].Command, "emf-namespace"); spec.Namespace != ns {
 		t.Errorf("policy namespace %q, the task's --emf-namespace %q", spec.Namespace, ns)
 	}
-	src, err := os.ReadFile("../../supervisor/emf/emf.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(src), `"`+spec.MetricName+`"`) {
-		t.Errorf("metric %q is not one the supervisor's EMF output has (supervisor/emf/emf.go)", spec.MetricName)
+	if names := emfMetricNames(t); !names[spec.MetricName] {
+		t.Errorf("metric %q is not one the supervisor's EMF output has (%v)", spec.MetricName, names)
 	}
 	if p.TargetValue <= 0 || p.ScaleInCooldown < 120 {
 		t.Errorf("target %v, scale-in cooldown %d s: want a positive target and a cooldown above the workers' keepalive", p.TargetValue, p.ScaleInCooldown)
 	}
+}
+
+// emfMetricNames renders the supervisor's EMF documents for a status with
+// one queue (supervisor.EMF, what --emf-interval prints) and returns the
+// metric names their CloudWatchMetrics directives declare.
+func emfMetricNames(t *testing.T) map[string]bool {
+	t.Helper()
+	st := supervisor.Status{Time: time.Now(), Queues: map[string]supervisor.QueueStatus{"celery": {Messages: 3}}}
+	lines, err := emf.Documents(st, "RevrxSupervise")
+	if err != nil {
+		t.Fatalf("emf.Documents: %v", err)
+	}
+	names := map[string]bool{}
+	for _, line := range lines {
+		var doc struct {
+			AWS struct {
+				CloudWatchMetrics []struct {
+					Metrics []struct {
+						Name string `json:"Name"`
+					} `json:"Metrics"`
+				} `json:"CloudWatchMetrics"`
+			} `json:"_aws"`
+		}
+		if err := json.Unmarshal(line, &doc); err != nil {
+			t.Fatalf("EMF line %s: %v", line, err)
+		}
+		for _, d := range doc.AWS.CloudWatchMetrics {
+			for _, m := range d.Metrics {
+				names[m.Name] = true
+			}
+		}
+	}
+	if len(names) == 0 {
+		t.Fatalf("EMF lines %s: no metric", lines)
+	}
+	return names
 }
