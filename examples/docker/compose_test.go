@@ -2,9 +2,11 @@ package docker
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -17,65 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 )
 
 const composeFile = "docker-compose.yml"
-
-// The compose-spec fields docker-compose.yml uses; KnownFields(true) fails
-// on any other, so a misspelled key cannot slip through.
-type compose struct {
-	Services map[string]service  `yaml:"services"`
-	Volumes  map[string]struct{} `yaml:"volumes"`
-}
-
-type service struct {
-	Image string `yaml:"image"`
-	Build *struct {
-		Context    string            `yaml:"context"`
-		Dockerfile string            `yaml:"dockerfile"`
-		Args       map[string]string `yaml:"args"`
-	} `yaml:"build"`
-	Entrypoint      []string          `yaml:"entrypoint"`
-	Command         []string          `yaml:"command"`
-	Environment     map[string]string `yaml:"environment"`
-	StopGracePeriod string            `yaml:"stop_grace_period"`
-	Ports           []string          `yaml:"ports"`
-	Volumes         []string          `yaml:"volumes"`
-	Healthcheck     *struct {
-		Test     []string `yaml:"test"`
-		Interval string   `yaml:"interval"`
-		Timeout  string   `yaml:"timeout"`
-		Retries  int      `yaml:"retries"`
-		Disable  bool     `yaml:"disable"`
-	} `yaml:"healthcheck"`
-	DependsOn dependsOn `yaml:"depends_on"`
-}
-
-// dependsOn is either form of depends_on: a list of names, or a map of name
-// to {condition}.
-type dependsOn map[string]string
-
-func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
-	*d = dependsOn{}
-	var names []string
-	if n.Decode(&names) == nil {
-		for _, s := range names {
-			(*d)[s] = "service_started"
-		}
-		return nil
-	}
-	var long map[string]struct {
-		Condition string `yaml:"condition"`
-	}
-	if err := n.Decode(&long); err != nil {
-		return err
-	}
-	for s, c := range long {
-		(*d)[s] = c.Condition
-	}
-	return nil
-}
 
 // A Prometheus configuration, the fields the two files use.
 type promConfig struct {
@@ -161,56 +110,74 @@ func TestComposeConfig(t *testing.T) {
 	}
 }
 
-func loadCompose(t *testing.T) compose {
+// loadComposeFile loads file with compose-go, the Compose specification's
+// reference library: it validates the file against the compose-spec schema
+// (an unknown or misspelled key fails) and normalizes it. Variables are not
+// interpolated (checkBroker reads ${CELERY_BROKER_URL:-...} as written) and
+// paths stay relative to this directory.
+func loadComposeFile(ctx context.Context, file string) (*types.Project, error) {
+	details := types.ConfigDetails{WorkingDir: ".", ConfigFiles: []types.ConfigFile{{Filename: file}}, Environment: types.Mapping{}}
+	return loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		o.SetProjectName("revrx-compose-test", true)
+		o.SkipInterpolation = true
+	})
+}
+
+func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
-	var c compose
-	if err := decodeYAML(composeFile, &c, true); err != nil {
-		t.Fatal(err)
+	p, err := loadComposeFile(t.Context(), composeFile)
+	if err != nil {
+		t.Fatalf("%s: %v", composeFile, err)
 	}
 	for _, name := range []string{"redis", "workers", "producer", "prometheus", "grafana"} {
-		if _, ok := c.Services[name]; !ok {
+		if _, ok := p.Services[name]; !ok {
 			t.Fatalf("%s: no %s service", composeFile, name)
 		}
 	}
-	return c
+	return p
 }
 
 // mounts maps a service's container paths to host paths (relative to this
 // directory) and checks each bind mount's source exists, each named volume
 // is declared.
-func mounts(t *testing.T, c compose, name string) map[string]string {
+func mounts(t *testing.T, p *types.Project, name string) map[string]string {
 	t.Helper()
 	m := map[string]string{}
-	for _, v := range c.Services[name].Volumes {
-		parts := strings.Split(v, ":")
-		if len(parts) < 2 || len(parts) > 3 || (len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw") {
-			t.Errorf("%s volume %q: want SOURCE:TARGET[:ro]", name, v)
-			continue
-		}
-		src, dst := parts[0], parts[1]
-		if strings.HasPrefix(src, ".") || strings.HasPrefix(src, "/") {
-			if _, err := os.Stat(src); err != nil {
-				t.Errorf("%s volume %q: %v", name, v, err)
+	for _, v := range p.Services[name].Volumes {
+		switch v.Type {
+		case types.VolumeTypeBind:
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s volume %s: %v", name, v.String(), err)
 			}
-		} else if _, ok := c.Volumes[src]; !ok {
-			t.Errorf("%s volume %q: named volume %s is not declared under volumes:", name, v, src)
+		case types.VolumeTypeVolume:
+			if _, ok := p.Volumes[v.Source]; !ok {
+				t.Errorf("%s volume %s: named volume %s is not declared under volumes:", name, v.String(), v.Source)
+			}
+		default:
+			t.Errorf("%s volume %s: type %s, want a bind mount or a named volume", name, v.String(), v.Type)
 		}
-		m[dst] = filepath.Clean(src)
+		m[v.Target] = filepath.Clean(v.Source)
 	}
 	return m
 }
 
 // containerPorts is the set of container ports a service publishes.
-func containerPorts(t *testing.T, s service) map[int]bool {
-	t.Helper()
+func containerPorts(s types.ServiceConfig) map[int]bool {
 	out := map[int]bool{}
 	for _, p := range s.Ports {
-		f := strings.Split(p, ":")
-		n, err := strconv.Atoi(f[len(f)-1])
-		if err != nil {
-			t.Errorf("port %q: want [HOST:]CONTAINER", p)
+		out[int(p.Target)] = true
+	}
+	return out
+}
+
+// environment is a service's environment; a variable without a value
+// (taken from the host) is "".
+func environment(s types.ServiceConfig) map[string]string {
+	out := map[string]string{}
+	for k, v := range s.Environment {
+		if v != nil {
+			out[k] = *v
 		}
-		out[n] = true
 	}
 	return out
 }
@@ -248,36 +215,34 @@ func TestComposeBuild(t *testing.T) {
 // inherited HEALTHCHECK.
 func TestComposeWorkers(t *testing.T) {
 	c := loadCompose(t)
-	_, runtime := dockerfileStages(t)
+	d, _, runtime := dockerfileStages(t)
 	w := c.Services["workers"]
-	if w.Healthcheck != nil {
-		t.Errorf("workers: healthcheck %+v: leave it to the image's HEALTHCHECK", *w.Healthcheck)
+	if w.HealthCheck != nil {
+		t.Errorf("workers: healthcheck %+v: leave it to the image's HEALTHCHECK", *w.HealthCheck)
 	}
 	if len(w.Entrypoint) != 0 {
 		t.Errorf("workers: entrypoint %v: the image's (the supervisor as PID 1) is meant", w.Entrypoint)
 	}
 	checkBroker(t, c, "workers")
-	if c.Services["workers"].DependsOn["redis"] != "service_healthy" {
+	if w.DependsOn["redis"].Condition != types.ServiceConditionHealthy {
 		t.Errorf("workers: depends_on %v: want redis: service_healthy", w.DependsOn)
 	}
 
-	env := envOf(t, runtime)
-	for k, v := range w.Environment {
-		env[k] = v
-	}
+	env := d.envOf(t, runtime)
+	maps.Copy(env, environment(w))
 	shutdown, err := time.ParseDuration(env["REVRX_SHUTDOWN_TIMEOUT"])
 	if err != nil {
 		t.Fatalf("workers: REVRX_SHUTDOWN_TIMEOUT: %v", err)
 	}
-	grace, err := time.ParseDuration(w.StopGracePeriod)
-	if err != nil {
-		t.Fatalf("workers: stop_grace_period %q: %v", w.StopGracePeriod, err)
+	if w.StopGracePeriod == nil {
+		t.Fatal("workers: no stop_grace_period (compose's default, 10 s, kills running tasks)")
 	}
+	grace := time.Duration(*w.StopGracePeriod)
 	max := autoscaleMax(t, w.Command)
 	if need := shutdownNeed(shutdown, max); grace <= need {
 		t.Errorf("workers: stop_grace_period %v, want > --shutdown-timeout %v + %d x 1.1 s = %v", grace, shutdown, max, need)
 	}
-	if port := httpPort(t, env); !containerPorts(t, w)[port] {
+	if port := httpPort(t, env); !containerPorts(w)[port] {
 		t.Errorf("workers: ports %v do not publish REVRX_HTTP_ADDR's port %d (the status page)", w.Ports, port)
 	}
 }
@@ -297,9 +262,9 @@ var defaultValue = regexp.MustCompile(`^\$\{(\w+):?-(.*)\}$`)
 
 // checkBroker wants the service's CELERY_BROKER_URL from the environment,
 // defaulting to the redis service.
-func checkBroker(t *testing.T, c compose, name string) {
+func checkBroker(t *testing.T, c *types.Project, name string) {
 	t.Helper()
-	v := c.Services[name].Environment["CELERY_BROKER_URL"]
+	v := environment(c.Services[name])["CELERY_BROKER_URL"]
 	m := defaultValue.FindStringSubmatch(v)
 	if m == nil || m[1] != "CELERY_BROKER_URL" {
 		t.Errorf("%s: CELERY_BROKER_URL=%q: want ${CELERY_BROKER_URL:-redis://redis:6379/N} (the URL and its password from the environment)", name, v)
@@ -317,10 +282,10 @@ func TestComposeProducer(t *testing.T) {
 	c := loadCompose(t)
 	p := c.Services["producer"]
 	checkBroker(t, c, "producer")
-	if p.Healthcheck == nil || !p.Healthcheck.Disable {
+	if p.HealthCheck == nil || !p.HealthCheck.Disable {
 		t.Error("producer: the image's HEALTHCHECK (the supervisor's /readyz) must be disabled: no supervisor runs there")
 	}
-	if p.DependsOn["workers"] == "" {
+	if _, ok := p.DependsOn["workers"]; !ok {
 		t.Errorf("producer: depends_on %v: want workers", p.DependsOn)
 	}
 	m := mounts(t, c, "producer")
@@ -371,7 +336,7 @@ func pyList(args []string) string {
 // config as laid out in the container.
 func TestComposePrometheus(t *testing.T) {
 	c := loadCompose(t)
-	_, runtime := dockerfileStages(t)
+	d, _, runtime := dockerfileStages(t)
 	m := mounts(t, c, "prometheus")
 	const confPath = "/etc/prometheus/prometheus.yml"
 	host, ok := m[confPath]
@@ -415,10 +380,8 @@ func TestComposePrometheus(t *testing.T) {
 		t.Errorf("promtool check config: %v\n%s", err, out)
 	}
 
-	env := envOf(t, runtime)
-	for k, v := range c.Services["workers"].Environment {
-		env[k] = v
-	}
+	env := d.envOf(t, runtime)
+	maps.Copy(env, environment(c.Services["workers"]))
 	port := httpPort(t, env)
 	if len(conf.ScrapeConfigs) != 1 || len(conf.ScrapeConfigs) != len(shipped.ScrapeConfigs) {
 		t.Fatalf("%s: %d scrape configs, want 1 like the shipped one", host, len(conf.ScrapeConfigs))
@@ -443,7 +406,7 @@ func TestComposePrometheus(t *testing.T) {
 	if len(targets) != 1 || targets[0] != want {
 		t.Errorf("scrape targets %v: want exactly %s (the workers service, REVRX_HTTP_ADDR)", targets, want)
 	}
-	if !containerPorts(t, c.Services["prometheus"])[9090] {
+	if !containerPorts(c.Services["prometheus"])[9090] {
 		t.Errorf("prometheus: ports %v: want 9090 published", c.Services["prometheus"].Ports)
 	}
 }
@@ -479,13 +442,33 @@ func TestComposeGrafana(t *testing.T) {
 	}
 	raw := ds.Datasources[0].URL
 	if v, ok := strings.CutPrefix(raw, "$"); ok {
-		raw = g.Environment[strings.Trim(v, "{}")]
+		raw = environment(g)[strings.Trim(v, "{}")]
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Hostname() != "prometheus" || u.Port() != "9090" {
 		t.Errorf("grafana data source url %q (from %q): want http://prometheus:9090, the prometheus service", raw, ds.Datasources[0].URL)
 	}
-	if !containerPorts(t, g)[3000] {
+	if !containerPorts(g)[3000] {
 		t.Errorf("grafana: ports %v: want 3000 published", g.Ports)
+	}
+}
+
+// TestComposeLoaderRejects shows that compose-go fails on a misspelled key,
+// a malformed duration and a dependency on a missing service.
+func TestComposeLoaderRejects(t *testing.T) {
+	for name, file := range map[string]string{
+		"misspelled key":  "services:\n  w:\n    image: x\n    stop_grace_periode: 45s\n",
+		"bad duration":    "services:\n  w:\n    image: x\n    stop_grace_period: 45x\n",
+		"missing service": "services:\n  w:\n    image: x\n    depends_on: [redis]\n",
+	} {
+		path := filepath.Join(t.TempDir(), "compose.yml")
+		if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadComposeFile(t.Context(), path); err == nil {
+			t.Errorf("%s: loadComposeFile(%q) = nil error, want one", name, file)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
 	}
 }

@@ -1,24 +1,29 @@
 // Package docker holds the offline checks of examples/docker: the Dockerfile
 // and the compose file of the whole loop. No image is built or pulled here
-// (no registry is reachable): the build stage's `go build` runs for real, the
-// runtime stage's commands are checked for what can be checked without
-// Debian's image, and the compose file is validated by the compose tool and
-// decoded strictly to check every path, port and name it refers to.
+// (no registry is reachable). The Dockerfile is read with BuildKit's own
+// parser (github.com/moby/buildkit/frontend/dockerfile): the build stage's
+// `go build` runs for real, and the runtime stage's commands are checked for
+// what can be checked without Debian's image. The compose file is validated
+// by the compose tool and loaded with compose-go (the compose-spec schema:
+// an unknown key fails) to check every path, port and name it refers to.
 package docker
 
 import (
-	"debug/elf"
-	"encoding/json"
-	"errors"
-	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 const (
@@ -27,309 +32,141 @@ const (
 	repoRoot     = "../.."
 )
 
-// instruction is one Dockerfile instruction, continuation lines joined and
-// comment lines dropped (as Docker does).
-type instruction struct {
-	line int
-	cmd  string // upper case: FROM, RUN, ...
-	args string
+// dockerfile is the Dockerfile as BuildKit's frontend reads it.
+type dockerfile struct {
+	stages []instructions.Stage
+	lex    *shell.Lex // the shell-word lexer, with the file's escape token
 }
 
-type stage struct {
-	from, name string
-	ins        []instruction
+// parseDockerfile parses file with BuildKit's Dockerfile parser into its
+// stages; a parse error, a parser warning or a lint warning of the rules the
+// instruction parser runs fails the test.
+func parseDockerfile(t *testing.T, file string) dockerfile {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stages, lex, err := readDockerfile(f, func(msg string, line int) { t.Errorf("%s:%d: %s", file, line, msg) })
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return dockerfile{stages: stages, lex: lex}
 }
 
-func (s stage) all(cmd string) []instruction {
-	var out []instruction
-	for _, in := range s.ins {
-		if in.cmd == cmd {
-			out = append(out, in)
+// readDockerfile parses r with BuildKit; warn gets the parser's and the
+// linter's warnings.
+func readDockerfile(r io.Reader, warn func(msg string, line int)) ([]instructions.Stage, *shell.Lex, error) {
+	res, err := parser.Parse(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range res.Warnings {
+		at := 0
+		if w.Location != nil {
+			at = w.Location.Start.Line
+		}
+		warn(w.Short, at)
+	}
+	lint := linter.New(&linter.Config{Warn: func(rule, _, _, msg string, loc []parser.Range) {
+		warn(rule+": "+msg, firstLine(loc))
+	}})
+	stages, _, err := instructions.Parse(res.AST, lint)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stages, shell.NewLex(res.EscapeToken), nil
+}
+
+func firstLine(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
+}
+
+// line is where cmd starts in the Dockerfile.
+func line(cmd instructions.Command) int { return firstLine(cmd.Location()) }
+
+// commands returns the commands of type T of st, in order.
+func commands[T instructions.Command](st instructions.Stage) []T {
+	var out []T
+	for _, c := range st.Commands {
+		if x, ok := c.(T); ok {
+			out = append(out, x)
 		}
 	}
 	return out
 }
 
-// parseDockerfile splits file into stages.
-func parseDockerfile(t *testing.T, file string) []stage {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stages []stage
-	var cur strings.Builder
-	start := 0
-	flush := func() {
-		text := strings.TrimSpace(cur.String())
-		cur.Reset()
-		if text == "" {
-			return
-		}
-		cmd, args, _ := strings.Cut(text, " ")
-		in := instruction{line: start, cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
-		if in.cmd == "FROM" {
-			f := strings.Fields(in.args)
-			st := stage{from: f[0]}
-			if len(f) == 3 && strings.EqualFold(f[1], "AS") {
-				st.name = f[2]
-			}
-			stages = append(stages, st)
-			return
-		}
-		if len(stages) == 0 {
-			if in.cmd != "ARG" {
-				t.Fatalf("%s:%d: %s before the first FROM", file, in.line, in.cmd)
-			}
-			return
-		}
-		stages[len(stages)-1].ins = append(stages[len(stages)-1].ins, in)
-	}
-	for i, raw := range strings.Split(string(data), "\n") {
-		line := strings.TrimSpace(raw)
-		if strings.HasPrefix(line, "#") || (line == "" && cur.Len() == 0) {
-			continue // a comment, also inside a continuation
-		}
-		if cur.Len() == 0 {
-			start = i + 1
-		}
-		if body, ok := strings.CutSuffix(line, `\`); ok {
-			cur.WriteString(body + " ")
-			continue
-		}
-		cur.WriteString(line)
-		flush()
-	}
-	flush()
-	return stages
-}
+// script is the shell command line of a RUN, CMD or ENTRYPOINT.
+func script(c instructions.ShellDependantCmdLine) string { return strings.Join(c.CmdLine, " ") }
 
-// shellWords splits s as sh would (quotes and backslashes; no expansion).
-func shellWords(s string) ([]string, error) {
-	var words []string
-	var w strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated ' in %q", s)
-			}
-			w.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				w.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, fmt.Errorf("unterminated \" in %q", s)
-			}
-			inWord = true
-		case c == '\\' && i+1 < len(s):
-			i++
-			w.WriteByte(s[i])
-			inWord = true
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				words = append(words, w.String())
-				w.Reset()
-				inWord = false
-			}
-		default:
-			w.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, w.String())
-	}
-	return words, nil
-}
-
-// envOf is the stage's ENV (KEY=VALUE pairs, quotes removed).
-func envOf(t *testing.T, st stage) map[string]string {
+// envOf is the stage's ENV, each value as Docker expands it (quotes removed,
+// earlier variables substituted).
+func (d dockerfile) envOf(t *testing.T, st instructions.Stage) map[string]string {
 	t.Helper()
 	env := map[string]string{}
-	for _, in := range st.all("ENV") {
-		words, err := shellWords(in.args)
-		if err != nil {
-			t.Fatalf("line %d: %v", in.line, err)
-		}
-		for _, w := range words {
-			k, v, ok := strings.Cut(w, "=")
-			if !ok {
-				t.Fatalf("line %d: ENV %q: want KEY=VALUE (the legacy ENV KEY VALUE form is ambiguous)", in.line, w)
+	var kvs []string
+	for _, in := range commands[*instructions.EnvCommand](st) {
+		for _, kv := range in.Env {
+			if kv.NoDelim {
+				t.Fatalf("line %d: ENV %s %s: want KEY=VALUE (the legacy ENV KEY VALUE form is ambiguous)", line(in), kv.Key, kv.Value)
 			}
-			env[k] = v
+			v, _, err := d.lex.ProcessWord(kv.Value, shell.EnvsFromSlice(kvs))
+			if err != nil {
+				t.Fatalf("line %d: ENV %s: %v", line(in), kv.Key, err)
+			}
+			env[kv.Key] = v
+			kvs = append(kvs, kv.Key+"="+v)
 		}
 	}
 	return env
 }
 
-// execForm decodes a JSON exec form (["a", "b"]).
-func execForm(t *testing.T, in instruction, args string) []string {
-	t.Helper()
-	var argv []string
-	if err := json.Unmarshal([]byte(args), &argv); err != nil || len(argv) == 0 {
-		t.Fatalf("line %d: %s %s: want the exec form [\"...\"] (no shell in between, so signals reach PID 1): %v", in.line, in.cmd, args, err)
-	}
-	return argv
-}
-
-func dockerfileStages(t *testing.T) (build, runtime stage) {
-	t.Helper()
-	stages := parseDockerfile(t, "Dockerfile")
-	if len(stages) != 2 {
-		t.Fatalf("Dockerfile: %d stages, want 2 (build, runtime)", len(stages))
-	}
-	build, runtime = stages[0], stages[1]
-	if build.from != buildImage || build.name == "" {
-		t.Errorf("build stage: FROM %s AS %q, want FROM %s AS <name>", build.from, build.name, buildImage)
-	}
-	if runtime.from != runtimeImage {
-		t.Errorf("runtime stage: FROM %s, want %s", runtime.from, runtimeImage)
-	}
-	return build, runtime
-}
-
-var goBuildOut = regexp.MustCompile(`\s-o\s+(\S+)`)
-
-// goBuildRun is the build stage's RUN with `go build` and its -o path.
-func goBuildRun(t *testing.T, build stage) (instruction, string) {
-	t.Helper()
-	for _, in := range build.all("RUN") {
-		if strings.Contains(in.args, "go build") {
-			m := goBuildOut.FindStringSubmatch(in.args)
-			if m == nil {
-				t.Fatalf("line %d: go build without -o", in.line)
-			}
-			return in, m[1]
-		}
-	}
-	t.Fatal("build stage: no RUN go build")
-	return instruction{}, ""
-}
-
-// TestGoBuildStage runs the build stage's `go build` with its flags and ENV
-// (output into a temporary directory instead of /out), then runs the binary.
-func TestGoBuildStage(t *testing.T) {
-	build, runtime := dockerfileStages(t)
-	run, out := goBuildRun(t, build)
-	for _, flag := range []string{"-trimpath", `-ldflags "-s -w -X main.version=${VERSION}"`, "./cmd/revrx-supervise"} {
-		if !strings.Contains(run.args, flag) {
-			t.Errorf("line %d: %s: no %s", run.line, run.args, flag)
-		}
-	}
-	env := envOf(t, build)
-	if env["CGO_ENABLED"] != "0" {
-		t.Errorf("build stage ENV %v: want CGO_ENABLED=0 (a static binary: the runtime image needs no libc match)", env)
-	}
-	hasArg := false
-	for _, in := range build.all("ARG") {
-		hasArg = hasArg || strings.HasPrefix(in.args, "VERSION")
-	}
-	if !hasArg {
-		t.Error("build stage: no ARG VERSION for -X main.version=${VERSION}")
-	}
-
-	// The sources the stage copies must hold every package the binary imports.
-	copied := map[string]bool{}
-	for _, in := range build.all("COPY") {
-		f := strings.Fields(in.args)
-		for _, src := range f[:len(f)-1] {
-			copied[strings.TrimSuffix(src, "/")] = true
-		}
-	}
-	for _, f := range []string{"go.mod", "go.sum"} {
-		if !copied[f] {
-			t.Errorf("build stage: %s is not copied", f)
-		}
-	}
-	list := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/revrx-supervise")
-	list.Dir = repoRoot
-	dirs, err := list.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	root, _ := filepath.Abs(repoRoot)
-	for _, dir := range strings.Fields(string(dirs)) {
-		rel, _ := filepath.Rel(root, dir)
-		top := strings.Split(filepath.ToSlash(rel), "/")[0]
-		if !copied[top] {
-			t.Errorf("build stage: package dir %s is imported by the binary but %s/ is not copied", rel, top)
-		}
-	}
-
-	// Run the RUN line itself, as the stage's shell would, in the repository
-	// root (the stage's WORKDIR holds the same tree).
-	bin := filepath.Join(t.TempDir(), "revrx-supervise")
-	script := strings.Replace(run.args, out, bin, 1)
-	const version = "docker-test-1.2.3"
-	cmd := exec.Command("/bin/sh", "-ec", script)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "VERSION="+version)
+// words splits s as the shell would (quotes and backslashes), with the
+// stage's ENV for variables.
+func (d dockerfile) words(s string, env map[string]string) ([]string, error) {
+	var kvs []string
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		kvs = append(kvs, k+"="+v)
 	}
-	begin := time.Now()
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, b)
-	}
-	t.Logf("go build as the build stage: %v", time.Since(begin).Round(time.Millisecond))
+	return d.lex.ProcessWords(s, shell.EnvsFromSlice(kvs))
+}
 
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
+// execForm returns the argv of a CMD, ENTRYPOINT or HEALTHCHECK in the exec
+// form (["a", "b"]), and fails the test on the shell form.
+func execForm(t *testing.T, cmd instructions.Command, c instructions.ShellDependantCmdLine) []string {
+	t.Helper()
+	if c.PrependShell || len(c.CmdLine) == 0 {
+		t.Fatalf("line %d: %v: want the exec form [\"...\"] (no shell in between, so signals reach PID 1)", line(cmd), cmd)
 	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			t.Error("the binary has a dynamic loader (PT_INTERP): not static")
-		}
-	}
-	if f.Section(".symtab") != nil {
-		t.Error("the binary has a .symtab: -s did not apply")
-	}
-	f.Close()
+	return c.CmdLine
+}
 
-	b, err := exec.Command(bin, "version").CombinedOutput()
-	if err != nil || !strings.Contains(string(b), version) {
-		t.Errorf("%s version: %v, %q; want %q (-X main.version)", bin, err, b, version)
+func dockerfileStages(t *testing.T) (d dockerfile, build, runtime instructions.Stage) {
+	t.Helper()
+	d = parseDockerfile(t, "Dockerfile")
+	if len(d.stages) != 2 {
+		t.Fatalf("Dockerfile: %d stages, want 2 (build, runtime)", len(d.stages))
 	}
-	hc := exec.Command(bin, "healthcheck", "--addr", "127.0.0.1:1")
-	b, err = hc.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("healthcheck --addr 127.0.0.1:1: %v, %q; want exit 1 (nothing listens)", err, b)
+	build, runtime = d.stages[0], d.stages[1]
+	if build.BaseName != buildImage || build.Name == "" {
+		t.Errorf("build stage: FROM %s AS %q, want FROM %s AS <name>", build.BaseName, build.Name, buildImage)
 	}
-
-	// The runtime stage copies exactly this output.
-	found := false
-	for _, in := range runtime.all("COPY") {
-		if f := strings.Fields(in.args); len(f) == 3 && strings.HasPrefix(f[0], "--from=") {
-			found = true
-			if f[0] != "--from="+build.name || f[1] != out {
-				t.Errorf("line %d: COPY %s: want --from=%s %s", in.line, in.args, build.name, out)
-			}
-		}
+	if runtime.BaseName != runtimeImage {
+		t.Errorf("runtime stage: FROM %s, want %s", runtime.BaseName, runtimeImage)
 	}
-	if !found {
-		t.Error("runtime stage: no COPY --from of the binary")
-	}
+	return d, build, runtime
 }
 
 // installedBinary is where the runtime stage puts the binary.
-func installedBinary(t *testing.T, runtime stage) string {
+func installedBinary(t *testing.T, runtime instructions.Stage) string {
 	t.Helper()
-	for _, in := range runtime.all("COPY") {
-		if f := strings.Fields(in.args); len(f) == 3 && strings.HasPrefix(f[0], "--from=") {
-			return f[2]
+	for _, in := range commands[*instructions.CopyCommand](runtime) {
+		if in.From != "" {
+			return in.DestPath
 		}
 	}
 	t.Fatal("runtime stage: no COPY --from of the binary")
@@ -341,53 +178,30 @@ func installedBinary(t *testing.T, runtime stage) string {
 // as the image), useradd's options; and the paths and settings the stage
 // relies on.
 func TestRuntimeStage(t *testing.T) {
-	_, runtime := dockerfileStages(t)
-	runs := runtime.all("RUN")
-	if len(runs) == 0 {
-		t.Fatal("runtime stage: no RUN")
-	}
+	d, _, runtime := dockerfileStages(t)
 	user := ""
-	for _, in := range runtime.all("USER") {
-		user = in.args
+	for _, in := range commands[*instructions.UserCommand](runtime) {
+		user = in.User
 	}
 	if user == "" || user == "root" || user == "0" {
 		t.Errorf("runtime stage: USER %q, want a non-root user", user)
 	}
-	created := false
-	for _, in := range runs {
-		if b, err := exec.Command("bash", "-n", "-c", in.args).CombinedOutput(); err != nil {
-			t.Errorf("line %d: bash -n: %v\n%s", in.line, err, b)
-		}
-		for _, part := range regexp.MustCompile(`&&|\|\||;`).Split(in.args, -1) {
-			words, err := shellWords(part)
-			if err != nil || len(words) == 0 {
-				t.Errorf("line %d: %q: %v", in.line, part, err)
-				continue
-			}
-			switch words[0] {
-			case "apt-get":
-				if len(words) > 1 && words[1] == "install" {
-					checkAptPackages(t, in, words[2:])
-				}
-			case "useradd":
-				checkUseradd(t, in, words[1:])
-				if words[len(words)-1] == user {
-					created = true
-				}
-			}
-		}
-	}
-	if !created {
+	env := d.envOf(t, runtime)
+	if !checkRuns(t, d, runtime, env, user) {
 		t.Errorf("runtime stage: USER %s is not created by a useradd", user)
 	}
 
-	env := envOf(t, runtime)
 	if env["REVRX_SPAWN"] != "" && env["REVRX_SPAWN"] != "fork" {
 		t.Errorf("REVRX_SPAWN=%s: the image is meant for the default --spawn=fork", env["REVRX_SPAWN"])
 	}
-	for _, in := range append(runtime.all("CMD"), runtime.all("ENTRYPOINT")...) {
-		if strings.Contains(in.args, "--spawn") {
-			t.Errorf("line %d: %s %s: the image is meant for the default --spawn=fork", in.line, in.cmd, in.args)
+	for _, in := range commands[*instructions.CmdCommand](runtime) {
+		if strings.Contains(script(in.ShellDependantCmdLine), "--spawn") {
+			t.Errorf("line %d: %s: the image is meant for the default --spawn=fork", line(in), in)
+		}
+	}
+	for _, in := range commands[*instructions.EntrypointCommand](runtime) {
+		if strings.Contains(script(in.ShellDependantCmdLine), "--spawn") {
+			t.Errorf("line %d: %s: the image is meant for the default --spawn=fork", line(in), in)
 		}
 	}
 	celeryCmd := strings.Fields(env["REVRX_CELERY_CMD"])
@@ -396,24 +210,62 @@ func TestRuntimeStage(t *testing.T) {
 	} else if out, err := exec.Command("dpkg", "-S", celeryCmd[0]).CombinedOutput(); err != nil {
 		t.Errorf("REVRX_CELERY_CMD interpreter %s: no Debian package ships it here (dpkg -S: %v, %s)", celeryCmd[0], err, out)
 	}
+	checkAppCopied(t, runtime, env)
+}
 
-	// The app: COPY examples/app/ to the WORKDIR, CELERY_APP a module of it.
-	workdir := ""
-	for _, in := range runtime.all("WORKDIR") {
-		workdir = in.args
+// checkRuns checks every RUN of the stage with bash -n, its apt-get
+// installs and useradds, and reports whether one creates user.
+func checkRuns(t *testing.T, d dockerfile, st instructions.Stage, env map[string]string, user string) bool {
+	t.Helper()
+	runs := commands[*instructions.RunCommand](st)
+	if len(runs) == 0 {
+		t.Fatal("runtime stage: no RUN")
 	}
-	appCopied := false
-	for _, in := range runtime.all("COPY") {
-		f := strings.Fields(in.args)
-		if strings.HasPrefix(f[0], "--") {
-			continue
+	created := false
+	for _, in := range runs {
+		args := script(in.ShellDependantCmdLine)
+		if b, err := exec.Command("bash", "-n", "-c", args).CombinedOutput(); err != nil {
+			t.Errorf("line %d: bash -n: %v\n%s", line(in), err, b)
 		}
-		for _, src := range f[:len(f)-1] {
-			if _, err := os.Stat(filepath.Join(repoRoot, src)); err != nil {
-				t.Errorf("line %d: COPY %s: %v", in.line, src, err)
+		for _, part := range regexp.MustCompile(`&&|\|\||;`).Split(args, -1) {
+			words, err := d.words(part, env)
+			if err != nil || len(words) == 0 {
+				t.Errorf("line %d: %q: %v", line(in), part, err)
+				continue
+			}
+			switch words[0] {
+			case "apt-get":
+				if len(words) > 1 && words[1] == "install" {
+					checkAptPackages(t, line(in), words[2:])
+				}
+			case "useradd":
+				checkUseradd(t, line(in), words[1:])
+				created = created || words[len(words)-1] == user
 			}
 		}
-		if strings.TrimSuffix(f[0], "/") == "examples/app" && strings.TrimSuffix(f[len(f)-1], "/") == workdir {
+	}
+	return created
+}
+
+// checkAppCopied wants examples/app/ copied to the WORKDIR and CELERY_APP a
+// module of it, and every COPY source to exist.
+func checkAppCopied(t *testing.T, st instructions.Stage, env map[string]string) {
+	t.Helper()
+	workdir := ""
+	for _, in := range commands[*instructions.WorkdirCommand](st) {
+		workdir = in.Path
+	}
+	appCopied := false
+	for _, in := range commands[*instructions.CopyCommand](st) {
+		if in.From != "" {
+			continue
+		}
+		for _, src := range in.SourcePaths {
+			if _, err := os.Stat(filepath.Join(repoRoot, src)); err != nil {
+				t.Errorf("line %d: COPY %s: %v", line(in), src, err)
+			}
+		}
+		if slices.Equal(in.SourcePaths, []string{"examples/app/"}) && strings.TrimSuffix(in.DestPath, "/") == workdir {
 			appCopied = true
 		}
 	}
@@ -427,7 +279,7 @@ func TestRuntimeStage(t *testing.T) {
 
 // checkAptPackages wants every package of an apt-get install to have a
 // candidate in this machine's apt lists (Debian bookworm, like the image).
-func checkAptPackages(t *testing.T, in instruction, args []string) {
+func checkAptPackages(t *testing.T, line int, args []string) {
 	t.Helper()
 	var pkgs []string
 	for _, a := range args {
@@ -436,11 +288,11 @@ func checkAptPackages(t *testing.T, in instruction, args []string) {
 		}
 	}
 	if len(pkgs) == 0 {
-		t.Errorf("line %d: apt-get install of nothing", in.line)
+		t.Errorf("line %d: apt-get install of nothing", line)
 		return
 	}
 	if _, err := exec.LookPath("apt-cache"); err != nil {
-		t.Fatalf("line %d: cannot check the packages %v: no apt-cache here (a Debian machine is needed)", in.line, pkgs)
+		t.Fatalf("line %d: cannot check the packages %v: no apt-cache here (a Debian machine is needed)", line, pkgs)
 	}
 	out, err := exec.Command("apt-cache", append([]string{"policy"}, pkgs...)...).CombinedOutput()
 	if err != nil {
@@ -457,18 +309,18 @@ func checkAptPackages(t *testing.T, in instruction, args []string) {
 	}
 	for _, p := range pkgs {
 		if c := candidate[p]; c == "" || c == "(none)" {
-			t.Errorf("line %d: apt package %s: no candidate in apt-cache policy (run apt-get update; or the name is wrong)", in.line, p)
+			t.Errorf("line %d: apt package %s: no candidate in apt-cache policy (run apt-get update; or the name is wrong)", line, p)
 		}
 	}
 }
 
 // checkUseradd wants every option of the useradd to be one this Debian's
 // useradd knows, with its value, and the account name last.
-func checkUseradd(t *testing.T, in instruction, args []string) {
+func checkUseradd(t *testing.T, line int, args []string) {
 	t.Helper()
 	help, _ := exec.Command("useradd", "--help").CombinedOutput()
 	if !strings.Contains(string(help), "--home-dir") {
-		t.Fatalf("useradd --help: %q: cannot check the useradd of line %d (package passwd)", help, in.line)
+		t.Fatalf("useradd --help: %q: cannot check the useradd of line %d (package passwd)", help, line)
 	}
 	// "  -u, --uid UID   user ID ..." -> "--uid": true (takes a value)
 	opts := map[string]bool{}
@@ -484,7 +336,7 @@ func checkUseradd(t *testing.T, in instruction, args []string) {
 		name, _, inline := strings.Cut(args[i], "=")
 		takes, ok := opts[name]
 		if !ok {
-			t.Errorf("line %d: useradd %s: not an option of useradd", in.line, args[i])
+			t.Errorf("line %d: useradd %s: not an option of useradd", line, args[i])
 			continue
 		}
 		if takes && !inline {
@@ -492,12 +344,12 @@ func checkUseradd(t *testing.T, in instruction, args []string) {
 		}
 		if name == "--shell" || name == "-s" {
 			if _, err := os.Stat(args[i]); err != nil {
-				t.Errorf("line %d: useradd shell %s: %v", in.line, args[i], err)
+				t.Errorf("line %d: useradd shell %s: %v", line, args[i], err)
 			}
 		}
 	}
 	if len(args)-i != 1 {
-		t.Errorf("line %d: useradd %v: want options then exactly one LOGIN", in.line, args)
+		t.Errorf("line %d: useradd %v: want options then exactly one LOGIN", line, args)
 	}
 }
 
@@ -505,57 +357,40 @@ func checkUseradd(t *testing.T, in instruction, args []string) {
 // the entrypoint is the supervisor; STOPSIGNAL SIGTERM; and the stop timeout
 // the comment recommends covers --shutdown-timeout + MAX x 1.1 s of the CMD.
 func TestHealthcheckAndStop(t *testing.T) {
-	_, runtime := dockerfileStages(t)
+	d, _, runtime := dockerfileStages(t)
 	bin := installedBinary(t, runtime)
-	hcs := runtime.all("HEALTHCHECK")
+	hcs := commands[*instructions.HealthCheckCommand](runtime)
 	if len(hcs) != 1 {
 		t.Fatalf("runtime stage: %d HEALTHCHECKs, want 1", len(hcs))
 	}
-	hc := hcs[0]
-	opts, cmd, ok := strings.Cut(hc.args, "CMD ")
-	if !ok {
-		t.Fatalf("line %d: HEALTHCHECK %s: no CMD", hc.line, hc.args)
+	hc := hcs[0].Health
+	if len(hc.Test) < 3 || hc.Test[0] != "CMD" || hc.Test[1] != bin || hc.Test[2] != "healthcheck" {
+		t.Errorf("line %d: HEALTHCHECK test %q: want CMD [%q, \"healthcheck\", ...] in the exec form (the binary the image installs)", line(hcs[0]), hc.Test, bin)
 	}
-	argv := execForm(t, hc, strings.TrimSpace(cmd))
-	if argv[0] != bin || len(argv) < 2 || argv[1] != "healthcheck" {
-		t.Errorf("line %d: HEALTHCHECK CMD %v: want [%q, \"healthcheck\", ...] (the binary the image installs)", hc.line, argv, bin)
+	if hc.StartPeriod < 15*time.Second {
+		t.Errorf("HEALTHCHECK --start-period=%v: want >= 15s (the app host imports the app, then MIN workers start)", hc.StartPeriod)
 	}
-	durations := map[string]time.Duration{}
-	for _, o := range strings.Fields(opts) {
-		k, v, _ := strings.Cut(strings.TrimPrefix(o, "--"), "=")
-		if k == "retries" {
-			continue
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Errorf("line %d: HEALTHCHECK %s: %v", hc.line, o, err)
-		}
-		durations[k] = d
+	if hc.Timeout <= 2*time.Second {
+		t.Errorf("HEALTHCHECK --timeout=%v: want > 2s, the healthcheck command's own HTTP timeout", hc.Timeout)
 	}
-	if d := durations["start-period"]; d < 15*time.Second {
-		t.Errorf("HEALTHCHECK --start-period=%v: want >= 15s (the app host imports the app, then MIN workers start)", d)
-	}
-	if d := durations["timeout"]; d <= 2*time.Second {
-		t.Errorf("HEALTHCHECK --timeout=%v: want > 2s, the healthcheck command's own HTTP timeout", d)
-	}
-	if durations["interval"] == 0 {
+	if hc.Interval == 0 {
 		t.Error("HEALTHCHECK: no --interval")
 	}
 
-	eps := runtime.all("ENTRYPOINT")
-	if len(eps) != 1 || execForm(t, eps[0], eps[0].args)[0] != bin {
+	eps := commands[*instructions.EntrypointCommand](runtime)
+	if len(eps) != 1 || execForm(t, eps[0], eps[0].ShellDependantCmdLine)[0] != bin {
 		t.Errorf("runtime stage: ENTRYPOINT %v, want [%q] in exec form (the supervisor is PID 1)", eps, bin)
 	}
-	if ss := runtime.all("STOPSIGNAL"); len(ss) != 1 || ss[0].args != "SIGTERM" {
+	if ss := commands[*instructions.StopSignalCommand](runtime); len(ss) != 1 || ss[0].Signal != "SIGTERM" {
 		t.Errorf("runtime stage: STOPSIGNAL %v, want SIGTERM", ss)
 	}
 
-	cmds := runtime.all("CMD")
+	cmds := commands[*instructions.CmdCommand](runtime)
 	if len(cmds) != 1 {
 		t.Fatalf("runtime stage: %d CMDs, want 1", len(cmds))
 	}
-	max := autoscaleMax(t, execForm(t, cmds[0], cmds[0].args))
-	shutdown, err := time.ParseDuration(envOf(t, runtime)["REVRX_SHUTDOWN_TIMEOUT"])
+	max := autoscaleMax(t, execForm(t, cmds[0], cmds[0].ShellDependantCmdLine))
+	shutdown, err := time.ParseDuration(d.envOf(t, runtime)["REVRX_SHUTDOWN_TIMEOUT"])
 	if err != nil {
 		t.Fatalf("REVRX_SHUTDOWN_TIMEOUT: %v", err)
 	}
@@ -594,4 +429,29 @@ func autoscaleMax(t *testing.T, args []string) int {
 	}
 	t.Fatalf("%v: no --autoscale", args)
 	return 0
+}
+
+// TestDockerfileParserRejects shows that BuildKit's parser fails on broken
+// Dockerfiles and that its warnings reach the test.
+func TestDockerfileParserRejects(t *testing.T) {
+	for _, tc := range []struct{ name, file string }{
+		{"unknown instruction", "FROM debian:bookworm-slim\nCOPPY a b\n"},
+		{"bad duration", "FROM debian:bookworm-slim\nHEALTHCHECK --interval=10x CMD [\"true\"]\n"},
+		{"ENV without a value", "FROM debian:bookworm-slim\nENV A\n"},
+		{"no FROM", "ENV A=1\n"},
+	} {
+		var warnings []string
+		_, _, err := readDockerfile(strings.NewReader(tc.file), func(msg string, _ int) { warnings = append(warnings, msg) })
+		if err == nil {
+			t.Errorf("%s: readDockerfile(%q) = nil error (warnings %q), want one", tc.name, tc.file, warnings)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
+		}
+	}
+	var warnings []string
+	_, _, err := readDockerfile(strings.NewReader("FROM golang:1.26-bookworm as Build\nRUN true\n"),
+		func(msg string, _ int) { warnings = append(warnings, msg) })
+	if err != nil || len(warnings) != 2 {
+		t.Errorf("readDockerfile(FROM ... as Build) = %v, warnings %q; want FromAsCasing and StageNameCasing", err, warnings)
+	}
 }
