@@ -21,8 +21,8 @@ import (
 
 const dir = "."
 
-// drainPerWorker is the drain of one worker at a stop (README "Signals,
-// shutdown and exit codes"): workers drain one at a time.
+// drainPerWorker is the drain of one worker at a stop (docs/operations.md,
+// "Signals and shutdown"): workers drain one at a time.
 const drainPerWorker = 1100 * time.Millisecond
 
 func load(t *testing.T) []Manifest {
@@ -336,7 +336,7 @@ func TestDeployment(t *testing.T) {
 
 	// Resources for MAX forked workers: ~61 MB for the first worker and the
 	// app host, ~22 MB PSS per further worker, ~24 MB for the supervisor
-	// (README "Start-up and memory").
+	// (docs/benchmark.md, "Start-up and memory").
 	for _, rl := range []corev1.ResourceList{c.Resources.Requests, c.Resources.Limits} {
 		for name := range rl {
 			if name != corev1.ResourceCPU && name != corev1.ResourceMemory && name != corev1.ResourceEphemeralStorage {
