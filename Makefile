@@ -5,7 +5,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # Debian packages the tests and the demo run: real Redis and real Celery.
 DEB_PKGS := redis-server celery python3-celery python3-redis curl prometheus chromium docker-compose
 
-.PHONY: all build deps test test-short demo bench footprint startup chaos clean
+.PHONY: all build deps test test-go test-examples test-short demo bench footprint startup chaos clean
 
 all: build
 
@@ -27,18 +27,24 @@ deps:
 # users copy: its own module, so the main module's ./... does not see them.
 EXAMPLES_PKGS := ./docker/ ./ecs/ ./grafana/ ./kubernetes/ ./prometheus/
 
-# test: vet, unit tests (race detector) and the end-to-end tests against a
-# private redis-server and real Celery workers; end-to-end tests run four at a
-# time (each has its own Redis, supervisor and workers; they mostly wait);
-# then the examples module's checks of the deployment files.
+# test: gofmt, vet, unit tests (race detector) and the end-to-end tests against
+# a private redis-server and real Celery workers (test-go), and the examples
+# module's checks of the deployment files (test-examples), the two side by side
+# (the end-to-end tests mostly wait, the examples mostly compile). End-to-end
+# tests run four at a time: each has its own Redis, supervisor and workers.
 test: deps
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) test -race -count=1 -parallel 4 -timeout 15m ./...
-	cd examples && $(GO) vet $(EXAMPLES_PKGS) && $(GO) test -count=1 -timeout 15m $(EXAMPLES_PKGS)
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-go test-examples
 	bash -n examples/demo.sh
 	/usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
 	    examples/*.py examples/app/*.py pool/apphost.py pool/ext/*.py cmd/revrx-supervise/testdata/apps/*.py
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -parallel 4 -timeout 15m ./...
+
+test-examples:
+	cd examples && $(GO) vet $(EXAMPLES_PKGS) && $(GO) test -count=1 -timeout 15m $(EXAMPLES_PKGS)
 
 # test-short skips the end-to-end tests (no Celery needed).
 test-short:
