@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// idleTable renders the idle scenario's figures as footprint.sh printed
-// them, under a heading.
+// idleTable renders the idle scenario's figures as one markdown table,
+// under a heading.
 func idleTable(runs []idleRun, polls idlePolls, measure time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### idle — the supervisor's footprint with %d idle workers, and its Redis commands per poll\n\n", idleWorkers)

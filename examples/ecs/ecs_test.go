@@ -172,7 +172,7 @@ func TestScalingPolicyUsesAnEMFMetric(t *testing.T) {
 }
 
 // emfMetricNames renders the supervisor's EMF documents for a status with
-// one queue (supervisor.EMF, what --emf-interval prints) and returns the
+// one queue (emf.Documents, what --emf-interval prints) and returns the
 // metric names their CloudWatchMetrics directives declare.
 func emfMetricNames(t *testing.T) map[string]bool {
 	t.Helper()
