@@ -9,8 +9,15 @@ DEB_PKGS := redis-server celery python3-celery python3-redis curl prometheus chr
 
 all: build
 
+# STATIC compiles as the image's build stage does (examples/docker/Dockerfile):
+# no cgo, no local paths. The binary, go vet, the examples module and the
+# binaries the tests build (harness.BuildSupervisor) all use it, so one compile
+# of the dependencies serves them all; only the race detector needs its own
+# (and cgo).
+STATIC := CGO_ENABLED=0 GOFLAGS=-trimpath
+
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/revrx-supervise
+	$(STATIC) $(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/revrx-supervise
 
 # deps installs what is missing (as root, or through sudo).
 deps:
@@ -40,11 +47,11 @@ test: deps
 	    examples/*.py examples/app/*.py pool/apphost.py pool/ext/*.py cmd/revrx-supervise/testdata/apps/*.py
 
 test-go:
-	$(GO) vet ./...
+	$(STATIC) $(GO) vet ./...
 	$(GO) test -race -count=1 -parallel 4 -timeout 15m ./...
 
 test-examples:
-	cd examples && $(GO) vet $(EXAMPLES_PKGS) && $(GO) test -count=1 -timeout 15m $(EXAMPLES_PKGS)
+	cd examples && $(STATIC) $(GO) vet $(EXAMPLES_PKGS) && $(STATIC) $(GO) test -count=1 -timeout 15m $(EXAMPLES_PKGS)
 
 # test-short skips the end-to-end tests (no Celery needed).
 test-short:

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // TestChaosShort runs the -short suite (`CHAOS_SHORT=1 make chaos`) against
@@ -33,10 +36,8 @@ func TestChaosShort(t *testing.T) {
 	}
 	start := time.Now()
 	bin := filepath.Join(t.TempDir(), "revrx-supervise")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/revrx-supervise")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/revrx-supervise: %v\n%s", err, out)
+	if err := harness.BuildSupervisor(context.Background(), root, bin); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("built %s in %s", bin, time.Since(start).Round(100*time.Millisecond))
 	args := []string{"-short", "-bin", bin, "-deadline", "72s"}

@@ -58,10 +58,8 @@ func TestPrometheusScrapesSupervisor(t *testing.T) {
 	srv := harness.StartTestRedis(t)
 
 	bin := filepath.Join(tmp, "revrx-supervise")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/revrx-supervise")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/revrx-supervise: %v\n%s", err, out)
+	if err := harness.BuildSupervisor(ctx, root, bin); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("built in %s", time.Since(start).Round(100*time.Millisecond))
 
