@@ -65,20 +65,20 @@ demo: deps build
 # --autoscale and fixed pools on real Redis and Celery (about 35 min; filters and
 # columns in docs/benchmark.md, "Reference traces").
 bench: deps build
-	$(GO) build -o bin/revrx-bench ./cmd/revrx-bench
+	$(STATIC) $(GO) build -o bin/revrx-bench ./cmd/revrx-bench
 	bin/revrx-bench -bin $(BIN)
 
 # footprint: the supervisor's CPU and RSS with 10 idle workers (exec'd and
 # forked), PSS per worker tree and of the app host, Redis commands per poll
 # (revrx-bench's idle scenario; MEASURE=60 seconds by default).
 footprint: deps build
-	$(GO) build -o bin/revrx-bench ./cmd/revrx-bench
+	$(STATIC) $(GO) build -o bin/revrx-bench ./cmd/revrx-bench
 	bin/revrx-bench -bin $(BIN) -scenarios idle
 
 # startup: worker request -> ready and PSS per worker, exec'd vs forked from the
 # app host, for examples/app tasks and heavy (a Django-sized import); about 2 min.
 startup: deps build
-	$(GO) build -o bin/revrx-startup ./cmd/revrx-startup
+	$(STATIC) $(GO) build -o bin/revrx-startup ./cmd/revrx-startup
 	bin/revrx-startup
 
 # chaos: on the pool engine (the default), SIGKILLs the busy worker main and
@@ -90,7 +90,7 @@ startup: deps build
 # to replay a seed, CHAOS_ENGINE=workers for the whole-worker engine;
 # cmd/revrx-chaos).
 chaos: deps build
-	$(GO) build -o bin/revrx-chaos ./cmd/revrx-chaos
+	$(STATIC) $(GO) build -o bin/revrx-chaos ./cmd/revrx-chaos
 	bin/revrx-chaos -bin $(BIN)
 
 clean:
