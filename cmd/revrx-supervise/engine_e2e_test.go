@@ -214,9 +214,12 @@ func stormTrace(t *testing.T, cycles int) (path string, tasks int) {
 // that took a job but has not said so yet looks idle: celery#7266); the pool
 // engine stops only provably idle processes: every task starts exactly once,
 // no WorkerLostError, and the pool never has more than MAX processes.
+//
+// It runs alone (not t.Parallel): whether the trace makes a storm (at least
+// 20 idle stops) depends on the machine's load; beside three other
+// end-to-end tests on 2 cores it made 18.
 func TestPoolEngineShrinkStorm(t *testing.T) {
 	needCelery(t)
-	t.Parallel() // its own Redis and supervisor; counts, not timings
 	rds := harness.StartTestRedis(t)
 	url := rds.URL(0)
 	const maxProcs = 6
