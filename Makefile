@@ -56,7 +56,7 @@ test-examples:
 # test-short skips the end-to-end tests (no Celery needed).
 test-short:
 	$(GO) test -short -race -count=1 ./...
-	cd examples && $(GO) test -short -count=1 $(EXAMPLES_PKGS)
+	cd examples && $(STATIC) $(GO) test -short -count=1 $(EXAMPLES_PKGS)
 
 demo: deps build
 	examples/demo.sh $(BIN)
