@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,11 +26,11 @@ func TestCancelConsumersWaitsForTheWorker(t *testing.T) {
 	w := exec.Command(python, "-m", "celery", "-A", "tasks", "worker", "-Q", "callq,other", "-n", "callw@test",
 		"-c", "1", "--without-mingle", "--without-gossip", "-l", "WARNING")
 	w.Dir, w.Env = appDir, append(os.Environ(), env...)
-	w.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := w.Start(); err != nil {
+	p, err := harness.Start("celery worker", w)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = syscall.Kill(-w.Process.Pid, syscall.SIGKILL); _ = w.Wait() })
+	t.Cleanup(p.KillTree)
 
 	r, err := New(Config{URL: url, KeyPrefix: "pfx:"})
 	if err != nil {

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,7 +114,7 @@ def sleep(s):
 `
 
 // startWorker runs one real Celery worker and stops it (SIGTERM, then
-// SIGKILL of its group) at cleanup.
+// SIGKILL of its tree and group) at cleanup.
 func startWorker(t *testing.T, dir, brokerURL string) {
 	t.Helper()
 	cmd := exec.Command(python, "-m", "celery", "-A", "tinyapp", "worker", "-E", "-P", "prefork", "-c", "1",
@@ -122,23 +123,15 @@ func startWorker(t *testing.T, dir, brokerURL string) {
 	cmd.Env = append(os.Environ(), "CELERY_BROKER_URL="+brokerURL, "PATH=/usr/bin:/bin")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start celery worker: %v", err)
+	p, err := harness.Start("celery worker", cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Logf("celery worker exit: %v\n%s", err, out.String())
-			}
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+		if _, err := p.Stop(syscall.SIGTERM, 20*time.Second); errors.Is(err, harness.ErrKilled) {
 			t.Errorf("celery worker ignored SIGTERM for 20s; killed\n%s", out.String())
+		} else if p.Err() != nil {
+			t.Logf("celery worker exit: %v\n%s", p.Err(), out.String())
 		}
 	})
 }

@@ -85,12 +85,10 @@ func (l *lockedBuffer) String() string {
 // supervised is a running revrx-supervise process.
 type supervised struct {
 	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string // HTTP host:port
-	record string // REVRX_RECORD file of the example tasks
+	proc   *harness.Process // in a process group of its own
+	addr   string           // HTTP host:port
+	record string           // REVRX_RECORD file of the example tasks
 	logs   *lockedBuffer
-	done   chan struct{}
-	code   int
 }
 
 func freeAddr(t *testing.T) string {
@@ -114,8 +112,8 @@ func startSupervisor(t *testing.T, brokerURL string, args ...string) *supervised
 func (s *supervised) wait(d time.Duration) int {
 	s.t.Helper()
 	select {
-	case <-s.done:
-		return s.code
+	case <-s.proc.Done():
+		return s.proc.ExitCode()
 	case <-time.After(d):
 		s.t.Fatalf("supervisor still running after %s", d)
 		return -1
@@ -123,7 +121,7 @@ func (s *supervised) wait(d time.Duration) int {
 }
 
 func (s *supervised) signal(sig syscall.Signal) {
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		s.t.Fatalf("signal: %v", err)
 	}
 }

@@ -40,23 +40,23 @@ func needChromium(t *testing.T) string {
 // private profile; the group is SIGKILLed on timeout and at the end.
 func chromium(t *testing.T, bin, url string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), chromiumTimeout)
-	defer cancel()
 	full := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--user-data-dir=" + t.TempDir()}, args...)
-	cmd := exec.CommandContext(ctx, bin, append(full, url)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	cmd := exec.Command(bin, append(full, url)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	if cmd.Process != nil {
-		// Whatever of this run's group is left (renderers, zygote).
-		if kerr := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
-			t.Logf("kill chromium group %d: %v", cmd.Process.Pid, kerr)
-		}
+	p, err := harness.Start("chromium", cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), chromiumTimeout)
+	defer cancel()
+	err = p.Wait(ctx)
+	p.KillTree() // on a timeout: chromium, its tree and its group
+	// Whatever of this run's group is left (renderers, zygote).
+	if kerr := syscall.Kill(-p.PID(), syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+		t.Logf("kill chromium group %d: %v", p.PID(), kerr)
 	}
 	if err != nil {
 		t.Fatalf("chromium %s: %v after %s\n%s", strings.Join(args, " "), err, time.Since(start).Round(time.Millisecond),

@@ -39,7 +39,7 @@ func startAsPID1(t *testing.T, env []string, brokerURL string, args ...string) (
 	s := startSupervisorUnder(t, unsharePrefix, env, brokerURL, args...)
 	var init int
 	waitFor(t, 5*time.Second, "the namespace's PID 1", func() bool {
-		kids := harness.Children(s.cmd.Process.Pid)
+		kids := harness.Children(s.proc.PID())
 		if len(kids) == 1 {
 			init = kids[0]
 		}
@@ -187,7 +187,7 @@ func pidToSignal(s *supervised, init int) int {
 	if init != 0 {
 		return init
 	}
-	return s.cmd.Process.Pid
+	return s.proc.PID()
 }
 
 // zombiesUnder waits up to d for root to have no zombie descendant and

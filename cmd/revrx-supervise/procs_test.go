@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,43 +45,33 @@ type launchSpec struct {
 	clean bool
 }
 
-// launch starts spec.argv; at the end of the test its process group is
-// SIGKILLed if it still runs, and so is every process left with spec.marker
-// in its environment.
+// launch starts spec.argv in a process group of its own (harness.Start: it
+// gets SIGKILL if the test binary dies); at the end of the test its tree and
+// group are SIGKILLed if it still runs, and so is every process left with
+// spec.marker in its environment.
 func launch(t *testing.T, spec launchSpec) *supervised {
 	t.Helper()
 	s := &supervised{t: t, addr: spec.addr, record: filepath.Join(t.TempDir(), "record.jsonl"),
-		logs: &lockedBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(spec.argv[0], spec.argv[1:]...)
-	s.cmd.Dir = spec.dir
+		logs: &lockedBuffer{}}
+	cmd := exec.Command(spec.argv[0], spec.argv[1:]...)
+	cmd.Dir = spec.dir
 	base := os.Environ()
 	if spec.clean {
 		base = slices.DeleteFunc(base, func(kv string) bool {
 			return strings.HasPrefix(kv, "CELERY_") || strings.HasPrefix(kv, "REVRX_")
 		})
 	}
-	s.cmd.Env = append(append(base, "REVRX_RECORD="+s.record,
+	cmd.Env = append(append(base, "REVRX_RECORD="+s.record,
 		"PATH=/usr/bin:/bin:"+os.Getenv("PATH")), spec.env...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", spec.argv[0], err)
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	proc, err := harness.Start(spec.argv[0], cmd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	go func() {
-		defer close(s.done)
-		err := s.cmd.Wait()
-		s.code = 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			s.code = ee.ExitCode()
-		}
-	}()
+	s.proc = proc
 	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
+		if !proc.Exited() {
+			proc.KillTree()
 		}
 		killLeftovers(t, spec.marker)
 		if t.Failed() {

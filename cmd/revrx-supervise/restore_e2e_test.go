@@ -110,7 +110,7 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
 		return rds.Do(t, "LLEN", "host") == "0" && rds.Do(t, "HLEN", "unacked") == "4"
 	})
-	if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL); err != nil { // the whole host at once
+	if err := syscall.Kill(-a.proc.PID(), syscall.SIGKILL); err != nil { // the whole host at once
 		t.Fatal(err)
 	}
 	a.wait(10 * time.Second)
@@ -181,7 +181,7 @@ func TestRestartedHostPutsBackAtOnce(t *testing.T) {
 	waitFor(t, 20*time.Second, "4 messages taken", func() bool {
 		return rds.Do(t, "LLEN", "again") == "0" && rds.Do(t, "HLEN", "unacked") == "4"
 	})
-	if err := syscall.Kill(-a.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(-a.proc.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	a.wait(10 * time.Second)

@@ -32,8 +32,8 @@ func TestSecondSIGTERMKills(t *testing.T) {
 	})
 	// A second later the warm stop is still waiting for the task.
 	select {
-	case <-s.done:
-		t.Fatalf("exited (code %d) before the second signal, with a 30 s task running", s.code)
+	case <-s.proc.Done():
+		t.Fatalf("exited (code %d) before the second signal, with a 30 s task running", s.proc.ExitCode())
 	case <-time.After(time.Second):
 	}
 	second := time.Now()
