@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 func envOr(key, def string) string {
@@ -56,7 +58,7 @@ func parseConfig() (config, error) {
 	traceDir := flag.String("trace-dir", os.Getenv("BENCH_TRACE_DIR"), "directory of *.trace files (default: the repository's supervisor/simulate/testdata) ($BENCH_TRACE_DIR)")
 	flag.Parse()
 
-	root, err := repoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return cfg, err
 	}
@@ -204,22 +206,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// repoRoot is the nearest directory upwards with go.mod and examples/app.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "examples", "app", "tasks.py")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from the revrx-supervise repository (examples/app/tasks.py not found)")
-		}
-		dir = parent
-	}
 }

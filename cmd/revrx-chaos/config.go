@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // The supervisor's engines (its --engine flag).
@@ -80,7 +82,7 @@ func (cfg *config) locate() error {
 	if _, err := os.Stat(cfg.bin); err != nil {
 		return fmt.Errorf("revrx-supervise binary: %w (run make build)", err)
 	}
-	root, err := repoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -92,22 +94,4 @@ func (cfg *config) locate() error {
 		return errors.New("/usr/bin/python3 cannot import celery and redis (make deps installs them)")
 	}
 	return nil
-}
-
-// repoRoot is the nearest directory upwards holding examples/app/tasks.py.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "examples", "app", "tasks.py")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from the revrx-supervise repository (examples/app/tasks.py not found)")
-		}
-		dir = parent
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,8 +122,8 @@ func TestPrometheusScrapesSupervisor(t *testing.T) {
 	api.expectValue(ctx, t, `revrx:queue_wait_seconds:p50{queue="`+queue+`"}`, 0.5, 60)
 	api.expectValue(ctx, t, `revrx:queue_wait_seconds:p95{queue="`+queue+`"}`, 2.5, 60)
 
-	prom.stop(t)
-	sup.stop(t)
+	stop(t, prom)
+	stop(t, sup)
 	t.Logf("done in %s", time.Since(start).Round(100*time.Millisecond))
 }
 
@@ -190,39 +190,18 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// proc is a child process of the test; its output goes to a file, shown
-// when the test fails.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	once sync.Once
-}
-
-// startProc starts argv in dir with extra environment variables; t.Cleanup
-// stops it (SIGTERM, SIGKILL after 20 s) and logs its output if t failed.
-func startProc(t *testing.T, name, dir string, env []string, argv ...string) *proc {
+// startProc starts argv in dir with extra environment variables, in a
+// process group of its own (harness.StartLogged); t.Cleanup stops it and
+// logs its output if t failed.
+func startProc(t *testing.T, name, dir string, env []string, argv ...string) *harness.Process {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
-	out, err := os.Create(logPath)
+	p, err := harness.StartLogged(name, argv, dir, append(os.Environ(), env...), logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer out.Close() // the child has its own copy
-	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(argv[0], argv[1:]...)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = out, out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
 	t.Cleanup(func() {
-		p.stop(t)
+		stop(t, p)
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("%s output (last lines):\n%s", name, lastLines(string(b), 40))
@@ -231,32 +210,16 @@ func startProc(t *testing.T, name, dir string, env []string, argv ...string) *pr
 	return p
 }
 
-// stop sends SIGTERM, waits up to 20 s, then SIGKILLs; it is idempotent.
-func (p *proc) stop(t *testing.T) {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("%s still running 20 s after SIGTERM: killed", p.name)
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-}
-
-// exited reports whether the process has ended.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
+// stop sends SIGTERM, waits up to 20 s, then SIGKILLs the process's tree;
+// a process that has already exited is left alone.
+func stop(t *testing.T, p *harness.Process) {
+	if _, err := p.Stop(syscall.SIGTERM, 20*time.Second); errors.Is(err, harness.ErrKilled) {
+		t.Errorf("%s still running 20 s after SIGTERM: killed", p.Name)
 	}
 }
 
 // waitHTTP waits until url answers 200, failing if p exits or ctx ends.
-func waitHTTP(ctx context.Context, t *testing.T, p *proc, url string) {
+func waitHTTP(ctx context.Context, t *testing.T, p *harness.Process, url string) {
 	t.Helper()
 	var last string
 	for {
@@ -271,8 +234,8 @@ func waitHTTP(ctx context.Context, t *testing.T, p *proc, url string) {
 		} else {
 			last = err.Error()
 		}
-		if p.exited() {
-			t.Fatalf("%s exited before %s answered 200 (last: %s)", p.name, url, last)
+		if p.Exited() {
+			t.Fatalf("%s exited before %s answered 200 (last: %s)", p.Name, url, last)
 		}
 		select {
 		case <-ctx.Done():
@@ -343,7 +306,7 @@ func (a promAPI) tryQuery(ctx context.Context, q string) ([]sample, error) {
 
 // waitFor polls q every 250 ms until it returns a sample (matching ok, if
 // given); it fails the test when ctx ends or watched exits first.
-func (a promAPI) waitFor(ctx context.Context, t *testing.T, watched *proc, q string, ok func(sample) bool) {
+func (a promAPI) waitFor(ctx context.Context, t *testing.T, watched *harness.Process, q string, ok func(sample) bool) {
 	t.Helper()
 	var last []sample
 	for {
@@ -357,8 +320,8 @@ func (a promAPI) waitFor(ctx context.Context, t *testing.T, watched *proc, q str
 			}
 		}
 		last = got
-		if watched.exited() {
-			t.Fatalf("%s exited while waiting for %s", watched.name, q)
+		if watched.Exited() {
+			t.Fatalf("%s exited while waiting for %s", watched.Name, q)
 		}
 		select {
 		case <-ctx.Done():
