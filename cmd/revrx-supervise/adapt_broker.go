@@ -37,7 +37,7 @@ func (a brokerAdapter) SubscribeEvents(ctx context.Context, handle func(events.E
 }
 
 // Settle is broker.Redis.Settle in supervisor.Settled; broker.Outcome has
-// the supervisor's values (adapt_broker_test.go).
+// the supervisor's values (adapt_test.go).
 func (a brokerAdapter) Settle(ctx context.Context, worker, tag, take string, died func(taskID string) bool, queues []string) (supervisor.Settled, error) {
 	st, err := a.Redis.Settle(ctx, worker, tag, take, died, queues)
 	return supervisor.Settled{Tag: st.Tag, ID: st.ID, Task: st.Task, Queue: st.Queue, Outcome: supervisor.SettleOutcome(st.Outcome)}, err

@@ -114,7 +114,7 @@ func supervisorEngineState(st pool.EngineState) supervisor.EngineState {
 }
 
 // supervisorWorker converts one worker; pool.State and pool.ProcessPhase
-// have the supervisor's values (adapt_pool_test.go).
+// have the supervisor's values (adapt_test.go).
 func supervisorWorker(w pool.Worker) supervisor.Worker {
 	out := supervisor.Worker{
 		Name: w.Name, Slot: w.Slot, PID: w.PID, State: supervisor.WorkerState(w.State), StartedAt: w.StartedAt,
