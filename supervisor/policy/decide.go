@@ -31,14 +31,32 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	l.received += obs.Reserved
 	d.Current, d.Demand = l.current, l.demand(obs.Waiting)
 	lo, hi, sched := p.Bounds(now)
+	hi, budget := budgetBound(obs, l, hi)
+	lo = min(lo, hi)
 	best := propose(obs, d.Demand, d.Current, lo, sched, p)
 	d.Wanted, d.Strategy = best.count, best.strategy
 	d.Desired = d.limit(min(max(d.Wanted, lo), hi), lo, hi, obs.Host, now, p)
 	d.explain(obs, l, lo, hi)
+	if budget && d.Wanted > hi {
+		d.Reason += fmt.Sprintf(" (host budget: %d alive allowed)", obs.Ceiling)
+	}
 	d.trackSurplus(now)
 	d.move(obs, now, p)
 	d.History.record(now, len(d.Reclaim)+d.Start-len(d.Stop))
 	return d
+}
+
+// budgetBound lowers hi to what the host budget's ceiling leaves for
+// workers that count towards the desired count, and reports whether it did.
+func budgetBound(obs Observation, l load, hi int) (int, bool) {
+	if obs.Ceiling <= 0 {
+		return hi, false
+	}
+	leaving := len(obs.Workers) - l.current
+	if room := max(obs.Ceiling-leaving, 0); room < hi {
+		return room, true
+	}
+	return hi, false
 }
 
 // load is what the workers hold, as Decide counts it.
@@ -141,7 +159,11 @@ func (d *Decision) trackSurplus(now time.Time) {
 func (d *Decision) move(obs Observation, now time.Time, p Config) {
 	switch {
 	case d.Desired > d.Current:
-		d.grow(obs.Workers, p.Max)
+		maxProcs := p.Max
+		if obs.Ceiling > 0 {
+			maxProcs = min(maxProcs, obs.Ceiling)
+		}
+		d.grow(obs.Workers, maxProcs)
 	case !obs.BrokerOK:
 		if d.Desired < d.Current {
 			d.Reason += fmt.Sprintf(", holding %d: broker reading is stale", d.Current)
@@ -159,7 +181,7 @@ func (d *Decision) stopIdle(obs Observation, now time.Time, p Config) {
 	if !d.History.SurplusSince.IsZero() {
 		surplusFor = now.Sub(d.History.SurplusSince)
 	}
-	d.Stop = stops(obs.Workers, now, p, obs.Host, d.Current-max(d.Desired, 0), surplusFor)
+	d.Stop = stops(obs, now, p, d.Current-max(d.Desired, 0), surplusFor)
 	if len(d.Stop) > 0 {
 		// The surplus was acted on: what remains of it waits again.
 		d.History.SurplusSince = time.Time{}
@@ -231,7 +253,8 @@ func boundNote(d Decision, lo, hi int) string {
 // pressure. The second rule matters under a trickle: the broker hands tasks
 // to idle workers in turn, so each one's idle time keeps restarting while
 // the pool as a whole stays far above what the demand needs.
-func stops(workers []WorkerView, now time.Time, p Config, host HostUsage, excess int, surplusFor time.Duration) []Stop {
+func stops(obs Observation, now time.Time, p Config, excess int, surplusFor time.Duration) []Stop {
+	workers, host := obs.Workers, obs.Host
 	var out []Stop
 	stopping := map[string]bool{}
 	for _, w := range workers {
@@ -248,6 +271,8 @@ func stops(workers []WorkerView, now time.Time, p Config, host HostUsage, excess
 	switch {
 	case p.Guard.underPressure(host):
 		keepalive, reason = 0, StopMemoryPressure
+	case obs.Yield:
+		keepalive, reason = 0, StopRebalance
 	case surplusFor >= p.Keepalive:
 		keepalive = 0
 	}

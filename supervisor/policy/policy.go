@@ -63,6 +63,7 @@ const (
 	StopIdle           StopReason = "idle"            // idle for the keepalive, or the surplus lasted it
 	StopMemoryPressure StopReason = "memory_pressure" // host memory above the critical ratio
 	StopWorkerMemory   StopReason = "worker_memory"   // the worker's own memory above its limit
+	StopRebalance      StopReason = "rebalance"       // another queue group waits for the host budget
 )
 
 // BlockedReason is why a scale-up was held back: Decision.Blocked, and the
@@ -156,6 +157,14 @@ type Observation struct {
 	Workers    []WorkerView
 	Host       HostUsage // host CPU and memory use, for the guard
 	History    History   // what earlier decisions left for this one
+	// Ceiling, when above 0, caps the workers alive, leaving ones
+	// included, below Max: a queue group's Limit under the host budget
+	// (Allocate). It may hold the count below Min until other groups give
+	// processes back.
+	Ceiling int
+	// Yield lets idle workers above the ceiling go now rather than after
+	// their keepalive (Allocation.Yield); busy ones are never stopped.
+	Yield bool
 }
 
 // Stop is one worker Decide wants warm-stopped, and why (a metric label).
