@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,6 +74,7 @@ type AppHost struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
+	users    atomic.Int32 // pools that use the host (one per queue group's main)
 }
 
 // NewAppHost makes this process a child subreaper and returns a host that
@@ -143,11 +145,23 @@ func (h *AppHost) forks(pool string) bool {
 }
 
 // Close stops the host (it exits when its socket closes) and waits for it.
-// A Pool closes its Host at the end of Run; Close is idempotent.
+// The last Pool that uses it closes it at the end of its Run (release);
+// Close is idempotent.
 func (h *AppHost) Close() {
 	h.stopOnce.Do(func() { close(h.stop) })
 	h.wg.Wait()
 	h.svc.close()
+}
+
+// use counts one more pool that forks from the host (New).
+func (h *AppHost) use() { h.users.Add(1) }
+
+// release is a pool's end of use (the end of its Run): the last one closes
+// the host, so the mains of several queue groups share it to the end.
+func (h *AppHost) release() {
+	if h.users.Add(-1) <= 0 {
+		h.Close()
+	}
 }
 
 // run keeps the host process running until stop.

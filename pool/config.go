@@ -59,7 +59,7 @@ type Config struct {
 	PrefetchMultiplier int
 	// Host, if set, forks the workers from an app host that has imported
 	// the app once (see AppHost); while it is not ready, workers are exec'd.
-	// Nil execs every worker. The pool closes the host at the end of Run.
+	// Nil execs every worker. The last pool using the host closes it at the end of its Run.
 	Host *AppHost
 	// ExtraArgs are appended after everything else, so single-valued options
 	// given here override the pool's defaults (click keeps the last value).

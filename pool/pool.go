@@ -165,6 +165,7 @@ func New(cfg Config) (*Pool, error) {
 	svc := newServices(cfg.Logger)
 	if cfg.Host != nil {
 		svc = cfg.Host.svc
+		cfg.Host.use()
 	}
 	return &Pool{
 		cfg:  cfg,
@@ -197,9 +198,10 @@ func (p *Pool) Run(ctx context.Context) error {
 	p.ran = true
 	p.mu.Unlock()
 	p.svc.start()
-	defer p.svc.close()
 	if p.cfg.Host != nil {
-		defer p.cfg.Host.Close()
+		defer p.cfg.Host.release() // the host's services: the last pool's release closes them
+	} else {
+		defer p.svc.close()
 	}
 	if p.cfg.Reap || p.cfg.Host != nil || isSubreaper() { // orphans are re-parented here
 		stop := make(chan struct{})
