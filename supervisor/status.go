@@ -20,6 +20,12 @@ type Status struct {
 	AppHost      *AppHostState          `json:"app_host,omitempty"`
 	Engine       *EngineState           `json:"engine,omitempty"` // the pool engine's worker main
 	Settings     []Setting              `json:"settings,omitempty"`
+	// Group is this supervisor's queue group and its part of the host
+	// budget; nil outside groups.
+	Group *GroupStatus `json:"group,omitempty"`
+	// Groups are the groups' own statuses when this one is a host's with
+	// several (Host.Snapshot); the fields above are then their sum.
+	Groups []Status `json:"groups,omitempty"`
 }
 
 // WorkersUp counts the workers that are up (idle or busy) and, of those,
@@ -116,6 +122,10 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
 		ShuttingDown: s.shuttingDown.Load(),
 		Settings:     s.cfg.Settings,
+	}
+	if a := s.lastAlloc; a != nil {
+		st.Group = &GroupStatus{Name: s.cfg.Group, HostMax: s.cfg.Budget.Max(), Share: a.Share, Limit: a.Limit,
+			Yield: a.Yield, Capped: a.Capped, Reason: a.Reason}
 	}
 	if es, ok := s.pool.(EngineStater); ok {
 		e := es.State()

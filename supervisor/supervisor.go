@@ -56,8 +56,13 @@ type Config struct {
 	// (notify.go); WatchdogInterval > 0 turns WATCHDOG=1 on.
 	Notifier         Notifier
 	WatchdogInterval time.Duration
-	Logger           *slog.Logger
-	Now              func() time.Time // nil means time.Now
+	// Group names this supervisor's queue group and Budget is the host
+	// budget it shares with the other groups' supervisors; both empty
+	// outside groups. Policy's Min and Max are then the group's range.
+	Group  string
+	Budget *HostBudget
+	Logger *slog.Logger
+	Now    func() time.Time // nil means time.Now
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +95,9 @@ func (c Config) Validate() error {
 	if len(c.Queues) == 0 {
 		return errors.New("config: queues: at least one queue is required")
 	}
+	if (c.Group == "") != (c.Budget == nil) {
+		return errors.New("config: group and budget: set both (a queue group) or neither")
+	}
 	return nil
 }
 
@@ -107,6 +115,8 @@ type Supervisor struct {
 	sent     *sentTimes      // publish times, for the queue-wait histogram
 	queueSet map[string]bool // cfg.Queues
 	m        *metrics
+	bm       *budgetMetrics // nil outside groups
+	runtime  runtimeMean    // of the tasks finished, for the host budget
 	log      *slog.Logger
 
 	lastTick     atomic.Int64                    // unix nanos of the last completed tick, for /livez
@@ -125,6 +135,7 @@ type Supervisor struct {
 	knownPIDs   map[string]int
 	history     policy.History
 	lastBlocked policy.BlockedReason
+	lastAlloc   *policy.Allocation // this group's last part of the host budget
 
 	mu       sync.Mutex
 	status   Status    // the last snapshot, for /status and /readyz
@@ -157,6 +168,11 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	m.max.Set(float64(cfg.Policy.Max))
 	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
 	s.m = m
+	if cfg.Budget != nil {
+		if s.bm, err = newBudgetMetrics(reg); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -247,7 +263,14 @@ func (s *Supervisor) tick(ctx context.Context) {
 			obs.OldestWait = max(obs.OldestWait, b.OldestAge+now.Sub(s.lastGoodAt))
 		}
 	}
+	if s.cfg.Budget != nil { // what the group's own policy wants decides its part
+		obs.Budget = s.budgetFor(obs, policy.Decide(obs, now, s.cfg.Policy), now)
+		s.lastAlloc = obs.Budget
+	}
 	d := policy.Decide(obs, now, s.cfg.Policy)
+	if s.cfg.Group != "" {
+		d.Reason = "group " + s.cfg.Group + ": " + d.Reason
+	}
 	if s.shuttingDown.Load() {
 		d = policy.Decision{Demand: d.Demand, Current: d.Current, Reason: "shutting down: warm-stopping every worker"}
 	} else {

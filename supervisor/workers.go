@@ -129,6 +129,7 @@ func (s *Supervisor) handleEvent(ev events.Event) {
 	}
 	s.m.tasksCompleted.WithLabelValues(c.Outcome).Inc()
 	if c.Runtime > 0 {
+		s.runtime.add(c.Runtime)
 		s.m.taskRuntime.Observe(c.Runtime)
 	}
 }

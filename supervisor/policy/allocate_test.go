@@ -165,7 +165,7 @@ func TestAllocateNeverAboveHostMax(t *testing.T) {
 	}
 }
 
-func TestDecideUnderCeiling(t *testing.T) {
+func TestDecideUnderBudget(t *testing.T) {
 	p := Config{Min: 0, Max: 10, TasksPerWorker: 1, Keepalive: 30 * time.Second}
 	tests := []struct {
 		name        string
@@ -177,24 +177,24 @@ func TestDecideUnderCeiling(t *testing.T) {
 	}{
 		{
 			name:        "the ceiling holds a scale-up below max",
-			obs:         Observation{Waiting: 8, BrokerOK: true, Ceiling: 3, Workers: []WorkerView{busy("w1", 1, 1, 0)}},
+			obs:         Observation{Waiting: 8, BrokerOK: true, Budget: &Allocation{Limit: 3}, Workers: []WorkerView{busy("w1", 1, 1, 0)}},
 			wantDesired: 3, wantStart: 2, wantReason: "(host budget: 3 alive allowed)",
 		},
 		{
 			name: "leaving processes take room under the ceiling",
-			obs: Observation{Waiting: 8, BrokerOK: true, Ceiling: 3, Workers: []WorkerView{
+			obs: Observation{Waiting: 8, BrokerOK: true, Budget: &Allocation{Limit: 3}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), {Name: "w2", Slot: 2, Phase: PhaseStopping}}},
 			wantDesired: 2, wantStart: 1,
 		},
 		{
 			name: "above the ceiling, idle ones wait for their keepalive",
-			obs: Observation{BrokerOK: true, Waiting: 3, Ceiling: 1, Workers: []WorkerView{
+			obs: Observation{BrokerOK: true, Waiting: 3, Budget: &Allocation{Limit: 1}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), idle("w2", 2, time.Second), idle("w3", 3, time.Minute)}},
 			wantDesired: 1, wantStop: []string{"w3"},
 		},
 		{
 			name: "yield: idle ones above the ceiling go at once, busy ones stay",
-			obs: Observation{BrokerOK: true, Waiting: 3, Ceiling: 1, Yield: true, Workers: []WorkerView{
+			obs: Observation{BrokerOK: true, Waiting: 3, Budget: &Allocation{Limit: 1, Yield: true}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), idle("w2", 2, time.Second), busy("w3", 3, 1, 0)}},
 			wantDesired: 1, wantStop: []string{"w2"},
 		},
@@ -209,7 +209,7 @@ func TestDecideUnderCeiling(t *testing.T) {
 				t.Errorf("reason %q, want %q in it", d.Reason, tt.wantReason)
 			}
 			for _, s := range d.Stop {
-				if tt.obs.Yield && s.Reason != StopRebalance {
+				if tt.obs.Budget.Yield && s.Reason != StopRebalance {
 					t.Errorf("stop %s reason %s, want %s", s.Name, s.Reason, StopRebalance)
 				}
 			}

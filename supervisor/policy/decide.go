@@ -38,7 +38,7 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	d.Desired = d.limit(min(max(d.Wanted, lo), hi), lo, hi, obs.Host, now, p)
 	d.explain(obs, l, lo, hi)
 	if budget && d.Wanted > hi {
-		d.Reason += fmt.Sprintf(" (host budget: %d alive allowed)", obs.Ceiling)
+		d.Reason += fmt.Sprintf(" (host budget: %d alive allowed)", obs.Budget.Limit)
 	}
 	d.trackSurplus(now)
 	d.move(obs, now, p)
@@ -46,14 +46,14 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	return d
 }
 
-// budgetBound lowers hi to what the host budget's ceiling leaves for
+// budgetBound lowers hi to what the host budget's limit leaves for
 // workers that count towards the desired count, and reports whether it did.
 func budgetBound(obs Observation, l load, hi int) (int, bool) {
-	if obs.Ceiling <= 0 {
+	if obs.Budget == nil {
 		return hi, false
 	}
 	leaving := len(obs.Workers) - l.current
-	if room := max(obs.Ceiling-leaving, 0); room < hi {
+	if room := max(obs.Budget.Limit-leaving, 0); room < hi {
 		return room, true
 	}
 	return hi, false
@@ -160,8 +160,8 @@ func (d *Decision) move(obs Observation, now time.Time, p Config) {
 	switch {
 	case d.Desired > d.Current:
 		maxProcs := p.Max
-		if obs.Ceiling > 0 {
-			maxProcs = min(maxProcs, obs.Ceiling)
+		if obs.Budget != nil {
+			maxProcs = min(maxProcs, obs.Budget.Limit)
 		}
 		d.grow(obs.Workers, maxProcs)
 	case !obs.BrokerOK:
@@ -271,7 +271,7 @@ func stops(obs Observation, now time.Time, p Config, excess int, surplusFor time
 	switch {
 	case p.Guard.underPressure(host):
 		keepalive, reason = 0, StopMemoryPressure
-	case obs.Yield:
+	case obs.Budget != nil && obs.Budget.Yield:
 		keepalive, reason = 0, StopRebalance
 	case surplusFor >= p.Keepalive:
 		keepalive = 0

@@ -157,14 +157,12 @@ type Observation struct {
 	Workers    []WorkerView
 	Host       HostUsage // host CPU and memory use, for the guard
 	History    History   // what earlier decisions left for this one
-	// Ceiling, when above 0, caps the workers alive, leaving ones
-	// included, below Max: a queue group's Limit under the host budget
-	// (Allocate). It may hold the count below Min until other groups give
-	// processes back.
-	Ceiling int
-	// Yield lets idle workers above the ceiling go now rather than after
-	// their keepalive (Allocation.Yield); busy ones are never stopped.
-	Yield bool
+	// Budget is a queue group's part of the host budget (Allocate); nil
+	// outside groups. Its Limit caps the workers alive, leaving ones
+	// included, below Max, even below Min until other groups give processes
+	// back; with Yield, idle workers above it go now rather than after
+	// their keepalive. Busy ones are never stopped.
+	Budget *Allocation
 }
 
 // Stop is one worker Decide wants warm-stopped, and why (a metric label).
