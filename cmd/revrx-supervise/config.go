@@ -34,6 +34,12 @@ type config struct {
 	ImportTimeout time.Duration
 	// EMF is the CloudWatch Embedded Metric Format output (off by default).
 	EMF emf.Config
+	// Groups are the queue groups of -Q, each with its own worker main
+	// under the host budget of --autoscale; nil for plain queues (one
+	// group, as before groups).
+	Groups []queueGroup
+	// RebalanceAfter is the host budget's policy.Budget.RebalanceAfter.
+	RebalanceAfter time.Duration
 	// Sources says where each app-overridable setting given on the command
 	// line or in the environment came from ("flag", "env NAME"); a setting
 	// missing here takes the app's value (see applyApp).
@@ -64,6 +70,15 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if cfg.Groups, err = groupsFromFlags(c, lo, hi); err != nil {
+		return cfg, err
+	}
+	if cfg.Groups != nil {
+		w.queues = allQueues(cfg.Groups)
+	}
+	if cfg.RebalanceAfter = c.Duration(flagRebalanceAfter); cfg.RebalanceAfter < 0 {
+		return cfg, usagef("--rebalance-after %s: accepted: a duration of 0 or more, like 5s", cfg.RebalanceAfter)
+	}
 	steps, err := parseSteps(c.String(flagPrioritySteps))
 	if err != nil {
 		return cfg, usageError{err}
@@ -85,9 +100,15 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if cfg.Pool, err = poolFromFlags(c, w, extraArgs, cfg.Sources[flagBroker] != ""); err != nil {
 		return cfg, err
 	}
+	if cfg.Groups != nil && !c.IsSet(flagWorkerName) {
+		cfg.Pool.NameTemplate = defaultGroupNameTemplate
+	}
 	pol, err := policyFromFlags(c, lo, hi, w.concurrency, keepalive)
 	if err != nil {
 		return cfg, err
+	}
+	if cfg.Groups != nil && len(pol.Schedules) > 0 {
+		return cfg, usagef("--schedule with queue groups: not supported yet; accepted: --schedule with plain -Q queues")
 	}
 	cfg.Supervisor = supervisor.Config{
 		Policy:       pol,
@@ -135,6 +156,20 @@ func workersFromFlags(c *cli.Context) (workers, error) {
 		w.concurrency = 1
 	}
 	return w, nil
+}
+
+// groupsFromFlags reads the queue groups of -Q (nil for plain queues) and
+// checks that the worker name template can tell the groups' mains apart.
+func groupsFromFlags(c *cli.Context, lo, hi int) ([]queueGroup, error) {
+	groups, err := parseGroups(c.String(flagQueues), lo, hi)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if groups != nil && c.IsSet(flagWorkerName) && !strings.Contains(c.String(flagWorkerName), groupPlaceholder) {
+		return nil, usagef("--worker-name %q: with queue groups it must contain %s (the group's name), e.g. %s",
+			c.String(flagWorkerName), groupPlaceholder, defaultGroupNameTemplate)
+	}
+	return groups, nil
 }
 
 // checkProcessFlags checks the flags of the supervisor process that are

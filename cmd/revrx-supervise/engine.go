@@ -89,10 +89,11 @@ func engineSetting(cfg config, fallback string) supervisor.Setting {
 	return supervisor.Setting{Name: "engine", Value: cfg.Engine, Source: src}
 }
 
-// newWorkerPool builds the engine cfg.Engine names over pcfg.
-func newWorkerPool(cfg config, pcfg pool.Config) (workerPool, error) {
+// newWorkerPool builds the engine cfg.Engine names over pcfg, with at most
+// maxProcs processes alive.
+func newWorkerPool(cfg config, pcfg pool.Config, maxProcs int) (workerPool, error) {
 	if cfg.Engine != pool.EnginePool {
 		return pool.New(pcfg)
 	}
-	return pool.NewEngine(pool.EngineConfig{Main: pcfg, Max: cfg.Supervisor.Policy.Max})
+	return pool.NewEngine(pool.EngineConfig{Main: pcfg, Max: maxProcs})
 }

@@ -29,7 +29,11 @@ const (
 	flagSpawn           = "spawn"
 	flagEngine          = "engine"
 	flagImportTimeout   = "import-timeout"
+	flagRebalanceAfter  = "rebalance-after"
 )
+
+// DefaultRebalanceAfter is --rebalance-after when none is given.
+const DefaultRebalanceAfter = 5 * time.Second
 
 // flags are every command-line flag; each can also come from the
 // environment variables listed in EnvVars (the first set one wins).
@@ -46,7 +50,10 @@ func supervisorFlags() []cli.Flag {
 			Value: "redis://localhost:6379/0",
 			Usage: "Celery broker URL: redis://, rediss://, unix://, redis+socket:// or sentinel://; passed to workers in their environment, never argv (default: the app's broker_url, else this)"},
 		&cli.StringFlag{Name: flagQueues, Aliases: []string{"Q"}, EnvVars: []string{"REVRX_QUEUES"}, Value: "celery",
-			Usage: "comma-separated queues the workers consume and the supervisor measures (default: the app's task_default_queue, else this)"},
+			Usage: "comma-separated queues the workers consume and the supervisor measures (default: the app's task_default_queue, else this); " +
+				"queue groups, each with its own worker main under the --autoscale budget: QUEUE[+QUEUE...][:MIN-MAX], e.g. video:1-4,audio:0-6,default"},
+		&cli.DurationFlag{Name: flagRebalanceAfter, EnvVars: []string{"REVRX_REBALANCE_AFTER"}, Value: DefaultRebalanceAfter,
+			Usage: "with queue groups: once a group short of its share has waited this long, other groups' idle processes above their shares stop at once instead of after --keepalive (busy ones never)"},
 		&cli.StringFlag{Name: flagSpawn, EnvVars: []string{"REVRX_SPAWN"}, Value: pool.SpawnFork,
 			Usage: "how workers start: fork (from an app host that imported the app once; exec while it is down) or exec (a fresh interpreter each)"},
 		&cli.StringFlag{Name: flagEngine, EnvVars: []string{"REVRX_ENGINE"}, Value: pool.EnginePool,

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,9 +12,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/internal/sdnotify"
@@ -48,29 +44,34 @@ func run(cfg config, log *slog.Logger) int {
 		return 1
 	}
 	defer prog.rds.Close()
-	sup, wp := prog.sup, prog.pool
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	forced, stopWatch := watchSignals(cancel, sup, wp, log)
+	forced, stopWatch := watchSignals(cancel, prog, log)
 	defer stopWatch()
 
-	// The control loop outlives the signal (it stops acting but keeps
-	// /status current) until the pool has stopped every worker.
-	supCtx, stopSup := context.WithCancel(context.Background())
+	// Each control loop outlives the signal (it stops acting but keeps
+	// /status current) until its pool has stopped every worker.
 	var wg sync.WaitGroup
-	var poolErr error
-	wg.Go(func() {
-		defer stopSup()
-		poolErr = wp.Run(ctx)
-		sup.ShuttingDown()
-	})
-	wg.Go(func() { _ = sup.Run(supCtx) })
-	wg.Go(func() { emf.Run(supCtx, cfg.EMF, sup.Snapshot, log) })
-	srvDone := serveHTTP(ln, web.Handler(sup, prog.reg, log), log)
+	poolErrs := make([]error, len(prog.units))
+	emfCtx, stopEMF := context.WithCancel(context.Background())
+	for i, u := range prog.units {
+		supCtx, stopSup := context.WithCancel(context.Background())
+		wg.Go(func() {
+			defer stopSup()
+			poolErrs[i] = u.pool.Run(ctx)
+			u.sup.ShuttingDown()
+		})
+		wg.Go(func() { _ = u.sup.Run(supCtx) })
+	}
+	var emfWG sync.WaitGroup
+	emfWG.Go(func() { emf.Run(emfCtx, cfg.EMF, prog.view.Snapshot, log) })
+	srvDone := serveHTTP(ln, web.Handler(prog.view, prog.reg, log), log)
 	wg.Wait()
+	stopEMF()
+	emfWG.Wait()
 	srvDone()
-	return exitCode(syscall.Signal(forced.Load()), poolErr, log)
+	return exitCode(syscall.Signal(forced.Load()), errors.Join(poolErrs...), log)
 }
 
 // withNotify gives the supervisor's configuration the systemd notifier, if
@@ -80,56 +81,6 @@ func withNotify(c supervisor.Config, n *sdnotify.Conn, every time.Duration) supe
 		c.Notifier, c.WatchdogInterval = n, every
 	}
 	return c
-}
-
-// program is what run runs: the broker client, the pool and the loop.
-type program struct {
-	rds  *broker.Redis
-	reg  *prometheus.Registry
-	pool workerPool
-	sup  *supervisor.Supervisor
-}
-
-// assemble starts the app host, makes the app's configuration the default,
-// and builds the broker client, the pool and the supervisor. On error
-// nothing is left running.
-func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
-	host, app := startAppHost(cfg, log)
-	defer func() {
-		if err != nil {
-			closeHost(host)
-		}
-	}()
-	var fallback string
-	cfg.Engine, fallback = chooseEngine(cfg, host, app, log)
-	cfg = forEngine(cfg, log)
-	cfg, settings, err := applyApp(cfg, app, log)
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	prog := &program{reg: prometheus.NewRegistry()}
-	if prog.rds, err = broker.New(withLogger(cfg.Broker, log)); err != nil {
-		return nil, fmt.Errorf("broker: %w", err)
-	}
-	prog.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pcfg := poolConfig(cfg, host, prog.rds, log)
-	if prog.pool, err = newWorkerPool(cfg, pcfg); err != nil {
-		prog.rds.Close()
-		return nil, fmt.Errorf("pool: %w", err)
-	}
-	scfg := cfg.Supervisor
-	scfg.Logger, scfg.Scrub, scfg.Resources, scfg.Version = log, cfg.Secrets.scrub, sampler{pool.NewSampler()}, buildVersion()
-	scfg.Settings = append(settings, engineSetting(cfg, fallback), spawnSetting(cfg, pcfg))
-	scfg.PreviousWorkers = prog.pool.SlotNames(scfg.Policy.Max)
-	if prog.sup, err = supervisor.New(scfg, brokerAdapter{prog.rds}, brokerAdapter{prog.rds}, adaptPool(prog.pool), prog.reg); err != nil {
-		prog.rds.Close()
-		return nil, fmt.Errorf("supervisor: %w", err)
-	}
-	p := cfg.Supervisor.Policy
-	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
-		"engine", cfg.Engine, "min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
-		"http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg))
-	return prog, nil
 }
 
 // exitCode is the process's exit code after the pool stopped with poolErr;
@@ -156,7 +107,7 @@ func exitCode(forced syscall.Signal, poolErr error, log *slog.Logger) int {
 // watchSignals turns the first SIGTERM/SIGINT into a warm shutdown (cancel)
 // and a second one into an immediate kill of every worker. forced holds the
 // signal that forced the stop, 0 if none did; stop ends the watch.
-func watchSignals(cancel context.CancelFunc, sup *supervisor.Supervisor, wp workerPool, log *slog.Logger) (forced *atomic.Int32, stop func()) {
+func watchSignals(cancel context.CancelFunc, prog *program, log *slog.Logger) (forced *atomic.Int32, stop func()) {
 	forced = new(atomic.Int32)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -172,13 +123,15 @@ func watchSignals(cancel context.CancelFunc, sup *supervisor.Supervisor, wp work
 			}
 			if n == 1 {
 				log.Info("signal received; warm-stopping every worker (send it again to kill them)", "signal", sig.String())
-				sup.ShuttingDown()
+				prog.shuttingDown()
 				cancel()
 				continue
 			}
 			forced.Store(int32(sig.(syscall.Signal)))
 			log.Warn("second signal received; killing every worker now", "signal", sig.String())
-			wp.Kill()
+			for _, u := range prog.units {
+				u.pool.Kill()
+			}
 			return
 		}
 	}()
