@@ -99,6 +99,20 @@ func TestBadUsage(t *testing.T) {
 		// worker as "stray -- --loglevel=info".
 		{"stray argument before --", []string{"--autoscale=2", "stray", "--", "--loglevel=info"},
 			[]string{`"stray"`, "worker arguments go after --"}, ""},
+		{"group range min above max", []string{"--autoscale=10", "-Q", "video:5-4,audio"},
+			[]string{"--queues", `"video:5-4,audio"`, "minimum 5 is above the maximum 4", groupForm}, ""},
+		{"group minimums above host max", []string{"--autoscale=10", "-Q", "video:6-8,audio:5-6"},
+			[]string{"--queues", "minimums add up to 11", "host MAX 10"}, ""},
+		{"queue in two groups", []string{"--autoscale=10", "-Q", "video:1-4,audio+video"},
+			[]string{"--queues", `queue "video" is in groups`, groupForm}, ""},
+		{"empty group", []string{"--autoscale=10", "-Q", "video:1-4,,audio"},
+			[]string{"--queues", "has no queue", groupForm}, ""},
+		{"group range letters", []string{"--autoscale=10", "-Q", "video:one-4"},
+			[]string{"--queues", `"one" is not a whole number`, groupForm}, ""},
+		{"group names need {group}", []string{"--autoscale=10", "-Q", "video:1-4,audio", "--worker-name", "w{n}@%h"},
+			[]string{"--worker-name", "{group}"}, ""},
+		{"rebalance-after negative", []string{"--autoscale=10", "-Q", "video:1-4,audio", "--rebalance-after=-1s"},
+			[]string{"--rebalance-after", "accepted: a duration"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
