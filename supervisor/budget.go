@@ -27,13 +27,14 @@ type HostBudget struct {
 	names  []string
 	loads  []policy.GroupLoad
 	grants []policy.Allocation
+	short  []time.Time // since when each group has been short of its share; zero if it is not
 }
 
 // NewHostBudget returns the budget b shared by the named groups; each
 // group's minimum and cap are in mins and caps, in the same order. Until a
 // group first asks, it counts as holding nothing and asking for its minimum.
 func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudget {
-	h := &HostBudget{budget: b, names: slices.Clone(names)}
+	h := &HostBudget{budget: b, names: slices.Clone(names), short: make([]time.Time, len(names))}
 	for i, n := range names {
 		h.loads = append(h.loads, policy.GroupLoad{Name: n, Min: mins[i], Max: caps[i], Ask: mins[i], Wanted: mins[i]})
 		h.grants = append(h.grants, policy.Allocation{Name: n, Share: mins[i], Limit: mins[i]})
@@ -44,9 +45,10 @@ func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudge
 // Max is the host's budget of pool processes.
 func (h *HostBudget) Max() int { return h.budget.Max }
 
-// Grant records load as its group's state now and returns the group's
-// allocation; a group the budget does not know gets an error.
-func (h *HostBudget) Grant(load policy.GroupLoad) (policy.Allocation, error) {
+// Grant records load as its group's state at now and returns the group's
+// allocation; a group the budget does not know gets an error. It fills in
+// every group's ShortFor from the allocations it made.
+func (h *HostBudget) Grant(load policy.GroupLoad, now time.Time) (policy.Allocation, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	i := slices.Index(h.names, load.Name)
@@ -59,8 +61,20 @@ func (h *HostBudget) Grant(load policy.GroupLoad) (policy.Allocation, error) {
 		if j != i { // what it may still grow to under its last grant counts too
 			loads[j].Held = max(loads[j].Held, h.grants[j].Limit)
 		}
+		if !h.short[j].IsZero() {
+			loads[j].ShortFor = now.Sub(h.short[j])
+		}
 	}
-	h.grants[i] = policy.Allocate(loads, h.budget)[i]
+	all := policy.Allocate(loads, h.budget)
+	for j, a := range all {
+		switch {
+		case !a.Short:
+			h.short[j] = time.Time{}
+		case h.short[j].IsZero():
+			h.short[j] = now
+		}
+	}
+	h.grants[i] = all[i]
 	return h.grants[i], nil
 }
 
@@ -105,7 +119,7 @@ func newBudgetMetrics(reg prometheus.Registerer) (*budgetMetrics, error) {
 // budgetFor asks the host budget for this group's part, given the
 // observation and the decision its own policy would take without it
 // (free). Nil outside groups, or if the budget refuses.
-func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, now time.Time) *policy.Allocation {
+func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, workers []Worker, now time.Time) *policy.Allocation {
 	if s.cfg.Budget == nil {
 		return nil
 	}
@@ -119,8 +133,8 @@ func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, now
 	a, err := s.cfg.Budget.Grant(policy.GroupLoad{
 		Name: s.cfg.Group, Min: lo, Max: hi, Held: len(obs.Workers), Leaving: leaving,
 		Ask: free.Desired, Wanted: free.Wanted, Demand: free.Demand,
-		Runtime: s.runtime.mean(), OldestWait: obs.OldestWait,
-	})
+		Runtime: max(s.runtime.mean(), longestRunning(workers, now)), OldestWait: obs.OldestWait,
+	}, now)
 	if err != nil {
 		s.log.Error("host budget", "err", err)
 		return nil
@@ -132,6 +146,19 @@ func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, now
 		s.bm.hostMax.Set(float64(s.cfg.Budget.Max()))
 	}
 	return &a
+}
+
+// longestRunning is how long the longest-running task of the pool's
+// processes has run so far: a lower bound of the runtime before the first
+// long task has finished.
+func longestRunning(workers []Worker, now time.Time) time.Duration {
+	var d time.Duration
+	for _, w := range workers {
+		if p := w.Process; p != nil && p.Phase == ProcessBusy && !p.Since.IsZero() {
+			d = max(d, now.Sub(p.Since))
+		}
+	}
+	return d
 }
 
 // runtimeMean is a moving mean of the group's task runtimes (each new one

@@ -24,7 +24,7 @@ func TestHostBudgetNeverPassesMax(t *testing.T) {
 		a, err := h.Grant(policy.GroupLoad{
 			Name: names[i], Min: mins[i], Max: caps[i], Held: held[i], Ask: max(ask, mins[i]), Wanted: ask * 2,
 			Demand: int64(rng.IntN(100)), Runtime: time.Duration(rng.IntN(30)) * time.Second, OldestWait: time.Duration(rng.IntN(10)) * time.Second,
-		})
+		}, t0.Add(time.Duration(step)*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestHostBudgetNeverPassesMax(t *testing.T) {
 
 func TestHostBudgetUnknownGroup(t *testing.T) {
 	h := NewHostBudget(policy.Budget{Max: 4}, []string{"a"}, []int{0}, []int{4})
-	if _, err := h.Grant(policy.GroupLoad{Name: "b"}); err == nil {
+	if _, err := h.Grant(policy.GroupLoad{Name: "b"}, t0); err == nil {
 		t.Fatal("a group the budget does not know was granted a part")
 	}
 	if got := h.Allocations(); len(got) != 1 || got[0].Name != "a" {

@@ -123,9 +123,11 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 		ShuttingDown: s.shuttingDown.Load(),
 		Settings:     s.cfg.Settings,
 	}
-	if a := s.lastAlloc; a != nil {
-		st.Group = &GroupStatus{Name: s.cfg.Group, HostMax: s.cfg.Budget.Max(), Share: a.Share, Limit: a.Limit,
-			Yield: a.Yield, Capped: a.Capped, Reason: a.Reason}
+	if s.cfg.Group != "" {
+		st.Group = &GroupStatus{Name: s.cfg.Group, HostMax: s.cfg.Budget.Max()}
+		if a := s.lastAlloc; a != nil {
+			st.Group.Share, st.Group.Limit, st.Group.Yield, st.Group.Capped, st.Group.Reason = a.Share, a.Limit, a.Yield, a.Capped, a.Reason
+		}
 	}
 	if es, ok := s.pool.(EngineStater); ok {
 		e := es.State()

@@ -264,7 +264,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 		}
 	}
 	if s.cfg.Budget != nil { // what the group's own policy wants decides its part
-		obs.Budget = s.budgetFor(obs, policy.Decide(obs, now, s.cfg.Policy), now)
+		obs.Budget = s.budgetFor(obs, policy.Decide(obs, now, s.cfg.Policy), workers, now)
 		s.lastAlloc = obs.Budget
 	}
 	d := policy.Decide(obs, now, s.cfg.Policy)

@@ -21,6 +21,10 @@ type GroupLoad struct {
 	Demand      int64         // waiting + reserved + running tasks
 	Runtime     time.Duration // mean task runtime measured; 0 if none yet
 	OldestWait  time.Duration // the oldest message's wait in its queues
+	// ShortFor is how long the group has been short of its share (below
+	// it by Allocation.Short), so far: its tasks wait, in the broker or
+	// reserved in its worker main, where OldestWait cannot see them.
+	ShortFor time.Duration
 }
 
 // current is the group's processes that count towards its desired count.
@@ -30,9 +34,9 @@ func (g GroupLoad) current() int { return g.Held - g.Leaving }
 type Budget struct {
 	Max int // pool processes on the host, leaving ones included, at every instant
 	// RebalanceAfter is how long a group short of its share must have
-	// waited (its oldest message) before other groups give up their idle
-	// processes above their shares at once rather than after their
-	// keepalive. A group below its minimum never waits for it.
+	// waited (its oldest message, or its time short) before other groups
+	// give up their idle processes above their shares at once rather than
+	// after their keepalive. A group below its minimum never waits for it.
 	RebalanceAfter time.Duration
 }
 
@@ -51,6 +55,7 @@ type Allocation struct {
 	// is below its minimum): idle processes above Limit go now, not after
 	// their keepalive. Busy ones are never stopped.
 	Yield  bool
+	Short  bool   // it holds fewer processes than its share
 	Capped bool   // its demand asks for more than its cap
 	Reason string // one line naming the group and what set Limit
 }
@@ -68,6 +73,7 @@ func Allocate(groups []GroupLoad, b Budget) []Allocation {
 	for i, g := range groups {
 		out[i] = allocation(groups, shares, i, b)
 		out[i].Capped = g.Wanted > g.Max
+		out[i].Short = g.current() < shares[i]
 	}
 	return out
 }
@@ -85,7 +91,7 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 		free -= o.Held
 		if o.current() < shares[j] {
 			short = o.Name
-			urgent = urgent || o.current() < o.Min || o.OldestWait >= b.RebalanceAfter
+			urgent = urgent || o.current() < o.Min || max(o.OldestWait, o.ShortFor) >= b.RebalanceAfter
 		}
 	}
 	free = max(free, 0)

@@ -83,6 +83,15 @@ func TestAllocate(t *testing.T) {
 			wantReason: "group video: share 3 of 10, up to 1 free",
 		},
 		{
+			name: "short for longer than RebalanceAfter with its tasks reserved in its main (no broker wait): the other yields",
+			groups: []GroupLoad{
+				{Name: "video", Min: 1, Max: 10, Held: 2, Ask: 4, Wanted: 4, Demand: 4, Runtime: 12 * time.Second, ShortFor: 6 * time.Second},
+				{Name: "audio", Min: 0, Max: 10, Held: 4, Ask: 0, Wanted: 0, Runtime: 500 * time.Millisecond},
+			},
+			wantShare: []int{4, 0}, wantLimit: []int{6, 0}, wantYield: []bool{false, true},
+			wantReason: "group video: share 4 of 10, up to 6 free",
+		},
+		{
 			name: "leaving processes count against the host until they exit",
 			groups: []GroupLoad{
 				{Name: "a", Min: 0, Max: 10, Held: 5, Leaving: 3, Ask: 2, Wanted: 2, Demand: 2},
