@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -121,6 +124,32 @@ func clientFailure(c *cli.Context, path string, code int, body []byte, err error
 	return cli.Exit("", 1)
 }
 
+// printGroups writes the queue groups table of a host with several.
+func printGroups(tw io.Writer, groups []supervisor.Status) {
+	if len(groups) == 0 {
+		return
+	}
+	fmt.Fprintln(tw, "GROUP\tQUEUES\tRANGE\tALIVE\tBUSY\tSHARE\tLIMIT\tMAIN")
+	for _, g := range groups {
+		if g.Group == nil {
+			continue
+		}
+		queues := slices.Sorted(maps.Keys(g.Queues))
+		_, busy := g.WorkersUp()
+		limit := strconv.Itoa(g.Group.Limit)
+		if g.Group.Capped {
+			limit += " (capped)"
+		}
+		main := ""
+		if e := g.Engine; e != nil {
+			main = fmt.Sprintf("%s pid %d %s", e.Main.Name, e.Main.PID, e.Main.State)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d-%d\t%d\t%d\t%d\t%s\t%s\n", g.Group.Name, strings.Join(queues, ","),
+			g.Policy.MinNow, g.Policy.MaxNow, len(g.Workers), busy, g.Group.Share, limit, main)
+	}
+	fmt.Fprintln(tw)
+}
+
 func disabledNote(why string) string {
 	if why == "" {
 		return ""
@@ -143,6 +172,7 @@ func printStatus(w io.Writer, st supervisor.Status) error {
 	}
 	d := st.LastDecision
 	fmt.Fprintf(tw, "decision\tdesired %d\tdemand %d, unmet %d: %s\n\n", d.Desired, d.Demand, d.Unmet, d.Reason)
+	printGroups(tw, st.Groups)
 	fmt.Fprintln(tw, "QUEUE\tMESSAGES\tOLDEST")
 	for name, q := range st.Queues {
 		fmt.Fprintf(tw, "%s\t%d\t%.1fs\n", name, q.Messages, q.OldestAgeSecs)

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/revrx/revrx-supervise/supervisor"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // fakeSupervisor answers /status, /readyz and /livez as a supervisor does.
@@ -74,5 +78,24 @@ func TestHealthcheckCommand(t *testing.T) {
 				t.Fatalf("exit %d stderr %q, want %d and %q", code, errOut, tc.want, tc.inStderr)
 			}
 		})
+	}
+}
+
+// TestPrintStatusGroups: a host with queue groups gets a table of them.
+func TestPrintStatusGroups(t *testing.T) {
+	st := supervisor.Status{Groups: []supervisor.Status{{
+		Queues:  map[string]supervisor.QueueStatus{"llm": {}},
+		Policy:  supervisor.PolicyStatus{MinNow: 0, MaxNow: 2},
+		Group:   &supervisor.GroupStatus{Name: "llm", Share: 2, Limit: 2, Capped: true},
+		Engine:  &supervisor.EngineState{Main: supervisor.EngineMain{Name: "llm1@h", PID: 42, State: supervisor.WorkerRunning}},
+		Workers: []supervisor.WorkerStatus{{Name: "llm1@h#1", State: policy.PhaseBusy}, {Name: "llm1@h#2", State: policy.PhaseBusy}},
+	}}}
+	var b bytes.Buffer
+	if err := printStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	want := regexp.MustCompile(`(?m)^llm\s+llm\s+0-2\s+2\s+2\s+2\s+2 \(capped\)\s+llm1@h pid 42 running$`)
+	if !want.MatchString(b.String()) {
+		t.Errorf("no group row like %s in\n%s", want, b.String())
 	}
 }

@@ -22,7 +22,8 @@ import (
 // OldestWaitSeconds (Seconds) under the dimension Queue; the first also
 // carries the pool-wide DesiredWorkers, RunningWorkers (idle or busy) and
 // UnmetDemandWorkers (Count) under no dimension. With no queue reading yet
-// there is one document with the pool-wide metrics only.
+// there is one document with the pool-wide metrics only. A host with queue
+// groups adds one document per group (groupDocuments).
 func Documents(st supervisor.Status, namespace string) ([][]byte, error) {
 	queues := make([]string, 0, len(st.Queues))
 	for q := range st.Queues {
@@ -49,6 +50,35 @@ func Documents(st supervisor.Status, namespace string) ([][]byte, error) {
 				Metrics: []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}}})
 		}
 		doc["_aws"] = emfMetadata{Timestamp: st.Time.UnixMilli(), CloudWatchMetrics: directives}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("emf: %w", err)
+		}
+		lines = append(lines, b)
+	}
+	groups, err := groupDocuments(st, namespace)
+	return append(lines, groups...), err
+}
+
+// groupDocuments renders one document per queue group of a host with
+// several, in their order, under the dimension Group: DesiredWorkers,
+// RunningWorkers (idle or busy), UnmetDemandWorkers and LimitWorkers (its
+// part of the host budget now), all Count.
+func groupDocuments(st supervisor.Status, namespace string) ([][]byte, error) {
+	var lines [][]byte
+	for _, g := range st.Groups {
+		if g.Group == nil {
+			continue
+		}
+		up, _ := g.WorkersUp()
+		doc := map[string]any{
+			"Group": g.Group.Name, "DesiredWorkers": g.LastDecision.Desired, "RunningWorkers": up,
+			"UnmetDemandWorkers": g.LastDecision.Unmet, "LimitWorkers": g.Group.Limit,
+			"_aws": emfMetadata{Timestamp: st.Time.UnixMilli(), CloudWatchMetrics: []emfDirective{{
+				Namespace: namespace, Dimensions: [][]string{{"Group"}},
+				Metrics: []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}, {"LimitWorkers", "Count"}},
+			}}},
+		}
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("emf: %w", err)

@@ -40,3 +40,20 @@ func TestDocuments(t *testing.T) {
 		t.Errorf("no queue reading: %s", none)
 	}
 }
+
+func TestDocumentsGroups(t *testing.T) {
+	st := supervisor.Status{Time: time.UnixMilli(1764244800123).UTC(), Groups: []supervisor.Status{{
+		Group:        &supervisor.GroupStatus{Name: "llm", Limit: 2},
+		Workers:      []supervisor.WorkerStatus{{Name: "llm1@h#1", State: "busy"}, {Name: "llm1@h#2", State: "stopping"}},
+		LastDecision: supervisor.DecisionStatus{Desired: 2, Unmet: 0},
+	}}}
+	got, err := Documents(st, "N")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"DesiredWorkers":2,"Group":"llm","LimitWorkers":2,"RunningWorkers":1,"UnmetDemandWorkers":0,"_aws":{"Timestamp":1764244800123,"CloudWatchMetrics":[` +
+		`{"Namespace":"N","Dimensions":[["Group"]],"Metrics":[{"Name":"DesiredWorkers","Unit":"Count"},{"Name":"RunningWorkers","Unit":"Count"},{"Name":"UnmetDemandWorkers","Unit":"Count"},{"Name":"LimitWorkers","Unit":"Count"}]}]}}`
+	if len(got) != 2 || string(got[1]) != want {
+		t.Fatalf("Documents() = %s\nwant the host's then\n%s", got, want)
+	}
+}

@@ -34,7 +34,43 @@ type pageData struct {
 	Refresh   int // seconds
 	Chart     chart
 	Queues    []pageQueue
+	Groups    []pageGroup
 	Decisions []supervisor.DecisionEvent
+}
+
+// pageGroup is one row of the queue groups table.
+type pageGroup struct {
+	supervisor.GroupStatus
+	Queues     []string
+	Min, Max   int
+	Alive      int // processes alive, stopping ones included
+	Busy       int
+	Main       string
+	MainPID    int
+	MainState  string
+	LastReason string
+}
+
+// groupRows turns a host's groups into the table's rows.
+func groupRows(st supervisor.Status) []pageGroup {
+	var rows []pageGroup
+	for _, g := range st.Groups {
+		if g.Group == nil {
+			continue
+		}
+		r := pageGroup{GroupStatus: *g.Group, Min: g.Policy.MinNow, Max: g.Policy.MaxNow, LastReason: g.LastDecision.Reason}
+		for q := range g.Queues {
+			r.Queues = append(r.Queues, q)
+		}
+		slices.Sort(r.Queues)
+		_, busy := g.WorkersUp()
+		r.Alive, r.Busy = len(g.Workers), busy
+		if e := g.Engine; e != nil {
+			r.Main, r.MainPID, r.MainState = e.Main.Name, e.Main.PID, string(e.Main.State)
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
 
 // pageQueue is one row of the queues table.
@@ -50,7 +86,7 @@ func (s *server) servePage(w http.ResponseWriter, _ *http.Request) {
 	st := s.src.Snapshot()
 	samples, decisions := s.src.Timeline(st.Time)
 	data := pageData{Status: st, Refresh: int(pageRefresh / time.Second),
-		Chart: newChart(samples, st.Time, supervisor.TimelineWindow), Decisions: decisions}
+		Chart: newChart(samples, st.Time, supervisor.TimelineWindow), Decisions: decisions, Groups: groupRows(st)}
 	for name, q := range st.Queues {
 		data.Queues = append(data.Queues, pageQueue{Name: name, QueueStatus: q})
 	}

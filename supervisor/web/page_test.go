@@ -136,3 +136,34 @@ func TestChartSpan(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusPageGroups: a host with queue groups lists each group with its
+// queues, range, processes, share and limit, a capped one marked so.
+func TestStatusPageGroups(t *testing.T) {
+	group := func(name, queue string, lo, hi, limit int, capped bool, workers ...policy.Phase) supervisor.Status {
+		st := supervisor.Status{Queues: map[string]supervisor.QueueStatus{queue: {}},
+			Policy: supervisor.PolicyStatus{MinNow: lo, MaxNow: hi},
+			Group:  &supervisor.GroupStatus{Name: name, HostMax: 6, Share: limit, Limit: limit, Capped: capped},
+			Engine: &supervisor.EngineState{Main: supervisor.EngineMain{Name: name + "1@h", PID: 42, State: supervisor.WorkerRunning}},
+			LastDecision: supervisor.DecisionStatus{Reason: "group " + name + ": 50 waiting"}}
+		for i, ph := range workers {
+			st.Workers = append(st.Workers, supervisor.WorkerStatus{Name: name + "1@h#" + strconv.Itoa(i+1), State: ph})
+		}
+		return st
+	}
+	src := &fakeSource{status: supervisor.Status{Time: t0, Policy: supervisor.PolicyStatus{Max: 6, MaxNow: 6},
+		Groups: []supervisor.Status{
+			group("llm", "llm", 0, 2, 2, true, policy.PhaseBusy, policy.PhaseBusy),
+			group("rest", "rest", 1, 6, 4, false, policy.PhaseIdle),
+		}}}
+	_, _, body := serve(t, src, prometheus.NewRegistry())("/")
+	for _, want := range []string{
+		"Queue groups (host budget 6 processes)",
+		`<td class="name">llm</td><td>llm</td><td class="n">0–2</td><td class="n">2</td><td class="n">2</td><td class="n">2</td><td class="n">2 (capped)</td><td>llm1@h pid 42 running</td><td>group llm: 50 waiting</td>`,
+		`<td class="name">rest</td><td>rest</td><td class="n">1–6</td><td class="n">1</td><td class="n">0</td>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
