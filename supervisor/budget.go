@@ -3,7 +3,6 @@ package supervisor
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,74 +14,39 @@ import (
 
 // HostBudget is the host budget the supervisors of several queue groups
 // share: each asks for its part at every tick (Grant), with what it holds
-// and wants then; the others count with their last report. It keeps the
-// host's invariant across groups that tick on their own: a group is never
-// granted more room than the host max leaves after what every other group
-// holds or may still grow to under its own last grant, so the processes
-// alive on the host, stopping ones included, never pass the max. Safe for
-// concurrent use.
+// and wants then; the others count with their last report. It is a
+// policy.Ledger (which keeps the host's invariant across groups that tick
+// on their own: the processes alive on the host, stopping ones included,
+// never pass the max) behind a lock. Safe for concurrent use.
 type HostBudget struct {
-	budget policy.Budget
 	mu     sync.Mutex
-	names  []string
-	loads  []policy.GroupLoad
-	grants []policy.Allocation
-	short  []time.Time // since when each group has been short of its share; zero if it is not
+	ledger *policy.Ledger
 }
 
 // NewHostBudget returns the budget b shared by the named groups; each
 // group's minimum and cap are in mins and caps, in the same order. Until a
 // group first asks, it counts as holding nothing and asking for its minimum.
 func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudget {
-	h := &HostBudget{budget: b, names: slices.Clone(names), short: make([]time.Time, len(names))}
-	for i, n := range names {
-		h.loads = append(h.loads, policy.GroupLoad{Name: n, Min: mins[i], Max: caps[i], Ask: mins[i], Wanted: mins[i]})
-		h.grants = append(h.grants, policy.Allocation{Name: n, Share: mins[i], Limit: mins[i]})
-	}
-	return h
+	return &HostBudget{ledger: policy.NewLedger(b, names, mins, caps)}
 }
 
 // Max is the host's budget of pool processes.
-func (h *HostBudget) Max() int { return h.budget.Max }
+func (h *HostBudget) Max() int { return h.ledger.Budget().Max }
 
 // Grant records load as its group's state at now and returns the group's
-// allocation; a group the budget does not know gets an error. It fills in
-// every group's ShortFor from the allocations it made.
+// allocation (policy.Ledger.Grant); a group the budget does not know gets
+// an error.
 func (h *HostBudget) Grant(load policy.GroupLoad, now time.Time) (policy.Allocation, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	i := slices.Index(h.names, load.Name)
-	if i < 0 {
-		return policy.Allocation{}, fmt.Errorf("host budget: no group %q", load.Name)
-	}
-	h.loads[i] = load
-	loads := slices.Clone(h.loads)
-	for j := range loads {
-		if j != i { // what it may still grow to under its last grant counts too
-			loads[j].Held = max(loads[j].Held, h.grants[j].Limit)
-		}
-		if !h.short[j].IsZero() {
-			loads[j].ShortFor = now.Sub(h.short[j])
-		}
-	}
-	all := policy.Allocate(loads, h.budget)
-	for j, a := range all {
-		switch {
-		case !a.Short:
-			h.short[j] = time.Time{}
-		case h.short[j].IsZero():
-			h.short[j] = now
-		}
-	}
-	h.grants[i] = all[i]
-	return h.grants[i], nil
+	return h.ledger.Grant(load, now)
 }
 
 // Allocations returns every group's last allocation, in the groups' order.
 func (h *HostBudget) Allocations() []policy.Allocation {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.grants)
+	return h.ledger.Allocations()
 }
 
 // GroupStatus is a queue group's part of the host budget, for /status.
@@ -124,17 +88,8 @@ func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, wor
 		return nil
 	}
 	lo, hi, _ := s.cfg.Policy.Bounds(now)
-	leaving := 0
-	for _, w := range obs.Workers {
-		if w.Phase == policy.PhaseDraining || w.Phase == policy.PhaseStopping {
-			leaving++
-		}
-	}
-	a, err := s.cfg.Budget.Grant(policy.GroupLoad{
-		Name: s.cfg.Group, Min: lo, Max: hi, Held: len(obs.Workers), Leaving: leaving,
-		Ask: free.Desired, Wanted: free.Wanted, Demand: free.Demand,
-		Runtime: max(s.runtime.mean(), longestRunning(workers, now)), OldestWait: obs.OldestWait,
-	}, now)
+	runtime := max(s.runtime.mean(), longestRunning(workers, now))
+	a, err := s.cfg.Budget.Grant(policy.LoadOf(s.cfg.Group, obs, free, lo, hi, runtime), now)
 	if err != nil {
 		s.log.Error("host budget", "err", err)
 		return nil
@@ -161,20 +116,14 @@ func longestRunning(workers []Worker, now time.Time) time.Duration {
 	return d
 }
 
-// runtimeMean is a moving mean of the group's task runtimes (each new one
-// weighs runtimeWeight), for the host budget's time-to-clear.
+// runtimeMean is a moving mean of the group's task runtimes
+// (policy.NextRuntime), for the host budget's time-to-clear.
 type runtimeMean struct{ bits atomic.Uint64 }
-
-const runtimeWeight = 0.2
 
 func (r *runtimeMean) add(seconds float64) {
 	for {
 		old := r.bits.Load()
-		m := math.Float64frombits(old)
-		next := seconds
-		if old != 0 {
-			next = m + runtimeWeight*(seconds-m)
-		}
+		next := policy.NextRuntime(math.Float64frombits(old), seconds)
 		if r.bits.CompareAndSwap(old, math.Float64bits(next)) {
 			return
 		}
