@@ -15,8 +15,18 @@
 //
 // # Trace
 //
-// One "at_seconds count task_seconds" line per batch: at that offset, count
-// tasks are published, each running task_seconds ('#' starts a comment).
+// One "at_seconds count task_seconds [queue]" line per batch: at that
+// offset, count tasks are published to queue, each running task_seconds
+// ('#' starts a comment, blank lines are ignored, lines are in time order).
+// The queue column is optional: a line without one publishes to
+// DefaultQueue ("celery"), so three-column traces load as they always did.
+// A run without queue groups ignores the column (one pool consumes every
+// queue); with queue groups (Model.Groups) each task goes to the group
+// whose queues include its queue, and a queue in no group is an error.
+//
+//	0    4  25   video   # four 25 s tasks on the video queue
+//	2.5  40 0.5  audio   # a burst of 40 short ones on audio
+//	3    1  2            # one 2 s task on the default queue
 //
 // # Model
 //

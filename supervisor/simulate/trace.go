@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,12 +18,26 @@ import (
 const MaxTraceTasks = 1_000_000
 
 // Batch is one trace line: Count tasks published At after the start, each
-// running for Task.
+// running for Task, to Queue.
 type Batch struct {
 	At    time.Duration
 	Count int
 	Task  time.Duration
-	Line  int // line number in the trace file, for messages
+	Line  int    // line number in the trace file, for messages
+	Queue string // the optional fourth column; "" when absent (DefaultQueue)
+}
+
+// DefaultQueue is the queue of a trace line without a queue column:
+// Celery's default queue.
+const DefaultQueue = "celery"
+
+// QueueName is the queue the batch's tasks are published to: its Queue,
+// or DefaultQueue when the line names none.
+func (b Batch) QueueName() string {
+	if b.Queue == "" {
+		return DefaultQueue
+	}
+	return b.Queue
 }
 
 // Trace is a load trace: batches in time order.
@@ -42,11 +57,13 @@ func ReadTrace(path string) (Trace, error) {
 	return ParseTrace(strings.TrimSuffix(filepath.Base(path), ".trace"), f)
 }
 
-// ParseTrace reads a trace in the format of traces/README.md: one
-// "at_seconds count task_seconds" line per batch, '#' starting a comment,
-// blank lines ignored. Times are decimal seconds (no exponent); at_seconds
-// must not be negative nor go backwards, count is a whole number ≥ 0 and
-// task_seconds is positive. Errors name the trace and the line.
+// ParseTrace reads a trace in the format of the package doc ("Trace"): one
+// "at_seconds count task_seconds [queue]" line per batch, '#' starting a
+// comment, blank lines ignored. Times are decimal seconds (no exponent);
+// at_seconds must not be negative nor go backwards, count is a whole
+// number ≥ 0 and task_seconds is positive; queue, when present, is any
+// word (no blanks, no '#'), and a line without one publishes to
+// DefaultQueue. Errors name the trace and the line.
 func ParseTrace(name string, r io.Reader) (Trace, error) {
 	tr := Trace{Name: name}
 	sc := bufio.NewScanner(r)
@@ -80,10 +97,10 @@ func ParseTrace(name string, r io.Reader) (Trace, error) {
 	return tr, nil
 }
 
-const lineForm = "want 'at_seconds count task_seconds', e.g. '12.5 40 2'"
+const lineForm = "want 'at_seconds count task_seconds [queue]', e.g. '12.5 40 2' or '12.5 40 2 video'"
 
 func parseBatch(fields []string) (Batch, error) {
-	if len(fields) != 3 {
+	if len(fields) != 3 && len(fields) != 4 {
 		return Batch{}, fmt.Errorf("%d fields; %s", len(fields), lineForm)
 	}
 	at, err := parseSeconds(fields[0])
@@ -101,7 +118,11 @@ func parseBatch(fields []string) (Batch, error) {
 	if err != nil {
 		return Batch{}, fmt.Errorf("task_seconds %q: %w; %s", fields[2], err, lineForm)
 	}
-	return Batch{At: at, Count: count, Task: task}, nil
+	b := Batch{At: at, Count: count, Task: task}
+	if len(fields) == 4 {
+		b.Queue = fields[3]
+	}
+	return b, nil
 }
 
 // parseSeconds reads a non-negative decimal number of seconds exactly (no
@@ -152,6 +173,18 @@ func (t Trace) LastArrival() time.Duration {
 		}
 	}
 	return last
+}
+
+// Queues is every queue the trace publishes to (QueueName), in the order
+// of first appearance.
+func (t Trace) Queues() []string {
+	var out []string
+	for _, b := range t.Batches {
+		if q := b.QueueName(); !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // seconds formats d as seconds with two decimals, e.g. "1.10".

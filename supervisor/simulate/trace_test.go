@@ -17,11 +17,17 @@ func TestParseTrace(t *testing.T) {
 		{
 			name: "comments, blank lines and decimals",
 			in:   "# at count secs\n\n0 40 2\n  2.5 3 0.5   # inline comment\n\t\n2.5 0 1\n10 1 .25\n",
-			want: []Batch{{0, 40, 2 * time.Second, 3}, {2500 * time.Millisecond, 3, 500 * time.Millisecond, 4},
-				{2500 * time.Millisecond, 0, time.Second, 6}, {10 * time.Second, 1, 250 * time.Millisecond, 7}},
+			want: []Batch{{0, 40, 2 * time.Second, 3, ""}, {2500 * time.Millisecond, 3, 500 * time.Millisecond, 4, ""},
+				{2500 * time.Millisecond, 0, time.Second, 6, ""}, {10 * time.Second, 1, 250 * time.Millisecond, 7, ""}},
 		},
 		{name: "too few fields", in: "0 1 1\n\n5 1\n", wantErr: []string{"t:3:", "2 fields", "at_seconds count task_seconds"}},
-		{name: "too many fields", in: "0 1 1 1\n", wantErr: []string{"t:1:", "4 fields"}},
+		{
+			name: "queue column, on some lines only",
+			in:   "0 2 25 video\n0.5 10 0.5 audio # burst\n1 1 1\n",
+			want: []Batch{{0, 2, 25 * time.Second, 1, "video"}, {500 * time.Millisecond, 10, 500 * time.Millisecond, 2, "audio"},
+				{time.Second, 1, time.Second, 3, ""}},
+		},
+		{name: "too many fields", in: "0 1 1 video extra\n", wantErr: []string{"t:1:", "5 fields", "[queue]"}},
 		{name: "bad at", in: "# c\nx 1 1\n", wantErr: []string{"t:2:", `at_seconds "x"`, "not a number"}},
 		{name: "negative at", in: "-1 1 1\n", wantErr: []string{"t:1:", "negative"}},
 		{name: "exponent", in: "1e3 1 1\n", wantErr: []string{"t:1:", "not a number"}},
@@ -82,5 +88,23 @@ func TestReferenceTraces(t *testing.T) {
 	}
 	if _, err := ReadTrace("testdata/missing.trace"); !os.IsNotExist(err) {
 		t.Errorf("ReadTrace(missing) error = %v, want a not-exist error", err)
+	}
+}
+
+func TestTraceQueues(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want string
+	}{
+		{"0 1 1\n", "celery"},
+		{"0 1 25 video\n0 3 0.5 audio\n1 1 25 video\n2 1 1\n", "video,audio,celery"},
+	} {
+		tr, err := ParseTrace("t", strings.NewReader(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(tr.Queues(), ","); got != tt.want {
+			t.Errorf("Queues of %q = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }
