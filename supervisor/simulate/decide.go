@@ -42,7 +42,17 @@ func (s *sim) decideAt(t time.Duration) error {
 	if s.waiting() > 0 {
 		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
 	}
+	if s.ledger != nil { // what the group's own policy wants decides its part, as in the supervisor's tick
+		a, err := s.grant(obs, t)
+		if err != nil {
+			return err
+		}
+		obs.Budget = &a
+	}
 	d := s.decide(obs, s.start.Add(t), s.m.Policy)
+	if s.group != "" {
+		d.Reason = "group " + s.group + ": " + d.Reason
+	}
 	s.history = d.History
 	s.res.Desired.add(t, d.Desired)
 	for _, st := range d.Stop {
@@ -75,4 +85,15 @@ func (s *sim) decideAt(t time.Duration) error {
 	s.lastDir = dir
 	s.res.Decisions = append(s.res.Decisions, Action{At: t, Start: d.Start, Stop: d.StopNames(), Desired: d.Desired, Reason: d.Reason})
 	return nil
+}
+
+// grant asks the host budget for the group's part at t, as the
+// supervisor's budgetFor does: its load is what obs shows and what its own
+// policy would decide without the budget.
+func (s *sim) grant(obs policy.Observation, t time.Duration) (policy.Allocation, error) {
+	now := s.start.Add(t)
+	lo, hi, _ := s.m.Policy.Bounds(now)
+	free := s.decide(obs, now, s.m.Policy)
+	runtime := time.Duration(s.runtime * float64(time.Second))
+	return s.ledger.Grant(policy.LoadOf(s.group, obs, free, lo, hi, runtime))
 }

@@ -119,6 +119,24 @@
 // decisions every 1 s and ChangeSettle 0.1 s after a broker change (at
 // least ChangeGap 0.05 s after the previous one), the supervisor's values.
 //
+// # Queue groups
+//
+// With Model.Groups (simulate -Q video:0-10,audio:0-10), each group has
+// its own pool of the model's engine, its own FIFO queue (the tasks of its
+// queues), its own Decide with the group's range and its own decision
+// clock, and the pools share one host budget of Policy.Max processes as
+// the supervisor's groups do: at each decision the group's load (LoadOf:
+// what it holds, what its own Decide wants without the budget, its moving
+// mean runtime) goes to one policy.Ledger, whose Grant is the group's
+// Allocation (Observation.Budget) for the decision it then takes. At an
+// instant the groups step in their -Q order. The summary's figures are
+// host-wide (waits of every task, process-seconds and peak of all pools
+// together, the chart's series summed), and a table gives each group's
+// wait p50 and p95, process-seconds, peak processes and tasks finished,
+// then whether the host stayed within MAX and each group within its cap
+// (Result.BoundsViolations). The MIN processes online at the start are
+// each group's minimum.
+//
 // # Calibration
 //
 // With `--autoscale=10,3 --horizon 110s` (the benchmark's window) the

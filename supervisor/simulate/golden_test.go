@@ -43,16 +43,23 @@ func goldenBase(name string, engine Engine, compare bool) string {
 // and returns the summary and the SVG.
 func render(t *testing.T, name string, engine Engine, compare bool) (summary, svg []byte) {
 	t.Helper()
-	tr, err := ReadTrace(filepath.Join("testdata", name+".trace"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	models := []Model{referenceModel(engine)}
 	if compare {
 		models = append(models, CeleryModel(referencePolicy()))
 	}
-	rep, err := Simulate(tr, models, DefaultStart, 0)
+	summary, svg, _ = renderModels(t, name, models)
+	return summary, svg
+}
+
+// renderModels simulates testdata/NAME.trace with models over the default
+// horizon and returns the summary, the SVG and the report.
+func renderModels(t *testing.T, name string, models []Model) (summary, svg []byte, rep Report) {
+	t.Helper()
+	tr, err := ReadTrace(filepath.Join("testdata", name+".trace"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = Simulate(tr, models, DefaultStart, 0); err != nil {
 		t.Fatal(err)
 	}
 	var s, g bytes.Buffer
@@ -62,7 +69,7 @@ func render(t *testing.T, name string, engine Engine, compare bool) (summary, sv
 	if err := WriteSVG(&g, rep); err != nil {
 		t.Fatal(err)
 	}
-	return s.Bytes(), g.Bytes()
+	return s.Bytes(), g.Bytes(), rep
 }
 
 // TestGolden: the summaries and charts of the three reference traces, with

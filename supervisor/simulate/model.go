@@ -91,6 +91,11 @@ type Model struct {
 	SerialForks  bool          // forks one at a time (Celery's main): each is online SpawnTime after the previous one is
 	StartDelay   time.Duration // from a process taking a task to the task running (counted in its wait)
 	RunOverhead  time.Duration // a task holds its process this much longer than its task_seconds
+	// Groups, when set, runs one pool per queue group, each with its own
+	// Decide under its part of a host budget of Policy.Max processes (see
+	// "Queue groups" in the package doc); nil runs one pool for every queue.
+	Groups         []Group
+	RebalanceAfter time.Duration // with Groups: policy.Budget.RebalanceAfter
 }
 
 // RevrxModel is revrx-supervise's workers engine with p over workers of
@@ -169,6 +174,9 @@ func (m Model) Validate() error {
 		return fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	if err := m.Policy.Validate(); err != nil {
+		return fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	if err := m.validateGroups(); err != nil {
 		return fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	return nil

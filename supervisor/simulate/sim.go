@@ -66,6 +66,10 @@ type sim struct {
 	slotNS   int64 // ∫ alive workers × concurrency dt, in slot-nanoseconds
 	lastDir  int
 	lastFork time.Duration // SerialForks: when the last fork is done
+
+	group   string         // with queue groups: this pool's group
+	ledger  *policy.Ledger // with queue groups: the host budget it shares
+	runtime float64        // moving mean of its task runtimes in seconds (policy.NextRuntime)
 }
 
 func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, error) {
@@ -100,8 +104,12 @@ func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, er
 	return s, nil
 }
 
-// Run replays tr through m from start for horizon and measures it.
+// Run replays tr through m from start for horizon and measures it; with
+// m.Groups, one pool per group under one host budget (runGroups).
 func Run(tr Trace, m Model, start time.Time, horizon time.Duration) (Result, error) {
+	if len(m.Groups) > 0 {
+		return runGroups(tr, m, start, horizon)
+	}
 	s, err := newSim(tr, m, start, horizon)
 	if err != nil {
 		return Result{}, err
@@ -227,7 +235,13 @@ func (s *sim) complete(t time.Duration) {
 	for _, w := range s.workers {
 		full := s.capacity(w) == 0
 		n := len(w.running)
-		w.running = slices.DeleteFunc(w.running, func(i int) bool { return s.tasks[i].end <= t })
+		w.running = slices.DeleteFunc(w.running, func(i int) bool {
+			if tk := s.tasks[i]; tk.end <= t {
+				s.runtime = policy.NextRuntime(s.runtime, (tk.end - tk.start).Seconds())
+				return true
+			}
+			return false
+		})
 		if done := n - len(w.running); done > 0 {
 			s.res.Finished += done
 			s.res.LastFinish = t

@@ -68,6 +68,7 @@ type Result struct {
 	Workers          Series // workers alive
 	Desired          Series // Decision.Desired at each decision
 	Decisions        []Action
+	Groups           []GroupResult // with Model.Groups: each group's own, in order; the fields above are host-wide
 }
 
 // Unfinished is the number of tasks published but not finished at the horizon.
@@ -175,6 +176,7 @@ func WriteSummary(w io.Writer, rep Report) error {
 	row("tasks finished", func(r Result) string { return fmt.Sprintf("%d/%d", r.Finished, r.Published) })
 	row("unfinished at horizon", func(r Result) string { return strconv.Itoa(r.Unfinished()) })
 	writeTable(&b, rows)
+	writeGroups(&b, rep)
 	b.WriteString("\n")
 	for _, r := range rep.Runs {
 		fmt.Fprintf(&b, "%s: %s\n", r.Model.Name, note(r.Model))
