@@ -76,8 +76,8 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if cfg.Groups != nil {
 		w.queues = allQueues(cfg.Groups)
 	}
-	if cfg.RebalanceAfter = c.Duration(flagRebalanceAfter); cfg.RebalanceAfter < 0 {
-		return cfg, usagef("--rebalance-after %s: accepted: a duration of 0 or more, like 5s", cfg.RebalanceAfter)
+	if cfg.RebalanceAfter, err = rebalanceAfterFromFlags(c); err != nil {
+		return cfg, err
 	}
 	steps, err := parseSteps(c.String(flagPrioritySteps))
 	if err != nil {

@@ -52,8 +52,7 @@ func supervisorFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagQueues, Aliases: []string{"Q"}, EnvVars: []string{"REVRX_QUEUES"}, Value: "celery",
 			Usage: "comma-separated queues the workers consume and the supervisor measures (default: the app's task_default_queue, else this); " +
 				"queue groups, each with its own worker main under the --autoscale budget: QUEUE[+QUEUE...][:MIN-MAX], e.g. video:1-4,audio:0-6,default"},
-		&cli.DurationFlag{Name: flagRebalanceAfter, EnvVars: []string{"REVRX_REBALANCE_AFTER"}, Value: DefaultRebalanceAfter,
-			Usage: "with queue groups: once a group short of its share has waited this long, other groups' idle processes above their shares stop at once instead of after --keepalive (busy ones never)"},
+		rebalanceAfterFlag(),
 		&cli.StringFlag{Name: flagSpawn, EnvVars: []string{"REVRX_SPAWN"}, Value: pool.SpawnFork,
 			Usage: "how workers start: fork (from an app host that imported the app once; exec while it is down) or exec (a fresh interpreter each)"},
 		&cli.StringFlag{Name: flagEngine, EnvVars: []string{"REVRX_ENGINE"}, Value: pool.EnginePool,
@@ -90,4 +89,11 @@ func supervisorFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagSentinelMaster, EnvVars: []string{"REVRX_SENTINEL_MASTER"},
 			Usage: "Redis Sentinel master name for sentinel:// broker URLs (kombu's master_name transport option)"},
 	)
+}
+
+// rebalanceAfterFlag is --rebalance-after, shared by the supervisor and
+// `simulate`.
+func rebalanceAfterFlag() cli.Flag {
+	return &cli.DurationFlag{Name: flagRebalanceAfter, EnvVars: []string{"REVRX_REBALANCE_AFTER"}, Value: DefaultRebalanceAfter,
+		Usage: "with queue groups: once a group short of its share has waited this long, other groups' idle processes above their shares stop at once instead of after --keepalive (busy ones never)"}
 }

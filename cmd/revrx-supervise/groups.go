@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
 )
 
 // queueGroup is one queue group of -Q: the queues one worker main consumes
@@ -146,4 +149,14 @@ func allQueues(groups []queueGroup) []string {
 		out = append(out, g.Queues...)
 	}
 	return out
+}
+
+// rebalanceAfterFromFlags reads --rebalance-after: 0 or more, else a
+// usageError naming it.
+func rebalanceAfterFromFlags(c *cli.Context) (time.Duration, error) {
+	d := c.Duration(flagRebalanceAfter)
+	if d < 0 {
+		return 0, usagef("--rebalance-after %s: accepted: a duration of 0 or more, like 5s", d)
+	}
+	return d, nil
 }

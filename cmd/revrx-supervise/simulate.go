@@ -26,6 +26,7 @@ const (
 	flagSimCelerySpawn  = "celery-spawn-time"
 	flagSimCeleryPoll   = "celery-poll-interval"
 	flagSimDecisions    = "decisions"
+	flagSimQueues       = flagQueues
 	compareCelery       = string(policy.AlgorithmCelery)
 	simulateUsageSuffix = "e.g. revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery"
 )
@@ -36,9 +37,11 @@ func simulateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
 		Usage: "replay a load trace through the scaling policy on a virtual clock (no Redis, no workers)",
-		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [--engine pool|workers] [policy flags] [--compare celery] [--svg FILE]\n\n" +
-			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg",
-		Description: "The trace has one 'at_seconds count task_seconds' line per batch ('#' starts a comment).\n" +
+		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [--engine pool|workers] [policy flags] [--compare celery] [--svg FILE]\n" +
+			"   revrx-supervise simulate --autoscale=MAX[,MIN] -Q QUEUE[+QUEUE...][:MIN-MAX],... [flags] FILE\n\n" +
+			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg\n" +
+			"   revrx-supervise simulate --autoscale=10,0 -Q video:0-10,audio:0-10 video-audio.trace",
+		Description: "The trace has one 'at_seconds count task_seconds [queue]' line per batch ('#' starts a comment; no queue: celery).\n" +
 			"Tasks queue FIFO; MIN workers are online at the start; policy.Decide runs every --poll-interval, exactly\n" +
 			"as in the supervisor. --engine pool (the default): the workers are the pool processes of one worker main,\n" +
 			"one slot each; the main holds one task per process and hands it to the lowest-index idle one; a forked\n" +
@@ -48,6 +51,9 @@ func simulateCommand() *cli.Command {
 			"pool (its main forks one process at a time, --celery-spawn-time each; its autoscaler runs on every message and\n" +
 			"every --celery-poll-interval); both models carry the per-task overheads measured by the bench.\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
+			"-Q with queue groups (video:0-10,audio:0-10) runs one pool per group, each deciding under its part of the\n" +
+			"--autoscale MAX host budget as the supervisor's groups do (--rebalance-after); every queue of the trace must be\n" +
+			"in a group. The summary adds a line per group and whether the host stayed within MAX and each group its cap.\n" +
 			"The same flags give byte-identical output. Exit codes: 0 done; 2 bad usage or an unreadable trace.",
 		Flags:           append(simulateFlags(), policyFlags()...),
 		HideHelpCommand: true,
@@ -60,7 +66,7 @@ func simulateCommand() *cli.Command {
 // and --poll-interval it shares with the supervisor, and the model's own.
 func simulateFlags() []cli.Flag {
 	fs := []cli.Flag{&cli.StringFlag{Name: flagSimTrace, EnvVars: []string{"REVRX_SIM_TRACE"},
-		Usage: "load trace file: 'at_seconds count task_seconds' lines (required)"}}
+		Usage: "load trace file: 'at_seconds count task_seconds [queue]' lines (required; or give it as the argument)"}}
 	fs = append(fs, scaleFlags()...)
 	return append(fs, pollIntervalFlag(),
 		&cli.DurationFlag{Name: flagSimPollOffset, EnvVars: []string{"REVRX_SIM_POLL_OFFSET"},
@@ -89,17 +95,18 @@ func simulateFlags() []cli.Flag {
 			Usage: "Celery's model: its autoscaler's periodic tick (it also runs on every message)"},
 		&cli.BoolFlag{Name: flagSimDecisions, EnvVars: []string{"REVRX_SIM_DECISIONS"},
 			Usage: "also print every decision that started or stopped workers, with its reason"},
+		&cli.StringFlag{Name: flagSimQueues, Aliases: []string{"Q"}, EnvVars: []string{"REVRX_SIM_QUEUES"},
+			Usage: "queue groups, QUEUE[+QUEUE...][:MIN-MAX], e.g. video:0-10,audio:0-10: one pool per group under the --autoscale budget, " +
+				"as the supervisor's -Q; plain queues (no range, no '+') keep one pool for every queue of the trace"},
+		rebalanceAfterFlag(),
 	)
 }
 
 // runSimulate checks the flags, runs the models and writes the results.
 func runSimulate(c *cli.Context) error {
-	if c.Args().Present() {
-		return usagef("simulate: unexpected argument %q; %s", c.Args().First(), simulateUsageSuffix)
-	}
-	path := c.String(flagSimTrace)
-	if path == "" {
-		return usagef("simulate: --trace is required; %s", simulateUsageSuffix)
+	path, err := simulateTracePath(c)
+	if err != nil {
+		return err
 	}
 	models, err := simulateModels(c)
 	if err != nil {
@@ -116,6 +123,11 @@ func runSimulate(c *cli.Context) error {
 	tr, err := simulate.ReadTrace(path)
 	if err != nil {
 		return usagef("--%s: %w", flagSimTrace, err)
+	}
+	if groups := models[0].Groups; groups != nil {
+		if _, err := simulate.SplitTrace(tr, groups); err != nil {
+			return usagef("--%s: %w", flagSimTrace, err)
+		}
 	}
 	rep, err := simulate.Simulate(tr, models, start, horizon)
 	if err != nil {
@@ -163,6 +175,9 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	}
 	revrx, err := revrxModel(c, p, concurrency)
 	if err != nil {
+		return nil, err
+	}
+	if err := simulateGroups(c, &revrx, lo, hi); err != nil {
 		return nil, err
 	}
 	celery := func() simulate.Model {
@@ -229,4 +244,47 @@ func revrxModel(c *cli.Context, p policy.Config, concurrency int) (simulate.Mode
 		m.StopTime = c.Duration(flagSimStopTime)
 	}
 	return m, nil
+}
+
+// simulateTracePath is --trace, or the one argument when --trace is not
+// given; every error is a usageError.
+func simulateTracePath(c *cli.Context) (string, error) {
+	path := c.String(flagSimTrace)
+	switch args := c.Args(); {
+	case path == "" && args.Len() == 1:
+		return args.First(), nil
+	case args.Present() && (path != "" || args.Len() > 1):
+		return "", usagef("simulate: unexpected argument %q; %s", args.Get(args.Len()-1), simulateUsageSuffix)
+	case path == "":
+		return "", usagef("simulate: --trace is required; %s", simulateUsageSuffix)
+	}
+	return path, nil
+}
+
+// simulateGroups reads -Q as queue groups within the host bounds lo..hi,
+// as the supervisor does (parseGroups), and --rebalance-after, into m;
+// plain queues leave m as it is. Celery's --autoscale (--policy or
+// --compare celery) has no host budget to share: with groups that is a
+// usageError, as is a bad -Q.
+func simulateGroups(c *cli.Context, m *simulate.Model, lo, hi int) error {
+	groups, err := parseGroups(c.String(flagSimQueues), lo, hi)
+	if err != nil || groups == nil {
+		return usageErrorOrNil(err)
+	}
+	if c.String(flagSimCompare) != "" || m.Celery() {
+		return usagef("-Q %q: queue groups share a host budget that Celery's --autoscale has not; drop --%s and --%s celery",
+			c.String(flagSimQueues), flagSimCompare, flagPolicy)
+	}
+	for _, g := range groups {
+		m.Groups = append(m.Groups, simulate.Group{Name: g.Name, Queues: g.Queues, Min: g.Min, Max: g.Max})
+	}
+	m.RebalanceAfter, err = rebalanceAfterFromFlags(c)
+	return err
+}
+
+func usageErrorOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
 }

@@ -73,6 +73,35 @@ func TestSimulateMatchesGolden(t *testing.T) {
 	}
 }
 
+// TestSimulateGroupsMatchesGolden: `simulate --autoscale=10,0 -Q
+// video:0-10,audio:0-10 TRACE` (the trace as the argument, or from
+// REVRX_SIM_QUEUES) prints what the simulate package's multi-queue golden
+// files hold, one pool per group under the host budget.
+func TestSimulateGroupsMatchesGolden(t *testing.T) {
+	clearSimulateEnv(t)
+	trace := filepath.Join(simTestdata, "video-audio.trace")
+	for _, tc := range []struct {
+		env  string // REVRX_SIM_QUEUES
+		args []string
+	}{
+		{"", []string{"-Q", "video:0-10,audio:0-10", trace}},
+		{"video:0-10,audio:0-10", []string{"--trace", trace}},
+	} {
+		os.Setenv("REVRX_SIM_QUEUES", tc.env) // clearSimulateEnv restores it
+		svg := filepath.Join(t.TempDir(), "out.svg")
+		args := append([]string{"--autoscale=10,0", "--keepalive=10s", "--svg", svg}, tc.args...)
+		code, stdout, stderr := simulateMain(args...)
+		if code != 0 {
+			t.Fatalf("simulate %q: exit %d, want 0\nstderr: %s", args, code, stderr)
+		}
+		for _, c := range []struct{ golden, got string }{{"video-audio-groups.summary.golden", stdout}, {"video-audio-groups.svg.golden", simReadFile(t, svg)}} {
+			if want := simReadFile(t, filepath.Join(simTestdata, c.golden)); c.got != want {
+				t.Errorf("simulate %q: output differs from %s\n--- got\n%s\n--- want\n%s", args, c.golden, c.got, want)
+			}
+		}
+	}
+}
+
 // TestSimulateDecisions: --decisions lists the decisions with their reasons.
 func TestSimulateDecisions(t *testing.T) {
 	clearSimulateEnv(t)
@@ -112,6 +141,12 @@ func TestSimulateBadUsage(t *testing.T) {
 		{"offset past interval", []string{"--trace", good, "--autoscale=10,3", "--poll-offset", "2s"}, []string{"poll offset", "--poll-offset"}},
 		{"stray argument", []string{"--trace", good, "--autoscale=10,3", "extra"}, []string{"unexpected argument", `"extra"`}},
 		{"unknown flag", []string{"--trace", good, "--autoscale=10,3", "--nope"}, []string{"nope"}},
+		{"two trace arguments", []string{"--autoscale=10,3", good, good}, []string{"unexpected argument"}},
+		{"queue in no group", []string{"--autoscale=10,0", "-Q", "video:0-10", filepath.Join(simTestdata, "video-audio.trace")},
+			[]string{"--trace", `queue "audio" is in no queue group (video)`}},
+		{"groups against celery", []string{"--autoscale=10,0", "-Q", "video:0-10,audio", "--compare", "celery", good}, []string{"-Q", "drop --compare"}},
+		{"bad group range", []string{"--autoscale=10,0", "-Q", "video:4-2,audio", good}, []string{"--queues", `"video:4-2"`, "accepted"}},
+		{"negative rebalance", []string{"--autoscale=10,0", "-Q", "video:0-4,audio", "--rebalance-after=-1s", good}, []string{"--rebalance-after", "accepted"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := simulateMain(tc.args...)
@@ -164,6 +199,10 @@ func TestSimulateSharesFlags(t *testing.T) {
 	// own variable, REVRX_SIM_ENGINE, so the REVRX_ENGINE of a deployment
 	// does not change what a simulation shows.
 	delete(own, flagEngine)
+	// simulate's -Q names the trace's queue groups; it has its own variable,
+	// REVRX_SIM_QUEUES, and no default, so a deployment's REVRX_QUEUES does not
+	// split a simulation into groups.
+	delete(own, flagQueues)
 	shared := 0
 	for _, f := range simulateCommand().Flags {
 		want, ok := own[f.Names()[0]]
@@ -175,8 +214,8 @@ func TestSimulateSharesFlags(t *testing.T) {
 			t.Errorf("simulate --%s = %+v, want the main command's %+v", f.Names()[0], got, want)
 		}
 	}
-	if want := len(scaleFlags()) + 1 + len(policyFlags()); shared != want {
-		t.Errorf("simulate shares %d flags with the main command, want %d (scale flags, --poll-interval, policy flags)", shared, want)
+	if want := len(scaleFlags()) + 2 + len(policyFlags()); shared != want {
+		t.Errorf("simulate shares %d flags with the main command, want %d (scale flags, --poll-interval, --rebalance-after, policy flags)", shared, want)
 	}
 }
 
