@@ -95,5 +95,5 @@ func (s *sim) grant(obs policy.Observation, t time.Duration) (policy.Allocation,
 	lo, hi, _ := s.m.Policy.Bounds(now)
 	free := s.decide(obs, now, s.m.Policy)
 	runtime := time.Duration(s.runtime * float64(time.Second))
-	return s.ledger.Grant(policy.LoadOf(s.group, obs, free, lo, hi, runtime))
+	return s.ledger.Grant(policy.LoadOf(s.group, obs, free, lo, hi, runtime), now)
 }
