@@ -142,9 +142,9 @@ func TestChartSpan(t *testing.T) {
 func TestStatusPageGroups(t *testing.T) {
 	group := func(name, queue string, lo, hi, limit int, capped bool, workers ...policy.Phase) supervisor.Status {
 		st := supervisor.Status{Queues: map[string]supervisor.QueueStatus{queue: {}},
-			Policy: supervisor.PolicyStatus{MinNow: lo, MaxNow: hi},
-			Group:  &supervisor.GroupStatus{Name: name, HostMax: 6, Share: limit, Limit: limit, Capped: capped},
-			Engine: &supervisor.EngineState{Main: supervisor.EngineMain{Name: name + "1@h", PID: 42, State: supervisor.WorkerRunning}},
+			Policy:       supervisor.PolicyStatus{MinNow: lo, MaxNow: hi},
+			Group:        &supervisor.GroupStatus{Name: name, HostMax: 6, Share: limit, Limit: limit, Capped: capped},
+			Engine:       &supervisor.EngineState{Main: supervisor.EngineMain{Name: name + "1@h", PID: 42, State: supervisor.WorkerRunning}},
 			LastDecision: supervisor.DecisionStatus{Reason: "group " + name + ": 50 waiting"}}
 		for i, ph := range workers {
 			st.Workers = append(st.Workers, supervisor.WorkerStatus{Name: name + "1@h#" + strconv.Itoa(i+1), State: ph})
