@@ -49,7 +49,8 @@ type Allocation struct {
 	Share int
 	// Limit caps the processes the group may have alive now, leaving ones
 	// included: at most what the other groups leave free of the host max,
-	// and its share (plus its leaving ones) while another group is short.
+	// and its share (or what it holds, if more, while no other group is
+	// short), plus its leaving ones.
 	Limit int
 	// Yield: another group is short and has waited past RebalanceAfter (or
 	// is below its minimum): idle processes above Limit go now, not after
@@ -97,8 +98,11 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 	free = max(free, 0)
 	switch {
 	case short == "":
-		a.Limit = min(free, g.Max+g.Leaving)
-		a.Reason = fmt.Sprintf("group %s: share %d of %d, up to %d free", g.Name, a.Share, b.Max, a.Limit)
+		// No more than it asks for (or holds): room it reserved and did
+		// not use would hold back a group that asks next, until its own
+		// next tick gave it back.
+		a.Limit = min(free, max(a.Share, g.current())+g.Leaving)
+		a.Reason = fmt.Sprintf("group %s: share %d of %d, limit %d (%d free)", g.Name, a.Share, b.Max, a.Limit, free)
 	default:
 		a.Limit = min(free, a.Share+g.Leaving)
 		a.Yield = urgent && g.current() > a.Share

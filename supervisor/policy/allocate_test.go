@@ -44,7 +44,7 @@ func TestAllocate(t *testing.T) {
 			// Audio shrinks to 2 as its processes go idle, at once since
 			// video has waited past RebalanceAfter; video grows as they do.
 			wantShare: []int{8, 2}, wantLimit: []int{6, 2}, wantYield: []bool{false, true},
-			wantReason: "group video: share 8 of 10, up to 6 free",
+			wantReason: "group video: share 8 of 10, limit 6 (6 free)",
 		},
 		{
 			name: "a capped group with a huge backlog never passes its cap; the rest stays free",
@@ -52,8 +52,10 @@ func TestAllocate(t *testing.T) {
 				{Name: "llm", Min: 0, Max: 3, Held: 3, Ask: 3, Wanted: 10, Demand: 5000, Runtime: 2 * time.Second, OldestWait: time.Hour},
 				with(audio, 1, 1, 1, 0),
 			},
-			wantShare: []int{3, 1}, wantLimit: []int{3, 7}, wantCapped: []bool{true, false},
-			wantReason: "group llm: share 3 of 10, up to 3 free",
+			// audio's limit is what it asks for: unused room it reserved
+			// would hold back the next group to ask.
+			wantShare: []int{3, 1}, wantLimit: []int{3, 1}, wantCapped: []bool{true, false},
+			wantReason: "group llm: share 3 of 10, limit 3 (9 free)",
 		},
 		{
 			name: "minimums that take the whole budget leave nothing to share",
@@ -62,7 +64,7 @@ func TestAllocate(t *testing.T) {
 				{Name: "b", Min: 4, Max: 10, Held: 4, Ask: 10, Wanted: 10, Demand: 100, OldestWait: time.Minute},
 			},
 			wantShare: []int{6, 4}, wantLimit: []int{6, 4},
-			wantReason: "group a: share 6 of 10, up to 6 free",
+			wantReason: "group a: share 6 of 10, limit 6 (6 free)",
 		},
 		{
 			name: "a group whose main restarted is below its minimum: the other yields idle ones at once",
@@ -71,7 +73,7 @@ func TestAllocate(t *testing.T) {
 				{Name: "b", Min: 0, Max: 10, Held: 10, Ask: 2, Wanted: 2, Demand: 2},
 			},
 			wantShare: []int{3, 2}, wantLimit: []int{0, 2}, wantYield: []bool{false, true},
-			wantReason: "group a: share 3 of 10, up to 0 free",
+			wantReason: "group a: share 3 of 10, limit 0 (0 free)",
 		},
 		{
 			name: "short but not waiting long: the other gives back only after its keepalive",
@@ -80,7 +82,7 @@ func TestAllocate(t *testing.T) {
 				with(audio, 9, 9, 2, 0),
 			},
 			wantShare: []int{3, 7}, wantLimit: []int{1, 7}, wantYield: []bool{false, false},
-			wantReason: "group video: share 3 of 10, up to 1 free",
+			wantReason: "group video: share 3 of 10, limit 1 (1 free)",
 		},
 		{
 			name: "short for longer than RebalanceAfter with its tasks reserved in its main (no broker wait): the other yields",
@@ -88,8 +90,8 @@ func TestAllocate(t *testing.T) {
 				{Name: "video", Min: 1, Max: 10, Held: 2, Ask: 4, Wanted: 4, Demand: 4, Runtime: 12 * time.Second, ShortFor: 6 * time.Second},
 				{Name: "audio", Min: 0, Max: 10, Held: 4, Ask: 0, Wanted: 0, Runtime: 500 * time.Millisecond},
 			},
-			wantShare: []int{4, 0}, wantLimit: []int{6, 0}, wantYield: []bool{false, true},
-			wantReason: "group video: share 4 of 10, up to 6 free",
+			wantShare: []int{4, 0}, wantLimit: []int{4, 0}, wantYield: []bool{false, true},
+			wantReason: "group video: share 4 of 10, limit 4 (6 free)",
 		},
 		{
 			name: "leaving processes count against the host until they exit",

@@ -46,10 +46,11 @@ func TestGoldenGroups(t *testing.T) {
 
 // TestHostAtInstants: four 25 s video tasks at 0 s and a burst of twenty
 // 0.5 s audio tasks at 2 s under a host budget of 6 (audio capped at 4), at
-// fixed instants. Audio gets no room until video's next poll (3 s) sees it
-// short and lowers its own limit, as the supervisor's groups do: video's
-// last grant counts for it until then. Busy video processes are never
-// taken, so audio has what is left: 2.
+// fixed instants. Video's grant is what it asks for (4), not all the free
+// room, so audio gets the other 2 at its first decision after the burst
+// (its queue changed); video's next poll (3 s) sees audio short and holds
+// its own limit at its share. Busy video processes are never taken, so
+// audio has what is left: 2.
 func TestHostAtInstants(t *testing.T) {
 	tr, err := ParseTrace("p", strings.NewReader("0 4 25 video\n2 20 0.5 audio\n"))
 	if err != nil {
@@ -66,10 +67,10 @@ func TestHostAtInstants(t *testing.T) {
 		video, audio, audioWaiting int // processes alive, tasks in the broker
 		videoLimit, audioLimit     int
 	}{
-		{at: time.Second, video: 4, audio: 0, audioWaiting: 0, videoLimit: 6, audioLimit: 0},
-		{at: 2500 * time.Millisecond, video: 4, audio: 0, audioWaiting: 20, videoLimit: 6, audioLimit: 0},
-		{at: 3 * time.Second, video: 4, audio: 2, audioWaiting: 18, videoLimit: 2, audioLimit: 2},
-		{at: 6 * time.Second, video: 4, audio: 2, audioWaiting: 8, videoLimit: 2, audioLimit: 2},
+		{at: time.Second, video: 4, audio: 0, audioWaiting: 0, videoLimit: 4, audioLimit: 0},
+		{at: 2500 * time.Millisecond, video: 4, audio: 2, audioWaiting: 18, videoLimit: 4, audioLimit: 2},
+		{at: 3 * time.Second, video: 4, audio: 2, audioWaiting: 16, videoLimit: 2, audioLimit: 2},
+		{at: 6 * time.Second, video: 4, audio: 2, audioWaiting: 4, videoLimit: 2, audioLimit: 2},
 	} {
 		if err := h.runUntil(tt.at); err != nil {
 			t.Fatal(err)
