@@ -187,7 +187,7 @@ func (m *metrics) zeroes() {
 	for _, st := range []policy.Strategy{policy.StrategyMin, policy.StrategyQueue, policy.StrategyWait, policy.StrategySchedule, policy.StrategyCelery} {
 		m.scalingEvents.WithLabelValues("up", string(st))
 	}
-	for _, r := range []policy.StopReason{policy.StopIdle, policy.StopMemoryPressure, policy.StopWorkerMemory} {
+	for _, r := range []policy.StopReason{policy.StopIdle, policy.StopMemoryPressure, policy.StopWorkerMemory, policy.StopRebalance} {
 		m.scalingEvents.WithLabelValues("down", string(r))
 	}
 }
@@ -255,7 +255,8 @@ func RegisterSampleMetrics(reg prometheus.Registerer) error {
 		return err
 	}
 	m.workerMemory.WithLabelValues(worker)
-	return nil
+	_, err = newBudgetMetrics(reg) // a queue group's
+	return err
 }
 
 // buildInfo registers revrx_build_info{version,goversion} = 1.

@@ -64,13 +64,19 @@ func families(t *testing.T, reg *prometheus.Registry) map[string]string {
 }
 
 // TestRegisterSampleMetrics wants the sample registry to hold exactly the
-// families of a running supervisor with a worker, with the same types.
+// families of a running supervisor with a worker, and a queue group's, with
+// the same types.
 func TestRegisterSampleMetrics(t *testing.T) {
 	h := newHarness(t, policy.Config{Min: 1, Max: 3, TasksPerWorker: 1, Keepalive: time.Minute})
 	h.tick(0)
 	h.onlineAll()
 	h.tick(resourceInterval) // the workers' memory is sampled with them up
 	want := families(t, h.reg)
+	group := prometheus.NewRegistry()
+	if _, err := newBudgetMetrics(group); err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(want, families(t, group))
 	sample := prometheus.NewRegistry()
 	if err := RegisterSampleMetrics(sample); err != nil {
 		t.Fatalf("RegisterSampleMetrics() = %v", err)
