@@ -30,8 +30,12 @@ func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudge
 	return &HostBudget{ledger: policy.NewLedger(b, names, mins, caps)}
 }
 
-// Max is the host's budget of pool processes.
-func (h *HostBudget) Max() int { return h.ledger.Budget().Max }
+// Max is the host's budget of pool processes at now (a schedule's max=
+// may lower it).
+func (h *HostBudget) Max(now time.Time) int { return h.ledger.Budget().At(now).Max }
+
+// ledgerMax is the host's configured budget, before schedules.
+func (h *HostBudget) ledgerMax() int { return h.ledger.Budget().Max }
 
 // Grant records load as its group's state at now and returns the group's
 // allocation (policy.Ledger.Grant); a group the budget does not know gets
@@ -98,7 +102,7 @@ func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, wor
 		s.bm.share.Set(float64(a.Share))
 		s.bm.limit.Set(float64(a.Limit))
 		s.bm.capped.Set(boolFloat(a.Capped))
-		s.bm.hostMax.Set(float64(s.cfg.Budget.Max()))
+		s.bm.hostMax.Set(float64(s.cfg.Budget.Max(now)))
 	}
 	return &a
 }

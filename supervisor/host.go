@@ -37,7 +37,7 @@ func (h *Host) Snapshot() Status {
 		if i == 0 {
 			st.Policy, st.AppHost, st.Settings, st.Host = gs.Policy, gs.AppHost, gs.Settings, gs.Host
 			st.Policy.Min, st.Policy.MinNow = 0, 0
-			st.Policy.Max, st.Policy.MaxNow = h.budget.Max(), h.budget.Max()
+			st.Policy.Max = h.budget.ledgerMax()
 			st.Broker.URL = gs.Broker.URL
 		}
 		if gs.Time.After(st.Time) { // the latest tick of any group
@@ -63,6 +63,7 @@ func (h *Host) Snapshot() Status {
 		st.Groups = append(st.Groups, gs)
 	}
 	st.LastDecision.Reason = strings.Join(reasons, "; ")
+	st.Policy.MaxNow = h.budget.Max(st.Time)
 	return st
 }
 

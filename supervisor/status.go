@@ -124,7 +124,7 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 		Settings:     s.cfg.Settings,
 	}
 	if s.cfg.Group != "" {
-		st.Group = &GroupStatus{Name: s.cfg.Group, HostMax: s.cfg.Budget.Max()}
+		st.Group = &GroupStatus{Name: s.cfg.Group, HostMax: s.cfg.Budget.Max(now)}
 		if a := s.lastAlloc; a != nil {
 			st.Group.Share, st.Group.Limit, st.Group.Yield, st.Group.Capped, st.Group.Reason = a.Share, a.Limit, a.Yield, a.Capped, a.Reason
 		}

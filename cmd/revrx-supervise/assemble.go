@@ -101,21 +101,23 @@ func newUnit(cfg config, pcfg pool.Config, scfg supervisor.Config, rds *broker.R
 
 // assembleGroups gives each queue group its own worker main (named after
 // the group), capped at the group's max, and its own control loop with the
-// group's range, its metrics labelled group="NAME"; the loops share one
-// host budget of --autoscale MAX processes. Only the first group talks to
-// systemd.
+// group's range and schedules, its metrics labelled group="NAME"; the
+// loops share one host budget of --autoscale MAX processes, lowered by the
+// host's schedules. Only the first group talks to systemd.
 func assembleGroups(prog *program, cfg config, pcfg pool.Config, scfg supervisor.Config, log *slog.Logger) error {
 	names, mins, caps := make([]string, len(cfg.Groups)), make([]int, len(cfg.Groups)), make([]int, len(cfg.Groups))
 	for i, g := range cfg.Groups {
 		names[i], mins[i], caps[i] = g.Name, g.Min, g.Max
 	}
-	budget := supervisor.NewHostBudget(policy.Budget{Max: scfg.Policy.Max, RebalanceAfter: cfg.RebalanceAfter}, names, mins, caps)
+	hp := scfg.Policy
+	budget := supervisor.NewHostBudget(policy.Budget{Max: hp.Max, RebalanceAfter: cfg.RebalanceAfter,
+		Schedules: policy.SchedulesFor(hp.Schedules, ""), Location: hp.Location}, names, mins, caps)
 	var sups []*supervisor.Supervisor
 	for i, g := range cfg.Groups {
 		gp, gs := pcfg, scfg
 		gp.Queues, gp.NameTemplate, gp.MaxWorkers = g.Queues, g.nameTemplate(pcfg.NameTemplate), g.Max
 		gs.Queues, gs.Group, gs.Budget, gs.Logger = g.Queues, g.Name, budget, log.With("group", g.Name)
-		gs.Policy.Min, gs.Policy.Max = g.Min, g.Max
+		gs.Policy.Min, gs.Policy.Max, gs.Policy.Schedules = g.Min, g.Max, policy.SchedulesFor(hp.Schedules, g.Name)
 		if i > 0 {
 			gs.Notifier, gs.WatchdogInterval = nil, 0
 		}

@@ -107,8 +107,8 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if cfg.Groups != nil && len(pol.Schedules) > 0 {
-		return cfg, usagef("--schedule with queue groups: not supported yet; accepted: --schedule with plain -Q queues")
+	if err := checkGroupSchedules(cfg.Groups, pol.Schedules); err != nil {
+		return cfg, err
 	}
 	cfg.Supervisor = supervisor.Config{
 		Policy:       pol,

@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 	"github.com/urfave/cli/v2"
 )
 
@@ -159,4 +161,38 @@ func rebalanceAfterFromFlags(c *cli.Context) (time.Duration, error) {
 		return 0, usagef("--rebalance-after %s: accepted: a duration of 0 or more, like 5s", d)
 	}
 	return d, nil
+}
+
+// checkGroupSchedules checks --schedule against the queue groups: one with
+// group=NAME sets that group's bounds (within its range) and needs groups;
+// one without sets the host's, where only max= (a lower host budget) can
+// hold with groups.
+func checkGroupSchedules(groups []queueGroup, schedules []policy.Schedule) error {
+	for _, sc := range schedules {
+		switch {
+		case sc.Group == "" && groups != nil && sc.Min >= 0:
+			return usagef("--schedule %q: with queue groups a host schedule sets max= only; accepted: group=NAME for a group's min=, e.g. %q",
+				sc.Spec, sc.Spec+" group="+groups[0].Name)
+		case sc.Group == "":
+		case groups == nil:
+			return usagef("--schedule %q: group=%s without queue groups; accepted: group= with -Q groups like video:1-4,audio", sc.Spec, sc.Group)
+		default:
+			i := slices.IndexFunc(groups, func(g queueGroup) bool { return g.Name == sc.Group })
+			if i < 0 {
+				return usagef("--schedule %q: no queue group %q; accepted: one of %s", sc.Spec, sc.Group, groupNames(groups))
+			}
+			if err := sc.Validate(groups[i].Max); err != nil {
+				return usageError{fmt.Errorf("--schedule: group %s: %w", sc.Group, err)}
+			}
+		}
+	}
+	return nil
+}
+
+func groupNames(groups []queueGroup) string {
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.Name
+	}
+	return strings.Join(names, ", ")
 }

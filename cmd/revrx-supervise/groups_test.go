@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 func TestParseGroups(t *testing.T) {
@@ -72,5 +74,40 @@ func TestGroupNameTemplate(t *testing.T) {
 	g := queueGroup{Name: "video+thumbs"}
 	if got := g.nameTemplate(defaultGroupNameTemplate); got != "video-thumbs{n}@%h" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestCheckGroupSchedules(t *testing.T) {
+	groups := []queueGroup{{Name: "video", Queues: []string{"video"}, Min: 1, Max: 4}, {Name: "audio", Queues: []string{"audio"}, Max: 6}}
+	sched := func(spec string) policy.Schedule {
+		s, err := policy.ParseSchedule(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name    string
+		groups  []queueGroup
+		spec    string
+		wantErr string
+	}{
+		{"a group's floor", groups, "Mon-Fri 08:00-18:00 min=3 group=video", ""},
+		{"a lower host budget", groups, "Sat,Sun 00:00-24:00 max=4", ""},
+		{"a host floor with groups", groups, "08:00-18:00 min=3", "a host schedule sets max= only"},
+		{"an unknown group", groups, "08:00-18:00 min=3 group=llm", `no queue group "llm"; accepted: one of video, audio`},
+		{"a floor above the group's cap", groups, "08:00-18:00 min=5 group=video", "min=5 must be at most max (4)"},
+		{"group= without groups", nil, "08:00-18:00 min=3 group=video", "group=video without queue groups"},
+		{"plain schedule without groups", nil, "08:00-18:00 min=3", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkGroupSchedules(tt.groups, []policy.Schedule{sched(tt.spec)})
+			if (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	if got := policy.SchedulesFor([]policy.Schedule{sched("08:00-09:00 max=2"), sched("08:00-09:00 min=1 group=video")}, "video"); len(got) != 1 || got[0].Group != "video" {
+		t.Errorf("schedulesOf video = %+v", got)
 	}
 }

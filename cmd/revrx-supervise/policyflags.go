@@ -120,7 +120,7 @@ func policyFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagMaxWorkerMemory, EnvVars: []string{"REVRX_MAX_WORKER_MEMORY"},
 			Usage: "a worker whose process tree RSS exceeds this (e.g. 512MiB) is replaced once idle; empty = off"},
 		&cli.GenericFlag{Name: flagSchedule, EnvVars: []string{"REVRX_SCHEDULE"}, Value: &listValue{},
-			Usage: "time-of-day bounds, repeatable: '[DAYS] HH:MM-HH:MM min=N [max=N]', e.g. 'Mon-Fri 08:00-18:00 min=6' (env: ';'-separated)"},
+			Usage: "time-of-day bounds, repeatable: '[DAYS] HH:MM-HH:MM min=N [max=N] [group=NAME]', e.g. 'Mon-Fri 08:00-18:00 min=6'; with queue groups, group=NAME sets a group's bounds and a host one lowers the host budget by max= (env: ';'-separated)"},
 		&cli.StringFlag{Name: flagTimezone, EnvVars: []string{"REVRX_TIMEZONE"}, Value: "Local",
 			Usage: "time zone of --schedule, e.g. Europe/Berlin (daylight saving time is followed)"},
 		&cli.StringFlag{Name: flagBehaviorFile, EnvVars: []string{"REVRX_BEHAVIOR_FILE"},

@@ -275,6 +275,9 @@ func simulateGroups(c *cli.Context, m *simulate.Model, lo, hi int) error {
 		return usagef("-Q %q: queue groups share a host budget that Celery's --autoscale has not; drop --%s and --%s celery",
 			c.String(flagSimQueues), flagSimCompare, flagPolicy)
 	}
+	if err := checkGroupSchedules(groups, m.Policy.Schedules); err != nil {
+		return err
+	}
 	for _, g := range groups {
 		m.Groups = append(m.Groups, simulate.Group{Name: g.Name, Queues: g.Queues, Min: g.Min, Max: g.Max})
 	}

@@ -38,6 +38,19 @@ type Budget struct {
 	// give up their idle processes above their shares at once rather than
 	// after their keepalive. A group below its minimum never waits for it.
 	RebalanceAfter time.Duration
+	// Schedules are the host's time-of-day bounds (no Group): a max= in
+	// force lowers Max; Location is their time zone (nil: local).
+	Schedules []Schedule
+	Location  *time.Location
+}
+
+// At is the budget in force at now: Max lowered by a schedule's max= that
+// applies then.
+func (b Budget) At(now time.Time) Budget {
+	if len(b.Schedules) > 0 {
+		_, b.Max, _ = Config{Max: b.Max, Schedules: b.Schedules, Location: b.Location}.Bounds(now)
+	}
+	return b
 }
 
 // Allocation is one group's part of the host budget at one instant.

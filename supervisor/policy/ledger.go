@@ -59,7 +59,7 @@ func (l *Ledger) Grant(load GroupLoad, now time.Time) (Allocation, error) {
 			loads[j].ShortFor = now.Sub(l.short[j])
 		}
 	}
-	all := Allocate(loads, l.budget)
+	all := Allocate(loads, l.budget.At(now))
 	for j, a := range all {
 		switch {
 		case !a.Short:

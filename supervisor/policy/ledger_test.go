@@ -87,3 +87,28 @@ func TestNextRuntime(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerHostSchedule: a host schedule's max= lowers the budget the
+// groups share while it is in force, and only then.
+func TestLedgerHostSchedule(t *testing.T) {
+	night, err := ParseSchedule("* 22:00-06:00 max=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Budget{Max: 10, Schedules: []Schedule{night}, Location: time.UTC}
+	if got := b.At(t0).Max; got != 10 {
+		t.Errorf("at noon the budget is %d, want 10", got)
+	}
+	late := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)
+	if got := b.At(late).Max; got != 4 {
+		t.Errorf("at 23:00 the budget is %d, want 4", got)
+	}
+	l := NewLedger(b, []string{"a", "b"}, []int{0, 0}, []int{10, 10})
+	a, err := l.Grant(GroupLoad{Name: "a", Max: 10, Ask: 10, Wanted: 10, Demand: 50}, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Limit != 4 || a.Share != 4 {
+		t.Errorf("at 23:00 a asking for 10 got share %d limit %d, want 4 and 4 (%s)", a.Share, a.Limit, a.Reason)
+	}
+}

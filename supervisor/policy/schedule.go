@@ -18,6 +18,9 @@ type Schedule struct {
 	Days       [7]bool // indexed by time.Weekday
 	Start, End int     // minutes after midnight
 	Min, Max   int     // -1 when not set
+	// Group names the queue group whose bounds it sets ("group=video");
+	// "" means the host's (with groups, its max= lowers the host budget).
+	Group string
 }
 
 var weekdays = map[string]time.Weekday{
@@ -25,11 +28,11 @@ var weekdays = map[string]time.Weekday{
 	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday,
 }
 
-// ParseSchedule reads "[DAYS] HH:MM-HH:MM min=N [max=N]". DAYS is a comma
-// list of days or day ranges (Mon-Fri, Sat,Sun, Fri-Mon) or "*"; omitted
-// means every day.
+// ParseSchedule reads "[DAYS] HH:MM-HH:MM min=N [max=N] [group=NAME]".
+// DAYS is a comma list of days or day ranges (Mon-Fri, Sat,Sun, Fri-Mon)
+// or "*"; omitted means every day.
 func ParseSchedule(spec string) (Schedule, error) {
-	const form = `accepted: "[DAYS] HH:MM-HH:MM min=N [max=N]", e.g. "Mon-Fri 08:00-18:00 min=6"`
+	const form = `accepted: "[DAYS] HH:MM-HH:MM min=N [max=N] [group=NAME]", e.g. "Mon-Fri 08:00-18:00 min=6"`
 	s := Schedule{Spec: spec, Min: -1, Max: -1}
 	fields := strings.Fields(spec)
 	if len(fields) == 0 {
@@ -55,6 +58,10 @@ func ParseSchedule(spec string) (Schedule, error) {
 	}
 	for _, kv := range fields[1:] {
 		k, v, _ := strings.Cut(kv, "=")
+		if k == "group" && v != "" {
+			s.Group = v
+			continue
+		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || (k != "min" && k != "max") {
 			return s, fmt.Errorf("schedule %q: %q is not min=N or max=N; %s", spec, kv, form)
@@ -157,4 +164,15 @@ func (p Config) Bounds(now time.Time) (lo, hi int, spec string) {
 	}
 	hi = min(max(hi, 1), p.Max)
 	return min(lo, hi), hi, spec
+}
+
+// SchedulesFor returns the schedules whose Group is group ("": the host's).
+func SchedulesFor(all []Schedule, group string) []Schedule {
+	var out []Schedule
+	for _, s := range all {
+		if s.Group == group {
+			out = append(out, s)
+		}
+	}
+	return out
 }

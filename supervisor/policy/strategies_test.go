@@ -127,6 +127,13 @@ func TestGuard(t *testing.T) {
 	}
 }
 
+func TestParseScheduleGroup(t *testing.T) {
+	s, err := ParseSchedule("Mon-Fri 08:00-18:00 min=3 group=video")
+	if err != nil || s.Group != "video" || s.Min != 3 {
+		t.Fatalf("ParseSchedule = %+v, %v; want group video min 3", s, err)
+	}
+}
+
 func TestParseSchedule(t *testing.T) {
 	tests := []struct {
 		spec     string
@@ -148,6 +155,8 @@ func TestParseSchedule(t *testing.T) {
 		{spec: "Mon 08:00-09:00 workers=3", wantErr: "not min=N or max=N"},
 		{spec: "Mon 08:00-09:00", wantErr: "needs a time range"},
 		{spec: "Mon 08:00-09:00 min=-1", wantErr: "not min=N"},
+		{spec: "Mon 08:00-09:00 group=video", wantErr: "sets neither min= nor max="},
+		{spec: "Mon 08:00-09:00 min=1 group=", wantErr: "not min=N or max=N"},
 	}
 	for _, tt := range tests {
 		s, err := ParseSchedule(tt.spec)

@@ -88,7 +88,7 @@ func groupNames(groups []Group) string {
 func groupModel(m Model, g Group) Model {
 	gm := m
 	gm.Name, gm.Groups = g.Name, nil
-	gm.Policy.Min, gm.Policy.Max = g.Min, g.Max
+	gm.Policy.Min, gm.Policy.Max, gm.Policy.Schedules = g.Min, g.Max, policy.SchedulesFor(m.Policy.Schedules, g.Name)
 	return gm
 }
 
@@ -129,7 +129,8 @@ func newHost(tr Trace, m Model, start time.Time, horizon time.Duration) (*host, 
 	for i, g := range m.Groups {
 		names[i], mins[i], caps[i] = g.Name, g.Min, g.Max
 	}
-	ledger := policy.NewLedger(policy.Budget{Max: m.Policy.Max, RebalanceAfter: m.RebalanceAfter}, names, mins, caps)
+	ledger := policy.NewLedger(policy.Budget{Max: m.Policy.Max, RebalanceAfter: m.RebalanceAfter,
+		Schedules: policy.SchedulesFor(m.Policy.Schedules, ""), Location: m.Policy.Location}, names, mins, caps)
 	h := &host{m: m}
 	for i, g := range m.Groups {
 		s, err := newSim(traces[i], groupModel(m, g), start, horizon)
