@@ -13,6 +13,7 @@ import (
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/emf"
+	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
 // config is everything the flags say, checked once.
@@ -70,13 +71,7 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if cfg.Groups, err = groupsFromFlags(c, lo, hi); err != nil {
-		return cfg, err
-	}
-	if cfg.Groups != nil {
-		w.queues = allQueues(cfg.Groups)
-	}
-	if cfg.RebalanceAfter, err = rebalanceAfterFromFlags(c); err != nil {
+	if err := cfg.groupsFromFlags(c, lo, hi, &w); err != nil {
 		return cfg, err
 	}
 	steps, err := parseSteps(c.String(flagPrioritySteps))
@@ -100,14 +95,11 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if cfg.Pool, err = poolFromFlags(c, w, extraArgs, cfg.Sources[flagBroker] != ""); err != nil {
 		return cfg, err
 	}
-	if cfg.Groups != nil && !c.IsSet(flagWorkerName) {
-		cfg.Pool.NameTemplate = defaultGroupNameTemplate
-	}
 	pol, err := policyFromFlags(c, lo, hi, w.concurrency, keepalive)
 	if err != nil {
 		return cfg, err
 	}
-	if err := checkGroupSchedules(cfg.Groups, pol.Schedules); err != nil {
+	if err := cfg.fitGroups(c, pol); err != nil {
 		return cfg, err
 	}
 	cfg.Supervisor = supervisor.Config{
@@ -159,17 +151,31 @@ func workersFromFlags(c *cli.Context) (workers, error) {
 }
 
 // groupsFromFlags reads the queue groups of -Q (nil for plain queues) and
-// checks that the worker name template can tell the groups' mains apart.
-func groupsFromFlags(c *cli.Context, lo, hi int) ([]queueGroup, error) {
+// --rebalance-after into cfg; with groups, w consumes every group's queues.
+// It checks that the worker name template can tell the groups' mains apart.
+func (cfg *config) groupsFromFlags(c *cli.Context, lo, hi int, w *workers) error {
 	groups, err := parseGroups(c.String(flagQueues), lo, hi)
 	if err != nil {
-		return nil, usageError{err}
+		return usageError{err}
 	}
 	if groups != nil && c.IsSet(flagWorkerName) && !strings.Contains(c.String(flagWorkerName), groupPlaceholder) {
-		return nil, usagef("--worker-name %q: with queue groups it must contain %s (the group's name), e.g. %s",
+		return usagef("--worker-name %q: with queue groups it must contain %s (the group's name), e.g. %s",
 			c.String(flagWorkerName), groupPlaceholder, defaultGroupNameTemplate)
 	}
-	return groups, nil
+	if cfg.Groups = groups; groups != nil {
+		w.queues = allQueues(groups)
+	}
+	cfg.RebalanceAfter, err = rebalanceAfterFromFlags(c)
+	return err
+}
+
+// fitGroups checks pol's schedules against the queue groups and gives the
+// groups' mains their node name template (unless --worker-name set one).
+func (cfg *config) fitGroups(c *cli.Context, pol policy.Config) error {
+	if cfg.Groups != nil && !c.IsSet(flagWorkerName) {
+		cfg.Pool.NameTemplate = defaultGroupNameTemplate
+	}
+	return checkGroupSchedules(cfg.Groups, pol.Schedules)
 }
 
 // checkProcessFlags checks the flags of the supervisor process that are

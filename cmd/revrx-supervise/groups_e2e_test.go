@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,20 +37,11 @@ func alive(g *supervisor.Status, states ...policy.Phase) int {
 		if w.State == policy.PhaseBackoff {
 			continue
 		}
-		if len(states) == 0 || containsPhase(states, w.State) {
+		if len(states) == 0 || slices.Contains(states, w.State) {
 			n++
 		}
 	}
 	return n
-}
-
-func containsPhase(states []policy.Phase, p policy.Phase) bool {
-	for _, s := range states {
-		if s == p {
-			return true
-		}
-	}
-	return false
 }
 
 // groupWatch polls /status every 50 ms and keeps each group's peak and low
