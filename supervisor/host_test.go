@@ -1,0 +1,66 @@
+package supervisor
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
+)
+
+// groupHarness is one queue group's supervisor over a fake pool, sharing
+// budget with the others.
+func groupHarness(t *testing.T, name string, lo, hi int, budget *HostBudget, now *time.Time, depth *int64) *harness {
+	t.Helper()
+	h := &harness{t: t, now: *now, pool: newFakePool(), reg: prometheus.NewRegistry(), res: &fakeResources{}}
+	q := &fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
+		return map[string]Backlog{name: {Depth: *depth}}, nil
+	}}
+	p := policy.Config{Min: lo, Max: hi, TasksPerWorker: 1, Keepalive: time.Minute}
+	sup, err := New(Config{Policy: p, Queues: []string{name}, Group: name, Budget: budget, Now: func() time.Time { return *now }},
+		q, fakeEvents{}, h.pool, prometheus.WrapRegistererWith(prometheus.Labels{"group": name}, h.reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.sup = sup
+	return h
+}
+
+// TestHostGroups: two groups' loops under a host budget of 4: the first
+// group's backlog takes the room its minimum and the other's leave; the
+// host view sums them, names each group in its reasons, and is not ready
+// while a group's minimum is down.
+func TestHostGroups(t *testing.T) {
+	now := t0
+	budget := NewHostBudget(policy.Budget{Max: 4, RebalanceAfter: 5 * time.Second}, []string{"video", "audio"}, []int{1, 1}, []int{4, 4})
+	var videoDepth, audioDepth int64 = 10, 0
+	video := groupHarness(t, "video", 1, 4, budget, &now, &videoDepth)
+	audio := groupHarness(t, "audio", 1, 4, budget, &now, &audioDepth)
+	host := NewHost(budget, video.sup, audio.sup)
+	for range 3 {
+		video.sup.tick(context.Background())
+		audio.sup.tick(context.Background())
+		if n := len(video.pool.Workers()) + len(audio.pool.Workers()); n > 4 {
+			t.Fatalf("%d workers on a host budget of 4", n)
+		}
+	}
+	if v, a := len(video.pool.Workers()), len(audio.pool.Workers()); v != 3 || a != 1 {
+		t.Errorf("video %d, audio %d workers; want 3 (10 waiting, audio's minimum kept) and 1", v, a)
+	}
+	st := host.Snapshot()
+	if len(st.Groups) != 2 || len(st.Workers) != 4 || st.Policy.Max != 4 || st.Policy.Min != 2 {
+		t.Fatalf("host status: %d groups, %d workers, policy %d..%d; want 2, 4, 2..4", len(st.Groups), len(st.Workers), st.Policy.Min, st.Policy.Max)
+	}
+	if g := st.Groups[0].Group; g == nil || g.Name != "video" || g.Limit != 3 {
+		t.Errorf("video's group status %+v, want limit 3", g)
+	}
+	if !strings.HasPrefix(st.LastDecision.Reason, "group video: 10 waiting") || !strings.Contains(st.LastDecision.Reason, "; group audio: ") {
+		t.Errorf("host reason %q, want both groups' named", st.LastDecision.Reason)
+	}
+	if err := host.Ready(); err == nil || !strings.Contains(err.Error(), "group video:") || !strings.Contains(err.Error(), "group audio:") {
+		t.Errorf("Ready() = %v, want both groups named (their workers are not online)", err)
+	}
+}
