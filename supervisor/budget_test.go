@@ -23,7 +23,7 @@ func TestHostBudgetNeverPassesMax(t *testing.T) {
 		ask := rng.IntN(caps[i] + 1)
 		a, err := h.Grant(policy.GroupLoad{
 			Name: names[i], Min: mins[i], Max: caps[i], Held: held[i], Ask: max(ask, mins[i]), Wanted: ask * 2,
-			Demand: int64(rng.IntN(100)), Runtime: time.Duration(rng.IntN(30)) * time.Second, OldestWait: time.Duration(rng.IntN(10)) * time.Second,
+			Backlog: int64(rng.IntN(100)), Runtime: time.Duration(rng.IntN(30)) * time.Second, OldestWait: time.Duration(rng.IntN(10)) * time.Second,
 		}, t0.Add(time.Duration(step)*time.Second))
 		if err != nil {
 			t.Fatal(err)

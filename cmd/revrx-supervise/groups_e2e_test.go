@@ -182,7 +182,7 @@ func TestGroupsRebalanceNeverStopsALongTask(t *testing.T) {
 		return alive(groupOf(s.status(), "audio"), policy.PhaseBusy) == 1
 	})
 	long, _ := s.busyInGroup("audio")
-	publish(t, url, "video", 3, 1)
+	publish(t, url, "video", 3, 4)
 	waitFor(t, 20*time.Second, "video grown to 3 beside the long task", func() bool {
 		return alive(groupOf(s.status(), "video")) == 3
 	})

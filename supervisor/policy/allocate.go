@@ -18,7 +18,7 @@ type GroupLoad struct {
 	// Ask is what the group's own Decide wants within Min..Max; Wanted is
 	// the same before its cap (Wanted > Max: the cap is being hit).
 	Ask, Wanted int
-	Demand      int64         // waiting + reserved + running tasks
+	Backlog     int64         // tasks no process runs yet: waiting in the broker or reserved by its main
 	Runtime     time.Duration // mean task runtime measured; 0 if none yet
 	OldestWait  time.Duration // the oldest message's wait in its queues
 	// ShortFor is how long the group has been short of its share (below
@@ -76,10 +76,11 @@ type Allocation struct {
 
 // Allocate splits the host budget between the groups (see Share, Limit
 // and Yield). It is pure. Each group's minimum is guaranteed first; the
-// rest goes, one process at a time, to the group whose work would take
-// longest to clear per process (demand x mean runtime / share), up to its
-// ask; a group whose runtime is not known yet counts the mean of the known
-// ones (one second if none is). Processes never move by force: a group
+// rest goes, one process at a time, to the group whose backlog would take
+// longest to clear per process (tasks not yet running x mean runtime /
+// share: where waiting is worst), up to its ask, which covers its running
+// tasks too; a group whose runtime is not known yet counts the mean of the
+// known ones (one second if none is). Processes never move by force: a group
 // above its share gives back only idle ones, which Decide picks.
 func Allocate(groups []GroupLoad, b Budget) []Allocation {
 	shares := shareOut(groups, b.Max)
@@ -176,7 +177,7 @@ func before(wa float64, sa int, ga GroupLoad, wb float64, sb int, gb GroupLoad) 
 	return ga.OldestWait > gb.OldestWait
 }
 
-// workByGroup is each group's demand times its mean runtime in seconds; an
+// workByGroup is each group's backlog times its mean runtime in seconds; an
 // unknown runtime counts the mean of the known ones, or one second.
 func workByGroup(groups []GroupLoad) []float64 {
 	var sum time.Duration
@@ -197,7 +198,7 @@ func workByGroup(groups []GroupLoad) []float64 {
 		if rt <= 0 {
 			rt = fallback
 		}
-		work[i] = float64(g.Demand) * rt.Seconds()
+		work[i] = float64(g.Backlog) * rt.Seconds()
 	}
 	return work
 }

@@ -10,8 +10,8 @@ func TestAllocate(t *testing.T) {
 	budget := Budget{Max: 10, RebalanceAfter: 5 * time.Second}
 	video := GroupLoad{Name: "video", Min: 1, Max: 10, Runtime: 25 * time.Second}
 	audio := GroupLoad{Name: "audio", Min: 0, Max: 10, Runtime: 500 * time.Millisecond}
-	with := func(g GroupLoad, held, ask int, demand int64, oldest time.Duration) GroupLoad {
-		g.Held, g.Ask, g.Wanted, g.Demand, g.OldestWait = held, ask, ask, demand, oldest
+	with := func(g GroupLoad, held, ask int, backlog int64, oldest time.Duration) GroupLoad {
+		g.Held, g.Ask, g.Wanted, g.Backlog, g.OldestWait = held, ask, ask, backlog, oldest
 		return g
 	}
 	tests := []struct {
@@ -25,13 +25,17 @@ func TestAllocate(t *testing.T) {
 		wantReason string // in the first group's reason
 	}{
 		{
-			name: "burst in one group while the other runs long tasks: the burst takes the spare room",
+			name: "burst in one group while the other runs long tasks: the burst takes the spare room, the long tasks run on",
 			groups: []GroupLoad{
-				with(video, 4, 4, 4, 0),               // four 25 s tasks running
+				with(video, 4, 4, 0, 0),               // four 25 s tasks running, none waiting
 				with(audio, 0, 10, 40, 2*time.Second), // a burst of 40 short ones
 			},
-			wantShare: []int{4, 6}, wantLimit: []int{4, 6},
-			wantReason: "group video: share 4 of 10, held at 4 while group audio is short",
+			// Audio's backlog is where waiting is worst: it would have all
+			// but video's minimum if every process were free; it gets the 6
+			// free now, and video's busy processes finish their tasks and
+			// then are audio's (video is held at its share).
+			wantShare: []int{1, 9}, wantLimit: []int{1, 6}, wantYield: []bool{false, false},
+			wantReason: "group video: share 1 of 10, held at 1 while group audio is short",
 		},
 		{
 			name: "two groups saturated: shares by time-to-clear, nothing taken from busy processes",
@@ -49,7 +53,7 @@ func TestAllocate(t *testing.T) {
 		{
 			name: "a capped group with a huge backlog never passes its cap; the rest stays free",
 			groups: []GroupLoad{
-				{Name: "llm", Min: 0, Max: 3, Held: 3, Ask: 3, Wanted: 10, Demand: 5000, Runtime: 2 * time.Second, OldestWait: time.Hour},
+				{Name: "llm", Min: 0, Max: 3, Held: 3, Ask: 3, Wanted: 10, Backlog: 5000, Runtime: 2 * time.Second, OldestWait: time.Hour},
 				with(audio, 1, 1, 1, 0),
 			},
 			// audio's limit is what it asks for: unused room it reserved
@@ -60,8 +64,8 @@ func TestAllocate(t *testing.T) {
 		{
 			name: "minimums that take the whole budget leave nothing to share",
 			groups: []GroupLoad{
-				{Name: "a", Min: 6, Max: 10, Held: 6, Ask: 10, Wanted: 10, Demand: 100, OldestWait: time.Minute},
-				{Name: "b", Min: 4, Max: 10, Held: 4, Ask: 10, Wanted: 10, Demand: 100, OldestWait: time.Minute},
+				{Name: "a", Min: 6, Max: 10, Held: 6, Ask: 10, Wanted: 10, Backlog: 100, OldestWait: time.Minute},
+				{Name: "b", Min: 4, Max: 10, Held: 4, Ask: 10, Wanted: 10, Backlog: 100, OldestWait: time.Minute},
 			},
 			wantShare: []int{6, 4}, wantLimit: []int{6, 4},
 			wantReason: "group a: share 6 of 10, limit 6 (6 free)",
@@ -70,7 +74,7 @@ func TestAllocate(t *testing.T) {
 			name: "a group whose main restarted is below its minimum: the other yields idle ones at once",
 			groups: []GroupLoad{
 				{Name: "a", Min: 3, Max: 10, Held: 0, Ask: 3, Wanted: 3},
-				{Name: "b", Min: 0, Max: 10, Held: 10, Ask: 2, Wanted: 2, Demand: 2},
+				{Name: "b", Min: 0, Max: 10, Held: 10, Ask: 2, Wanted: 2, Backlog: 2},
 			},
 			wantShare: []int{3, 2}, wantLimit: []int{0, 2}, wantYield: []bool{false, true},
 			wantReason: "group a: share 3 of 10, limit 0 (0 free)",
@@ -87,7 +91,7 @@ func TestAllocate(t *testing.T) {
 		{
 			name: "short for longer than RebalanceAfter with its tasks reserved in its main (no broker wait): the other yields",
 			groups: []GroupLoad{
-				{Name: "video", Min: 1, Max: 10, Held: 2, Ask: 4, Wanted: 4, Demand: 4, Runtime: 12 * time.Second, ShortFor: 6 * time.Second},
+				{Name: "video", Min: 1, Max: 10, Held: 2, Ask: 4, Wanted: 4, Backlog: 4, Runtime: 12 * time.Second, ShortFor: 6 * time.Second},
 				{Name: "audio", Min: 0, Max: 10, Held: 4, Ask: 0, Wanted: 0, Runtime: 500 * time.Millisecond},
 			},
 			wantShare: []int{4, 0}, wantLimit: []int{4, 0}, wantYield: []bool{false, true},
@@ -96,8 +100,8 @@ func TestAllocate(t *testing.T) {
 		{
 			name: "leaving processes count against the host until they exit",
 			groups: []GroupLoad{
-				{Name: "a", Min: 0, Max: 10, Held: 5, Leaving: 3, Ask: 2, Wanted: 2, Demand: 2},
-				{Name: "b", Min: 0, Max: 10, Held: 0, Ask: 8, Wanted: 8, Demand: 8},
+				{Name: "a", Min: 0, Max: 10, Held: 5, Leaving: 3, Ask: 2, Wanted: 2, Backlog: 2},
+				{Name: "b", Min: 0, Max: 10, Held: 0, Ask: 8, Wanted: 8, Backlog: 8},
 			},
 			wantShare: []int{2, 8}, wantLimit: []int{5, 5},
 			wantReason: "group a: share 2 of 10, held at 5 while group b is short",
@@ -115,8 +119,8 @@ func TestAllocate(t *testing.T) {
 		{
 			name: "an unknown runtime counts as the known ones' mean",
 			groups: []GroupLoad{
-				{Name: "new", Min: 0, Max: 10, Ask: 10, Wanted: 10, Demand: 10},
-				{Name: "old", Min: 0, Max: 10, Ask: 10, Wanted: 10, Demand: 10, Runtime: 3 * time.Second},
+				{Name: "new", Min: 0, Max: 10, Ask: 10, Wanted: 10, Backlog: 10},
+				{Name: "old", Min: 0, Max: 10, Ask: 10, Wanted: 10, Backlog: 10, Runtime: 3 * time.Second},
 			},
 			wantShare: []int{5, 5}, wantLimit: []int{5, 5},
 			wantReason: "group new: share 5 of 10",
@@ -154,8 +158,8 @@ func TestAllocateNeverAboveHostMax(t *testing.T) {
 	for held := range 11 {
 		for ask := range 11 {
 			groups := []GroupLoad{
-				{Name: "a", Min: 1, Max: 4, Held: held * 4 / 10, Ask: min(ask, 4), Wanted: ask, Demand: int64(ask * 3), Runtime: 20 * time.Second},
-				{Name: "b", Min: 0, Max: 10, Held: held - held*4/10, Ask: max(10-ask, 0), Wanted: 10 - ask, Demand: int64(10 - ask), Runtime: time.Second},
+				{Name: "a", Min: 1, Max: 4, Held: held * 4 / 10, Ask: min(ask, 4), Wanted: ask, Backlog: int64(ask * 3), Runtime: 20 * time.Second},
+				{Name: "b", Min: 0, Max: 10, Held: held - held*4/10, Ask: max(10-ask, 0), Wanted: 10 - ask, Backlog: int64(10 - ask), Runtime: time.Second},
 			}
 			got := Allocate(groups, b)
 			sum := 0

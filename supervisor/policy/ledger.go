@@ -81,15 +81,16 @@ func (l *Ledger) Allocations() []Allocation { return slices.Clone(l.grants) }
 // task runtimes (0 if none yet). Every process it has counts as held; the
 // draining and stopping ones as leaving too.
 func LoadOf(name string, obs Observation, free Decision, lo, hi int, runtime time.Duration) GroupLoad {
-	leaving := 0
+	leaving, running := 0, int64(0)
 	for _, w := range obs.Workers {
 		if w.Phase == PhaseDraining || w.Phase == PhaseStopping {
 			leaving++
 		}
+		running += int64(w.Running)
 	}
 	return GroupLoad{
 		Name: name, Min: lo, Max: hi, Held: len(obs.Workers), Leaving: leaving,
-		Ask: free.Desired, Wanted: free.Wanted, Demand: free.Demand,
+		Ask: free.Desired, Wanted: free.Wanted, Backlog: max(free.Demand-running, 0),
 		Runtime: runtime, OldestWait: obs.OldestWait,
 	}
 }

@@ -20,22 +20,22 @@ func TestLedgerGrant(t *testing.T) {
 	}{
 		{
 			name:      "first ask: the other counts at its minimum",
-			load:      GroupLoad{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Demand: 40},
+			load:      GroupLoad{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Backlog: 40},
 			wantLimit: 6, wantShare: 6,
 		},
 		{
 			name:      "the other's last grant counts while it holds less",
-			before:    []GroupLoad{{Name: "video", Min: 1, Max: 10, Held: 1, Ask: 10, Wanted: 10, Demand: 20, Runtime: 25 * time.Second}},
-			load:      GroupLoad{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Demand: 40, Runtime: time.Second / 2},
+			before:    []GroupLoad{{Name: "video", Min: 1, Max: 10, Held: 1, Ask: 10, Wanted: 10, Backlog: 20, Runtime: 25 * time.Second}},
+			load:      GroupLoad{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Backlog: 40, Runtime: time.Second / 2},
 			wantLimit: 0, wantShare: 1, // video may grow to 10 under its grant
 		},
 		{
 			name: "the other's processes count while they are more than its grant",
 			before: []GroupLoad{
-				{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Demand: 6},
-				{Name: "video", Min: 1, Max: 10, Held: 8, Ask: 2, Wanted: 2, Demand: 2}, // granted 2 while audio is short
+				{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Backlog: 6},
+				{Name: "video", Min: 1, Max: 10, Held: 8, Ask: 2, Wanted: 2, Backlog: 2}, // granted 2 while audio is short
 			},
-			load:      GroupLoad{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Demand: 6},
+			load:      GroupLoad{Name: "audio", Min: 0, Max: 6, Ask: 6, Wanted: 6, Backlog: 6},
 			wantLimit: 2, wantShare: 6, // video's 8 alive count, not its grant of 2
 		},
 	}
@@ -66,10 +66,10 @@ func TestLedgerGrant(t *testing.T) {
 
 func TestLoadOf(t *testing.T) {
 	obs := Observation{OldestWait: 3 * time.Second, Workers: []WorkerView{
-		{Name: "p1", Phase: PhaseBusy}, {Name: "p2", Phase: PhaseStopping}, {Name: "p3", Phase: PhaseDraining}, {Name: "p4", Phase: PhaseStarting}}}
-	free := Decision{Desired: 5, Wanted: 7, Demand: 9}
+		{Name: "p1", Phase: PhaseBusy, Running: 1}, {Name: "p2", Phase: PhaseStopping}, {Name: "p3", Phase: PhaseDraining}, {Name: "p4", Phase: PhaseStarting}}}
+	free := Decision{Desired: 5, Wanted: 7, Demand: 9} // one of the 9 runs: a backlog of 8
 	got := LoadOf("video", obs, free, 1, 6, 2*time.Second)
-	want := GroupLoad{Name: "video", Min: 1, Max: 6, Held: 4, Leaving: 2, Ask: 5, Wanted: 7, Demand: 9, Runtime: 2 * time.Second, OldestWait: 3 * time.Second}
+	want := GroupLoad{Name: "video", Min: 1, Max: 6, Held: 4, Leaving: 2, Ask: 5, Wanted: 7, Backlog: 8, Runtime: 2 * time.Second, OldestWait: 3 * time.Second}
 	if got != want {
 		t.Errorf("LoadOf = %+v, want %+v", got, want)
 	}
@@ -104,7 +104,7 @@ func TestLedgerHostSchedule(t *testing.T) {
 		t.Errorf("at 23:00 the budget is %d, want 4", got)
 	}
 	l := NewLedger(b, []string{"a", "b"}, []int{0, 0}, []int{10, 10})
-	a, err := l.Grant(GroupLoad{Name: "a", Max: 10, Ask: 10, Wanted: 10, Demand: 50}, late)
+	a, err := l.Grant(GroupLoad{Name: "a", Max: 10, Ask: 10, Wanted: 10, Backlog: 50}, late)
 	if err != nil {
 		t.Fatal(err)
 	}
