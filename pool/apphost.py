@@ -75,7 +75,7 @@ WORKER_MODULES = (
 )
 # The pool engine's modules (pool/ext), imported once here for the same reason.
 EXTENSION_MODULES = ("revrx_held", "revrx_gate", "revrx_wire", "revrx_children",
-                     "revrx_sizing", "revrx_intake", "revrx_dispatch", "revrx_step")
+                     "revrx_sizing", "revrx_retire", "revrx_intake", "revrx_dispatch", "revrx_step")
 
 
 class EmbeddedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):

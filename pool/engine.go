@@ -243,6 +243,8 @@ func (e *Engine) processWorker(ch extChild) Worker {
 		state = Starting
 	case ProcessStopping:
 		state = Stopping
+	case ProcessRetiring:
+		state = Draining
 	}
 	return Worker{
 		Name: processName(e.node, ch.Index), Slot: ch.Index + 1, PID: ch.PID, State: state, Spawn: SpawnFork,
@@ -300,15 +302,7 @@ func (e *Engine) grow(n int) ([]int, error) {
 // Stop stops the named pool process if it is provably idle (ErrBusy
 // otherwise); it exits at once and counts against MAX until it has.
 func (e *Engine) Stop(name string) error {
-	conn, _, err := e.attached()
-	if err != nil {
-		return err
-	}
-	pid := e.pidOf(name)
-	if pid == 0 {
-		return fmt.Errorf("stop %q: %w", name, ErrUnknownWorker)
-	}
-	m, err := conn.request(map[string]any{"op": "shrink", "pids": []int{pid}})
+	m, err := e.requestFor("stop", "shrink", name)
 	if err != nil {
 		return err
 	}
@@ -318,9 +312,18 @@ func (e *Engine) Stop(name string) error {
 	return nil
 }
 
-// Reclaim is never possible in the pool engine: a stop is immediate.
-func (e *Engine) Reclaim(name string) error {
-	return fmt.Errorf("reclaim %q: %w", name, ErrNotDraining)
+// requestFor sends op naming the pid of the pool process name; verb names
+// what the caller does, in its errors.
+func (e *Engine) requestFor(verb, op, name string) (extMessage, error) {
+	conn, _, err := e.attached()
+	if err != nil {
+		return extMessage{}, err
+	}
+	pid := e.pidOf(name)
+	if pid == 0 {
+		return extMessage{}, fmt.Errorf("%s %q: %w", verb, name, ErrUnknownWorker)
+	}
+	return conn.request(map[string]any{"op": op, "pids": []int{pid}})
 }
 
 // Retire replaces the worker main (a stalled consumer): it is warm-stopped,

@@ -144,8 +144,11 @@ func TestEngineSizesThePoolDuringARedisOutage(t *testing.T) {
 
 // sleepMessage is a Celery protocol 2 message for tasks.sleep(0.1) with the
 // given id, as kombu stores it in a Redis list.
-func sleepMessage(id string) string {
-	body, _ := json.Marshal([]any{[]any{0.1}, map[string]any{}, map[string]any{}})
+func sleepMessage(id string) string { return sleepFor(id, 0.1) }
+
+// sleepFor is sleepMessage for tasks.sleep(seconds).
+func sleepFor(id string, seconds float64) string {
+	body, _ := json.Marshal([]any{[]any{seconds}, map[string]any{}, map[string]any{}})
 	env, _ := json.Marshal(map[string]any{
 		"body": base64.StdEncoding.EncodeToString(body), "content-encoding": "utf-8",
 		"content-type": "application/json",

@@ -41,6 +41,8 @@ type extMessage struct {
 	PIDs    []int  `json:"pids"`
 	Stopped []int  `json:"stopped"`
 	Refused []int  `json:"refused"`
+	Retired []int  `json:"retired"`
+	Taken   []int  `json:"reclaimed"`
 	Error   string `json:"error"`
 	// lost and quarantined
 	ExitCode    int    `json:"exitcode"`

@@ -109,6 +109,9 @@ const (
 	ProcessIdle     ProcessPhase = "idle"
 	ProcessBusy     ProcessPhase = "busy"
 	ProcessStopping ProcessPhase = "stopping"
+	// ProcessRetiring: busy, and no new job is written to it; it is
+	// stopped as soon as it is provably idle (Engine.Drain).
+	ProcessRetiring ProcessPhase = "retiring"
 )
 
 // Exit is a worker process that has ended (Reports.Exits).

@@ -21,6 +21,7 @@ import select
 import time
 
 STARTING, IDLE, BUSY, STOPPING = "starting", "idle", "busy", "stopping"
+RETIRING = "retiring"  # busy, no new job is written to it; stopped once idle (revrx_retire)
 
 
 def jobs_by_child(pool):
@@ -66,6 +67,7 @@ class Children:
     def __init__(self):
         self.since = {}  # pid -> (phase, since)
         self.stopping = set()  # pids asked to stop, until they are gone
+        self.retiring = set()  # pids that take no new job, stopped once idle
 
     def snapshot(self, pool, requests, jobs):
         """The children as a list of dicts for the supervisor.
@@ -79,7 +81,7 @@ class Children:
                 continue
             seen.add(pid)
             phase, task = self.phase(pool, proc, jobs), None
-            if phase == BUSY:
+            if phase in (BUSY, RETIRING):
                 task = running_task(jobs.get(pid), requests)
             prev = self.since.get(pid)
             if prev is None or prev[0] != phase:
@@ -92,11 +94,14 @@ class Children:
             if pid not in seen:
                 del self.since[pid]
         self.stopping &= seen
+        self.retiring &= seen
         return out
 
     def phase(self, pool, proc, jobs):
         if proc.pid in self.stopping:
             return STOPPING
+        if proc.pid in self.retiring:
+            return RETIRING
         if proc in pool._waiting_to_start:
             return STARTING
         return BUSY if is_busy(pool, proc, jobs) else IDLE

@@ -12,7 +12,7 @@ shows in /status before it falls back to the whole-worker engine.
 POOL_FIELDS = ("_busy_workers", "_active_writes", "_waiting_to_start", "_all_inqueues",
                "_fileno_to_inq", "outbound_buffer")
 BASE_POOL_FIELDS = ("_cache", "_pool", "_processes", "_putlock")
-POOL_METHODS = ("grow", "maintain_pool", "on_shrink", "on_job_process_lost")
+POOL_METHODS = ("grow", "maintain_pool", "on_shrink", "on_job_process_lost", "_event_process_exit")
 JOB_FIELDS = ("_write_to", "_scheduled_for", "_worker_pid", "correlation_id")
 JOB_METHODS = ("worker_pids", "ready")
 CHANNEL_METHODS = ("_brpop_read", "_brpop_start", "conn_or_acquire")

@@ -32,10 +32,15 @@ class Sizing:
         """The pool's target process count."""
         return self.pool._processes
 
+    def active(self):
+        """The target count less the retiring children (revrx_retire):
+        the children new jobs can go to."""
+        return self.size() - len(self.children.retiring)
+
     def sync_prefetch(self):
-        """Set the consumer's prefetch to size x multiplier (1 at size 0:
+        """Set the consumer's prefetch to active() x multiplier (1 at 0:
         kombu reads 0 as unlimited; the intake gate holds size 0)."""
-        want = max(self.size() * self.multiplier, 1)
+        want = max(self.active() * self.multiplier, 1)
         self.c.initial_prefetch_count = want
         qos = getattr(self.c, "qos", None)
         if qos is None:
@@ -107,6 +112,7 @@ class Sizing:
         if pool._putlock is not None:
             pool._putlock.shrink()
         proc.terminate_controlled()  # marks it, then SIGTERM (children reset it)
+        self.children.retiring.discard(proc.pid)
         self.children.stopping.add(proc.pid)
         pool.on_shrink(1)
 

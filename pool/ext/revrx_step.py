@@ -19,6 +19,10 @@ Requests (supervisor -> worker), each with an "id" echoed in the reply:
     {"op": "grow", "n": N}          -> {"type": "reply", "pids": [...]}
     {"op": "shrink", "pids": [..]}  -> {"type": "reply", "stopped": [...], "refused": [...]}
     {"op": "shrink", "n": N}        -> the same, any provably idle children
+    {"op": "retire", "n": N}        -> {"type": "reply", "retired": [...]}: up to N busy
+                                       children take no new job and stop once idle
+    {"op": "reclaim", "pids": [..]} -> {"type": "reply", "reclaimed": [...]}: retiring
+                                       children taken back
 Every reply follows a state push. Pushed (worker -> supervisor):
     {"type": "hello", "pid", "ok", "why"}
     {"type": "state", "processes", "children": [...], "reserved", "running", "prefetch"}
@@ -34,6 +38,7 @@ from revrx_dispatch import pack_dispatch
 from revrx_gate import live_check
 from revrx_held import TAKE_FIELD
 from revrx_intake import QUARANTINE_SUFFIX, install_gate, install_quarantine
+from revrx_retire import Retiring, watch_exits
 from revrx_sizing import Sizing
 from revrx_wire import Wire
 
@@ -51,7 +56,7 @@ class Extension:
         self.wire = wire
         self.multiplier = int(settings.get("multiplier") or 1)
         self.limit = int(settings.get("max") or 0)
-        self.c = self.sizing = None
+        self.c = self.sizing = self.retiring = None
         self.children = Children()
         self.disabled = ""
         self.last = None  # the last state pushed
@@ -68,6 +73,8 @@ class Extension:
             self.c = c
             if not self.disabled:
                 self.sizing = Sizing(c, self.multiplier, self.children, self.limit)
+                self.retiring = Retiring(self.sizing, self.children)
+                watch_exits(c.pool._pool, self.retiring)
                 self.watch_losses(c.pool._pool)
                 self.watch_changes(c.pool._pool)
             self.wire.send({"type": "hello", "pid": os.getpid(), "ok": not self.disabled,
@@ -75,7 +82,7 @@ class Extension:
         if self.disabled:
             return
         channel = getattr(getattr(c, "task_consumer", None), "channel", None)
-        if channel is not None and not install_gate(channel, lambda: self.sizing.size() > 0):
+        if channel is not None and not install_gate(channel, lambda: self.sizing.active() > 0):
             logger.warning("revrx: the task channel is not kombu's Redis one; size 0 is not held")
         self.sizing.reset_prefetch()
         self.sizing.sync_prefetch()
@@ -146,6 +153,10 @@ class Extension:
                 reply["pids"] = self.sizing.grow(int(req.get("n", 1)))
             elif op == "shrink":
                 reply["stopped"], reply["refused"] = self.sizing.shrink(req.get("pids"), int(req.get("n", 0)))
+            elif op == "retire":
+                reply["retired"] = self.retiring.retire(int(req.get("n", 1)))
+            elif op == "reclaim":
+                reply["reclaimed"] = self.retiring.reclaim(req.get("pids"))
             else:
                 reply["error"] = "unknown op %r" % (op,)
         except Exception as exc:  # noqa: B902 - the loop must outlive a bad request
@@ -171,6 +182,7 @@ class Extension:
         if self.disabled or self.sizing is None or self.wire.closed:
             return
         from celery.worker.state import active_requests, reserved_requests
+        self.retiring.settle()  # a retiring child that became idle stops now
         pool = self.sizing.pool
         requests = {r.id: r for r in list(active_requests)}
         running = len(requests)
