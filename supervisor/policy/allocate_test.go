@@ -188,7 +188,9 @@ func TestDecideUnderBudget(t *testing.T) {
 		wantDesired int
 		wantStart   int
 		wantStop    []string
+		wantRetire  int
 		wantReason  string
+		min         int // the group's minimum (Config.Min)
 	}{
 		{
 			name:        "the ceiling holds a scale-up below max",
@@ -208,17 +210,61 @@ func TestDecideUnderBudget(t *testing.T) {
 			wantDesired: 1, wantStop: []string{"w3"},
 		},
 		{
-			name: "yield: idle ones above the ceiling go at once, busy ones stay",
+			name: "yield: idle ones above the ceiling go at once, then busy ones retire",
 			obs: Observation{BrokerOK: true, Waiting: 3, Budget: &Allocation{Limit: 1, Yield: true}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), idle("w2", 2, time.Second), busy("w3", 3, 1, 0)}},
-			wantDesired: 1, wantStop: []string{"w2"},
+			wantDesired: 1, wantStop: []string{"w2"}, wantRetire: 1, wantReason: "retiring 1 busy",
+		},
+		{
+			name: "yield, every process busy with a backlog: retire down to the limit",
+			obs: Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			wantDesired: 2, wantRetire: 2,
+		},
+		{
+			name:        "no yield: busy ones above the ceiling are never retired",
+			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2}, Workers: busyN(4, 1)},
+			wantDesired: 2,
+		},
+		{
+			name:        "yield never retires below the group's minimum",
+			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			min:         3,
+			wantDesired: 2, wantRetire: 1,
+		},
+		{
+			name:        "yield never retires below what the demand needs within the limit",
+			obs:         Observation{BrokerOK: true, Waiting: 0, Budget: &Allocation{Limit: 4, Yield: true}, Workers: busyN(4, 1)},
+			wantDesired: 4,
+		},
+		{
+			name: "the retiring ones are leaving: none more once the rest fit",
+			obs: Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 4, Yield: true}, Workers: []WorkerView{
+				busy("w1", 1, 1, 0), busy("w2", 2, 1, 0),
+				{Name: "w3", Slot: 3, Phase: PhaseDraining, Running: 1}, {Name: "w4", Slot: 4, Phase: PhaseDraining, Running: 1}}},
+			wantDesired: 2,
+		},
+		{
+			name:        "a stale broker reading retires nothing",
+			obs:         Observation{BrokerOK: false, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			wantDesired: 2, wantReason: "broker reading is stale",
+		},
+		{
+			name: "only busy ones retire, never a starting one",
+			obs: Observation{BrokerOK: true, Waiting: 1, Budget: &Allocation{Limit: 1, Yield: true}, Workers: []WorkerView{
+				{Name: "w1", Slot: 1, Phase: PhaseStarting}, {Name: "w2", Slot: 2, Phase: PhaseStarting}, busy("w3", 3, 1, 0)}},
+			wantDesired: 1, wantRetire: 1,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			p := p
+			p.Min = tt.min
 			d := Decide(tt.obs, t0, p)
 			if d.Desired != tt.wantDesired || d.Start != tt.wantStart || strings.Join(d.StopNames(), ",") != strings.Join(tt.wantStop, ",") {
 				t.Errorf("desired %d start %d stop %v, want %d %d %v (%s)", d.Desired, d.Start, d.StopNames(), tt.wantDesired, tt.wantStart, tt.wantStop, d.Reason)
+			}
+			if d.Retire != tt.wantRetire {
+				t.Errorf("retire %d, want %d (%s)", d.Retire, tt.wantRetire, d.Reason)
 			}
 			if !strings.Contains(d.Reason, tt.wantReason) {
 				t.Errorf("reason %q, want %q in it", d.Reason, tt.wantReason)

@@ -30,9 +30,9 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	l := tally(obs.Workers)
 	l.received += obs.Reserved
 	d.Current, d.Demand = l.current, l.demand(obs.Waiting)
-	lo, hi, sched := p.Bounds(now)
+	floor, hi, sched := p.Bounds(now)
 	hi, budget := budgetBound(obs, l, hi)
-	lo = min(lo, hi)
+	lo := min(floor, hi)
 	best := propose(obs, d.Demand, d.Current, lo, sched, p)
 	d.Wanted, d.Strategy = best.count, best.strategy
 	d.Desired = d.limit(min(max(d.Wanted, lo), hi), lo, hi, obs.Host, now, p)
@@ -41,8 +41,8 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 		d.Reason += fmt.Sprintf(" (host budget: %d alive allowed)", obs.Budget.Limit)
 	}
 	d.trackSurplus(now)
-	d.move(obs, now, p)
-	d.History.record(now, len(d.Reclaim)+d.Start-len(d.Stop))
+	d.move(obs, now, p, floor)
+	d.History.record(now, len(d.Reclaim)+d.Start-len(d.Stop)-d.Retire)
 	return d
 }
 
@@ -155,8 +155,9 @@ func (d *Decision) trackSurplus(now time.Time) {
 // move sets the actions that bring the pool towards d.Desired: take back and
 // start workers when it is below (grow); nothing while the broker reading is
 // stale (the reason says so when a scale-down waits for it); else stop the
-// workers stopIdle picks.
-func (d *Decision) move(obs Observation, now time.Time, p Config) {
+// workers stopIdle picks and, when the group yields, retire busy ones
+// (retireBusy) down to floor (the minimum before the host budget) at least.
+func (d *Decision) move(obs Observation, now time.Time, p Config, floor int) {
 	switch {
 	case d.Desired > d.Current:
 		maxProcs := p.Max
@@ -170,7 +171,31 @@ func (d *Decision) move(obs Observation, now time.Time, p Config) {
 		}
 	default:
 		d.stopIdle(obs, now, p)
+		d.retireBusy(obs, floor)
 	}
+}
+
+// retireBusy sets d.Retire when the group yields (Budget.Yield) and its
+// processes that count, less the idle ones stopped now, are still above
+// both d.Desired (its demand within the limit) and floor (its minimum):
+// that many busy ones are retired, at most as many as are busy. Never
+// without Yield: a busy process is otherwise left alone.
+func (d *Decision) retireBusy(obs Observation, floor int) {
+	if obs.Budget == nil || !obs.Budget.Yield {
+		return
+	}
+	busy := 0
+	for _, w := range obs.Workers {
+		if w.Phase == PhaseBusy {
+			busy++
+		}
+	}
+	over := d.Current - len(d.Stop) - max(d.Desired, floor, 0)
+	if d.Retire = min(over, busy); d.Retire <= 0 {
+		d.Retire = 0
+		return
+	}
+	d.Reason += fmt.Sprintf(", retiring %d busy after their current task (another group waits)", d.Retire)
 }
 
 // stopIdle sets d.Stop to the idle workers to stop (see stops) given how

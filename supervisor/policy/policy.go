@@ -173,13 +173,17 @@ type Stop struct {
 
 // Decision is what Decide wants done, and why.
 type Decision struct {
-	Demand   int64         // waiting + received + running tasks
-	Wanted   int           // the winning strategy's count before the bounds
-	Desired  int           // the target after guard, bounds and behavior
-	Current  int           // workers that count towards Desired (all but draining and stopping ones)
-	Reclaim  []string      // draining workers to take back (consumers re-added) before any start
-	Start    int           // workers to start now
-	Stop     []Stop        // workers to warm-stop now
+	Demand  int64    // waiting + received + running tasks
+	Wanted  int      // the winning strategy's count before the bounds
+	Desired int      // the target after guard, bounds and behavior
+	Current int      // workers that count towards Desired (all but draining and stopping ones)
+	Reclaim []string // draining workers to take back (consumers re-added) before any start
+	Start   int      // workers to start now
+	Stop    []Stop   // workers to warm-stop now
+	// Retire is how many busy pool processes to retire (with Budget.Yield
+	// only, once the idle ones above the limit are stopped): each takes no
+	// new task and is stopped once its current one ends.
+	Retire   int
 	Strategy Strategy      // the strategy that set Wanted
 	Blocked  BlockedReason // why a scale-up was held back, or "" when it was not
 	Reason   string        // one line naming the inputs that led here
