@@ -68,6 +68,10 @@ type ProcessPool interface {
 	// Node is the worker main's node name (its events count even while it
 	// has no process).
 	Node() string
+	// Drain retires up to n busy processes: none takes a new task, each is
+	// stopped once its current one ends (Pool.Reclaim takes one back
+	// before). It returns how many it retired.
+	Drain(n int) (int, error)
 }
 
 // EngineStater is implemented by the pool engine; /status shows its main.
@@ -142,6 +146,9 @@ const (
 	ProcessIdle     ProcessPhase = "idle"
 	ProcessBusy     ProcessPhase = "busy"
 	ProcessStopping ProcessPhase = "stopping"
+	// ProcessRetiring: busy, taking no new task, stopped once its current
+	// one ends (ProcessPool.Drain); Reclaim takes it back.
+	ProcessRetiring ProcessPhase = "retiring"
 )
 
 // Process is what one pool process is doing.

@@ -113,7 +113,7 @@ func (s *Supervisor) budgetFor(obs policy.Observation, free policy.Decision, wor
 func longestRunning(workers []Worker, now time.Time) time.Duration {
 	var d time.Duration
 	for _, w := range workers {
-		if p := w.Process; p != nil && p.Phase == ProcessBusy && !p.Since.IsZero() {
+		if p := w.Process; p != nil && (p.Phase == ProcessBusy || p.Phase == ProcessRetiring) && !p.Since.IsZero() {
 			d = max(d, now.Sub(p.Since))
 		}
 	}

@@ -98,6 +98,8 @@ func processView(v policy.WorkerView, w Worker) policy.WorkerView {
 		v.Phase = policy.PhaseStopping
 	case ProcessBusy:
 		v.Phase, v.Running = policy.PhaseBusy, 1
+	case ProcessRetiring: // leaving: counts against the limit, not towards the desired count
+		v.Phase, v.Running = policy.PhaseDraining, 1
 	default:
 		v.Phase, v.IdleSince = policy.PhaseIdle, w.Process.Since
 	}

@@ -94,6 +94,11 @@ func (a engineAdapter) Grow(n int) (int, error) {
 	return started, poolErr(err)
 }
 
+func (a engineAdapter) Drain(n int) (int, error) {
+	retired, err := a.e.Drain(n)
+	return retired, poolErr(err)
+}
+
 func (a engineAdapter) Reserved() int { return a.e.Reserved() }
 func (a engineAdapter) Node() string  { return a.e.Node() }
 

@@ -25,6 +25,7 @@ func TestAdaptedValues(t *testing.T) {
 		{string(pool.ProcessIdle), string(supervisor.ProcessIdle)},
 		{string(pool.ProcessBusy), string(supervisor.ProcessBusy)},
 		{string(pool.ProcessStopping), string(supervisor.ProcessStopping)},
+		{string(pool.ProcessRetiring), string(supervisor.ProcessRetiring)},
 		{string(broker.Restored), string(supervisor.SettleRestored)},
 		{string(broker.Quarantined), string(supervisor.SettleQuarantined)},
 		{string(broker.Unroutable), string(supervisor.SettleUnroutable)},
