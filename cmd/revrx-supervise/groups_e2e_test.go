@@ -259,3 +259,51 @@ func TestGroupsMinimumsHoldThroughAMainRestart(t *testing.T) {
 		t.Errorf("the app host died before the last main stopped:\n%s", lastLines(logs, 20))
 	}
 }
+
+// TestGroupsSaturatedGroupRetiresForABurst: video holds every process of
+// the host busy with a deep backlog (its worker main reserves the next
+// task for each, so none ever goes idle); an audio burst then waits past
+// --rebalance-after, and video's processes above its share are retired:
+// each finishes its current task, takes no other, and stops, so audio
+// gets processes within a few seconds instead of after video's backlog.
+// Every task finishes once, no process dies with one, the host never
+// holds more than 4. (Without retiring, a process could still look idle
+// for a moment between two tasks and be stopped then, by chance: the test
+// asks for the retiring processes themselves.)
+func TestGroupsSaturatedGroupRetiresForABurst(t *testing.T) {
+	t.Parallel()
+	needCelery(t)
+	url := harness.StartTestRedis(t).URL(0)
+	s := startSupervisor(t, url, "--autoscale=4,0", "-Q", "video:0-4,audio:0-4", "--keepalive=30s", "--rebalance-after=1s")
+	waitFor(t, 30*time.Second, "both mains up", func() bool {
+		st := s.status()
+		return len(st.Groups) == 2 && st.Groups[0].Engine != nil && st.Groups[0].Engine.Attached &&
+			st.Groups[1].Engine != nil && st.Groups[1].Engine.Attached
+	})
+	w := watchGroups(s)
+	publish(t, url, "video", 12, 3)
+	waitFor(t, 20*time.Second, "video holding all 4 busy", func() bool {
+		return alive(groupOf(s.status(), "video"), policy.PhaseBusy) == 4
+	})
+	burst := time.Now()
+	publish(t, url, "audio", 8, 0.5)
+	// Retired, not left to chance: between a task's end and the next one's
+	// write a process can look idle long enough for an idle stop, but that
+	// is a race; a retiring process shows as draining while it runs.
+	waitFor(t, 5*time.Second, "a busy video process retiring (draining) while audio waits", func() bool {
+		st := s.status()
+		return alive(groupOf(st, "video"), policy.PhaseDraining) >= 1 && alive(groupOf(st, "audio")) == 0
+	})
+	waitFor(t, 6*time.Second, "audio given a process while video's backlog waits", func() bool {
+		return alive(groupOf(s.status(), "audio"), policy.PhaseBusy, policy.PhaseIdle) >= 1
+	})
+	t.Logf("audio's first process up %s after its burst", time.Since(burst).Round(100*time.Millisecond))
+	checkEveryTaskOnce(t, s, 20)
+	peak, total := w.stop(t)
+	if total > 4 {
+		t.Errorf("peaks %v, host %d; want the host never above 4", peak, total)
+	}
+	if n := s.metric(`revrx_scaling_events_total{direction="down",group="video",reason="rebalance"}`); n < 1 {
+		t.Errorf("video retired %v processes for the rebalance, want at least 1", n)
+	}
+}
