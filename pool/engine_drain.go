@@ -8,7 +8,8 @@ import "fmt"
 // retired: none takes a new job, each runs its current one to its end and
 // is then stopped by its worker main as Stop would (it counts against MAX
 // until it has exited). Reclaim takes one back before. The worker main
-// picks the processes whose current job started earliest.
+// picks the processes whose current job started most recently
+// (pool/ext/revrx_retire.py says why).
 func (e *Engine) Drain(n int) (int, error) {
 	if n <= 0 {
 		return 0, nil

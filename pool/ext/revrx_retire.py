@@ -13,10 +13,13 @@ main, after each request) a retiring child that has become provably idle
 (Sizing.stop_child). The reserved jobs go to the other children: the
 prefetch counts only the children that are not retiring.
 
-Which children: the busy ones whose current job was accepted earliest
-(then the highest index). A group's tasks have similar runtimes, so the
-longest-running one ends soonest and frees its process soonest for the
-group that waits; a job written but not yet accepted counts as the newest.
+Which children: the busy ones whose current job was accepted most recently
+(a job written but not yet accepted first of all, then the highest index).
+Runtimes within one queue are rarely alike: a job that has already run long
+is the sign of a long one, and the time left of a long-tailed runtime grows
+with its age, so retiring the oldest would pin the slot on the longest task
+(and a long task keeps its process "busy"). The cost, with runtimes all
+alike, is that the slot frees up to one runtime later than the oldest would.
 
 Taken back (reclaim): the fd goes back into the input set (and the busy
 set if a job still runs), so the supervisor's policy, which takes draining
@@ -46,7 +49,7 @@ class Retiring:
         skip = self.children.stopping | self.children.retiring
         busy = [p for p in list(pool._pool) if p.pid and p.pid not in skip
                 and p not in pool._waiting_to_start and is_busy(pool, p, jobs)]
-        busy.sort(key=lambda p: (accepted_at(jobs.get(p.pid)), -getattr(p, "index", 0)))
+        busy.sort(key=lambda p: (-accepted_at(jobs.get(p.pid)), -getattr(p, "index", 0)))
         out = []
         for proc in busy[:max(int(n), 0)]:
             fd = proc.inqW_fd
