@@ -98,8 +98,10 @@ func processView(v policy.WorkerView, w Worker) policy.WorkerView {
 		v.Phase = policy.PhaseStopping
 	case ProcessBusy:
 		v.Phase, v.Running = policy.PhaseBusy, 1
-	case ProcessRetiring: // leaving: counts against the limit, not towards the desired count
-		v.Phase, v.Running = policy.PhaseDraining, 1
+	case ProcessRetiring:
+		// Leaving: it counts against the limit, not towards the desired
+		// count, and the task it finishes is no demand on the others.
+		v.Phase = policy.PhaseDraining
 	default:
 		v.Phase, v.IdleSince = policy.PhaseIdle, w.Process.Since
 	}
