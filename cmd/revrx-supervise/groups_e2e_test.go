@@ -171,10 +171,7 @@ func TestGroupsRebalanceNeverStopsALongTask(t *testing.T) {
 	needCelery(t)
 	url := harness.StartTestRedis(t).URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,0", "-Q", "video:0-4,audio:0-4", "--keepalive=30s", "--rebalance-after=1s")
-	waitFor(t, 30*time.Second, "both mains up", func() bool {
-		st := s.status()
-		return len(st.Groups) == 2 && st.Groups[0].Engine != nil && st.Groups[0].Engine.Attached && st.Groups[1].Engine.Attached
-	})
+	waitBothMainsUp(t, s)
 	publish(t, url, "audio", 1, 15)
 	publish(t, url, "audio", 12, 0.5)
 	waitFor(t, 20*time.Second, "audio at 4 with the long task", func() bool { return alive(groupOf(s.status(), "audio")) == 4 })
@@ -190,6 +187,16 @@ func TestGroupsRebalanceNeverStopsALongTask(t *testing.T) {
 		t.Fatalf("the long task's process %d is gone (busy now: %d)", long, pid)
 	}
 	checkEveryTaskOnce(t, s, 16)
+}
+
+// waitBothMainsUp waits until both groups' worker mains are attached.
+func waitBothMainsUp(t *testing.T, s *supervised) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "both mains up", func() bool {
+		st := s.status()
+		return len(st.Groups) == 2 && st.Groups[0].Engine != nil && st.Groups[0].Engine.Attached &&
+			st.Groups[1].Engine != nil && st.Groups[1].Engine.Attached
+	})
 }
 
 // busyInGroup returns the PID and task id of a busy process of group.
@@ -275,11 +282,7 @@ func TestGroupsSaturatedGroupRetiresForABurst(t *testing.T) {
 	needCelery(t)
 	url := harness.StartTestRedis(t).URL(0)
 	s := startSupervisor(t, url, "--autoscale=4,0", "-Q", "video:0-4,audio:0-4", "--keepalive=30s", "--rebalance-after=1s")
-	waitFor(t, 30*time.Second, "both mains up", func() bool {
-		st := s.status()
-		return len(st.Groups) == 2 && st.Groups[0].Engine != nil && st.Groups[0].Engine.Attached &&
-			st.Groups[1].Engine != nil && st.Groups[1].Engine.Attached
-	})
+	waitBothMainsUp(t, s)
 	w := watchGroups(s)
 	publish(t, url, "video", 12, 3)
 	waitFor(t, 20*time.Second, "video holding all 4 busy", func() bool {
