@@ -216,8 +216,8 @@ func TestDecideUnderBudget(t *testing.T) {
 			wantDesired: 1, wantStop: []string{"w2"}, wantRetire: 1, wantReason: "retiring 1 busy",
 		},
 		{
-			name: "yield, every process busy with a backlog: retire down to the limit",
-			obs: Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			name:        "yield, every process busy with a backlog: retire down to the limit",
+			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
 			wantDesired: 2, wantRetire: 2,
 		},
 		{
