@@ -3,6 +3,7 @@ package supervisor
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,17 +18,35 @@ import (
 // and wants then; the others count with their last report. It is a
 // policy.Ledger (which keeps the host's invariant across groups that tick
 // on their own: the processes alive on the host, stopping ones included,
-// never pass the max) behind a lock. Safe for concurrent use.
+// never pass the max) behind a lock. When a group's grant frees room it
+// held, the other groups' loops are woken (Woken) to take it at once rather
+// than at their next poll. Safe for concurrent use.
 type HostBudget struct {
-	mu     sync.Mutex
-	ledger *policy.Ledger
+	mu       sync.Mutex
+	ledger   *policy.Ledger
+	names    []string
+	reserved []int           // what each group holds or may grow to under its last grant
+	wake     []chan struct{} // one per group, capacity 1
 }
 
 // NewHostBudget returns the budget b shared by the named groups; each
 // group's minimum and cap are in mins and caps, in the same order. Until a
 // group first asks, it counts as holding nothing and asking for its minimum.
 func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudget {
-	return &HostBudget{ledger: policy.NewLedger(b, names, mins, caps)}
+	h := &HostBudget{ledger: policy.NewLedger(b, names, mins, caps), names: slices.Clone(names), reserved: slices.Clone(mins)}
+	for range names {
+		h.wake = append(h.wake, make(chan struct{}, 1))
+	}
+	return h
+}
+
+// Woken receives a value when another group's grant freed room of the host
+// budget; nil for a group the budget does not know.
+func (h *HostBudget) Woken(group string) <-chan struct{} {
+	if i := slices.Index(h.names, group); i >= 0 {
+		return h.wake[i]
+	}
+	return nil
 }
 
 // Max is the host's budget of pool processes at now (a schedule's max=
@@ -43,7 +62,28 @@ func (h *HostBudget) ledgerMax() int { return h.ledger.Budget().Max }
 func (h *HostBudget) Grant(load policy.GroupLoad, now time.Time) (policy.Allocation, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.ledger.Grant(load, now)
+	a, err := h.ledger.Grant(load, now)
+	if i := slices.Index(h.names, load.Name); err == nil {
+		reserved := max(load.Held, a.Limit)
+		if reserved < h.reserved[i] {
+			h.wakeOthers(i)
+		}
+		h.reserved[i] = reserved
+	}
+	return a, err
+}
+
+// wakeOthers wakes every group's loop but group i's. h.mu must be held.
+func (h *HostBudget) wakeOthers(i int) {
+	for j, ch := range h.wake {
+		if j == i {
+			continue
+		}
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Allocations returns every group's last allocation, in the groups' order.

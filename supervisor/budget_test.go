@@ -59,3 +59,32 @@ func TestRuntimeMean(t *testing.T) {
 		t.Errorf("mean %s, want %s (10, then 20 at weight 0.2)", got, want)
 	}
 }
+
+// TestHostBudgetWakesOthersWhenRoomFrees: a group whose grant gives back
+// room it held wakes the other groups' loops, and only then.
+func TestHostBudgetWakesOthersWhenRoomFrees(t *testing.T) {
+	h := NewHostBudget(policy.Budget{Max: 4, RebalanceAfter: time.Second}, []string{"a", "b"}, []int{0, 0}, []int{4, 4})
+	woken := func() bool {
+		select {
+		case <-h.Woken("b"):
+			return true
+		default:
+			return false
+		}
+	}
+	if _, err := h.Grant(policy.GroupLoad{Name: "a", Max: 4, Held: 4, Ask: 4, Wanted: 4, Backlog: 4}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if woken() {
+		t.Fatal("b woken while a took room")
+	}
+	if _, err := h.Grant(policy.GroupLoad{Name: "a", Max: 4, Held: 1, Ask: 1, Wanted: 1}, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if !woken() {
+		t.Fatal("b not woken when a gave 3 processes back")
+	}
+	if h.Woken("a") == nil || h.Woken("zzz") != nil {
+		t.Error("Woken: a channel for each known group, nil for others")
+	}
+}

@@ -176,7 +176,8 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 }
 
 // Run subscribes to the workers' events and runs the control loop until ctx
-// is done. It ticks every PollInterval, when the pool changes, and, if the
+// is done. It ticks every PollInterval, when the pool changes, when another
+// queue group frees room of the host budget, and, if the
 // Queue is a QueueWatcher, soon after a queue changes (at most once per
 // MinChangeGap). It returns nil on cancellation; it does not stop the workers
 // (the pool does that when its own context ends). After ShuttingDown it
@@ -209,6 +210,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 
 	ticker := time.NewTicker(s.cfg.PollInterval)
 	defer ticker.Stop()
+	var budgetFreed <-chan struct{}
+	if s.cfg.Budget != nil {
+		budgetFreed = s.cfg.Budget.Woken(s.cfg.Group)
+	}
 	changes.ticked()
 	s.tick(ctx)
 	for {
@@ -221,6 +226,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			continue
 		case <-ticker.C:
 		case <-s.pool.Changed():
+		case <-budgetFreed: // another group gave room back
 		case <-changes.notified():
 			if changes.holdUntilGap() {
 				continue

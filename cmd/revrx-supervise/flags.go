@@ -33,7 +33,7 @@ const (
 )
 
 // DefaultRebalanceAfter is --rebalance-after when none is given.
-const DefaultRebalanceAfter = 5 * time.Second
+const DefaultRebalanceAfter = time.Second
 
 // flags are every command-line flag; each can also come from the
 // environment variables listed in EnvVars (the first set one wins).

@@ -158,7 +158,7 @@ func allQueues(groups []queueGroup) []string {
 func rebalanceAfterFromFlags(c *cli.Context) (time.Duration, error) {
 	d := c.Duration(flagRebalanceAfter)
 	if d < 0 {
-		return 0, usagef("--rebalance-after %s: accepted: a duration of 0 or more, like 5s", d)
+		return 0, usagef("--rebalance-after %s: accepted: a duration of 0 or more, like 1s", d)
 	}
 	return d, nil
 }
