@@ -56,6 +56,10 @@ func parseConfig() (config, error) {
 	out := flag.String("out", os.Getenv("BENCH_OUT"), "directory for bench-results.md and the run logs (default: a new temp dir) ($BENCH_OUT)")
 	measure := flag.String("measure", envOr("MEASURE", "60s"), "the idle scenario's CPU window, seconds or a duration ($MEASURE)")
 	traceDir := flag.String("trace-dir", os.Getenv("BENCH_TRACE_DIR"), "directory of *.trace files (default: the repository's supervisor/simulate/testdata) ($BENCH_TRACE_DIR)")
+	groupsTrace := flag.String("groups-trace", os.Getenv("BENCH_GROUPS_TRACE"), "the groups scenario's trace (default: cmd/revrx-bench/testdata/groups.trace) ($BENCH_GROUPS_TRACE)")
+	groupsCut := flag.String("groups-cut", envOr("BENCH_GROUPS_CUT", "0"), "groups scenario: leave out the trace's lines published from this many seconds on, to shorten it (0 = the whole trace) ($BENCH_GROUPS_CUT)")
+	groupsConts := flag.String("groups-contenders", envOr("BENCH_GROUPS_CONTENDERS", strings.Join(groupContenderKeys(), ",")),
+		"groups scenario's contenders, comma-separated, from: "+strings.Join(groupContenderKeys(), ",")+" ($BENCH_GROUPS_CONTENDERS)")
 	flag.Parse()
 
 	root, err := harness.RepoRoot()
@@ -74,6 +78,16 @@ func parseConfig() (config, error) {
 	}
 	if _, err := os.Stat(h.bin); err != nil {
 		return cfg, fmt.Errorf("revrx-supervise binary: %w (run make build)", err)
+	}
+	if h.groupsCut, err = strconv.ParseFloat(*groupsCut, 64); err != nil || h.groupsCut < 0 {
+		return cfg, fmt.Errorf("groups-cut %q: want seconds", *groupsCut)
+	}
+	h.groupsTrace = *groupsTrace
+	h.groupsKeys = splitList(*groupsConts)
+	for _, k := range h.groupsKeys {
+		if !slices.Contains(groupContenderKeys(), k) {
+			return cfg, fmt.Errorf("unknown groups contender %q; choose from %s", k, strings.Join(groupContenderKeys(), ","))
+		}
 	}
 	if err := h.findTools(root); err != nil {
 		return cfg, err

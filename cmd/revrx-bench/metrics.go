@@ -122,16 +122,21 @@ func percentile(sorted []float64, q float64) float64 {
 	return sorted[rank-1]
 }
 
+// timed is a sample taken at a time.
+type timed interface{ at() time.Time }
+
+func (s sample) at() time.Time { return s.At }
+
 // integrate returns ∫ f dt over [from, to]: each sample's value holds until
 // the next sample (the last one until to).
-func integrate(samples []sample, from, to time.Time, f func(sample) float64) float64 {
+func integrate[S timed](samples []S, from, to time.Time, f func(S) float64) float64 {
 	var sum float64
 	for i, s := range samples {
 		end := to
-		if i+1 < len(samples) && samples[i+1].At.Before(to) {
-			end = samples[i+1].At
+		if i+1 < len(samples) && samples[i+1].at().Before(to) {
+			end = samples[i+1].at()
 		}
-		start := s.At
+		start := s.at()
 		if start.Before(from) {
 			start = from
 		}

@@ -31,6 +31,9 @@ type bench struct {
 	horizon               time.Duration
 	idleMeasure           time.Duration // the idle scenario's CPU window
 	out                   string        // results directory; runs go in out/runs/
+	groupsTrace           string        // the groups scenario's trace ("" = testdata/groups.trace)
+	groupsCut             float64       // its lines published from this offset on are left out (0 = none)
+	groupsKeys            []string      // its contenders
 }
 
 // runOne replays tr against c on a fresh redis-server and measures it.
@@ -47,7 +50,7 @@ func (h *bench) runOne(ctx context.Context, tr trace, c contender) (r result, cm
 	sctx, stopSampling := context.WithCancel(context.Background())
 	defer stopSampling()
 	samplesc := newSampler(worker.PID()).run(sctx, sampleEvery)
-	pr, err := h.startProducer(tr, s.broker, filepath.Join(dir, "producer.log"))
+	pr, err := h.startProducer(tr, benchQueue, s.broker, filepath.Join(dir, "producer.log"))
 	if err != nil {
 		return r, cmd, err
 	}
@@ -198,13 +201,13 @@ type producerRun struct {
 	scanned   chan error     // its output has been read to the end
 }
 
-// startProducer replays tr; its output goes to logPath.
-func (h *bench) startProducer(tr trace, broker, logPath string) (*producerRun, error) {
+// startProducer replays tr into queue; its output goes to logPath.
+func (h *bench) startProducer(tr trace, queue, broker, logPath string) (*producerRun, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(celeryPython, h.producer, "--trace", tr.path, "--queue", benchQueue)
+	cmd := exec.Command(celeryPython, h.producer, "--trace", tr.path, "--queue", queue)
 	cmd.Env = cleanEnv([]string{"CELERY_BROKER_URL=" + broker})
 	rd, wr := io.Pipe()
 	cmd.Stdout, cmd.Stderr = wr, logf

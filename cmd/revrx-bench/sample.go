@@ -102,18 +102,24 @@ func (s *sampler) take() sample {
 // run samples every interval until ctx ends, then takes one last sample and
 // sends them all on the returned channel.
 func (s *sampler) run(ctx context.Context, interval time.Duration) <-chan []sample {
-	res := make(chan []sample, 1)
+	return sampleUntil(ctx, interval, s.take)
+}
+
+// sampleUntil calls take every interval until ctx ends, then once more, and
+// sends all it returned on the returned channel.
+func sampleUntil[S any](ctx context.Context, interval time.Duration, take func() S) <-chan []S {
+	res := make(chan []S, 1)
 	go func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		samples := []sample{s.take()}
+		samples := []S{take()}
 		for {
 			select {
 			case <-ctx.Done():
-				res <- append(samples, s.take())
+				res <- append(samples, take())
 				return
 			case <-t.C:
-				samples = append(samples, s.take())
+				samples = append(samples, take())
 			}
 		}
 	}()

@@ -22,6 +22,7 @@ var allScenarios = []scenario{
 	{name: "footprint", run: (*bench).footprintScenario},
 	{name: "heavy-burst", run: (*bench).heavyBurstScenario},
 	{name: "idle", run: (*bench).idleScenario},
+	{name: "groups", run: (*bench).groupsScenario},
 }
 
 // scenarioRun is one contender's run in a scenario: m holds its figures
