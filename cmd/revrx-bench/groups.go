@@ -207,6 +207,17 @@ func (t groupTrace) describe() string {
 	return strings.Join(parts, "; ")
 }
 
+// queues are the queues that have tasks in the trace, in table order.
+func (t groupTrace) queues() []string {
+	var out []string
+	for _, q := range groupQueues {
+		if slices.ContainsFunc(t.tasks, func(x groupTask) bool { return x.queue == q }) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
 // writeQueueTrace writes q's lines as a plain trace for examples/producer.py.
 func (t groupTrace) writeQueueTrace(q, path string) error {
 	var b strings.Builder
@@ -336,7 +347,7 @@ func (h *bench) runGroups(ctx context.Context, tr groupTrace, c groupContender) 
 	defer stopSampling()
 	samplesc := runGroupSampler(sctx, roots, sampleEvery)
 	var prods []*producerRun
-	for _, q := range groupQueues {
+	for _, q := range tr.queues() {
 		tpath := filepath.Join(dir, q+".trace")
 		if err := tr.writeQueueTrace(q, tpath); err != nil {
 			return r, cmds, err
