@@ -58,7 +58,7 @@ func parseConfig() (config, error) {
 	traceDir := flag.String("trace-dir", os.Getenv("BENCH_TRACE_DIR"), "directory of *.trace files (default: the repository's supervisor/simulate/testdata) ($BENCH_TRACE_DIR)")
 	groupsTrace := flag.String("groups-trace", os.Getenv("BENCH_GROUPS_TRACE"), "the groups scenario's trace (default: cmd/revrx-bench/testdata/groups.trace) ($BENCH_GROUPS_TRACE)")
 	groupsCut := flag.String("groups-cut", envOr("BENCH_GROUPS_CUT", "0"), "groups scenario: leave out the trace's lines published from this many seconds on, to shorten it (0 = the whole trace) ($BENCH_GROUPS_CUT)")
-	groupsConts := flag.String("groups-contenders", envOr("BENCH_GROUPS_CONTENDERS", strings.Join(groupContenderKeys(), ",")),
+	groupsConts := flag.String("groups-contenders", envOr("BENCH_GROUPS_CONTENDERS", strings.Join(groupsDefault, ",")),
 		"groups scenario's contenders, comma-separated, from: "+strings.Join(groupContenderKeys(), ",")+" ($BENCH_GROUPS_CONTENDERS)")
 	flag.Parse()
 
