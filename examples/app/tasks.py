@@ -68,6 +68,7 @@ def _record(event, request, name, started, finished=None, ok=None):
         "id": request.id,
         "name": name,
         "worker": request.hostname or socket.gethostname(),
+        "queue": (getattr(request, "delivery_info", None) or {}).get("routing_key"),
         "pid": os.getpid(),
         "published_at": getattr(request, "published_at", None),
         "started": started,
