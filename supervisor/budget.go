@@ -19,13 +19,15 @@ import (
 // policy.Ledger (which keeps the host's invariant across groups that tick
 // on their own: the processes alive on the host, stopping ones included,
 // never pass the max) behind a lock. When a group's grant frees room it
-// held, the other groups' loops are woken (Woken) to take it at once rather
-// than at their next poll. Safe for concurrent use.
+// held, or finds it newly short of its share, the other groups' loops are
+// woken (Woken) to take the room or give theirs back at once rather than
+// at their next poll. Safe for concurrent use.
 type HostBudget struct {
 	mu       sync.Mutex
 	ledger   *policy.Ledger
 	names    []string
 	reserved []int           // what each group holds or may grow to under its last grant
+	short    []bool          // each group was short of its share at its last grant
 	wake     []chan struct{} // one per group, capacity 1
 }
 
@@ -33,7 +35,8 @@ type HostBudget struct {
 // group's minimum and cap are in mins and caps, in the same order. Until a
 // group first asks, it counts as holding nothing and asking for its minimum.
 func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudget {
-	h := &HostBudget{ledger: policy.NewLedger(b, names, mins, caps), names: slices.Clone(names), reserved: slices.Clone(mins)}
+	h := &HostBudget{ledger: policy.NewLedger(b, names, mins, caps), names: slices.Clone(names), reserved: slices.Clone(mins),
+		short: make([]bool, len(names))}
 	for range names {
 		h.wake = append(h.wake, make(chan struct{}, 1))
 	}
@@ -41,7 +44,8 @@ func NewHostBudget(b policy.Budget, names []string, mins, caps []int) *HostBudge
 }
 
 // Woken receives a value when another group's grant freed room of the host
-// budget; nil for a group the budget does not know.
+// budget or found that group newly short; nil for a group the budget does
+// not know.
 func (h *HostBudget) Woken(group string) <-chan struct{} {
 	if i := slices.Index(h.names, group); i >= 0 {
 		return h.wake[i]
@@ -65,10 +69,10 @@ func (h *HostBudget) Grant(load policy.GroupLoad, now time.Time) (policy.Allocat
 	a, err := h.ledger.Grant(load, now)
 	if i := slices.Index(h.names, load.Name); err == nil {
 		reserved := max(load.Held, a.Limit)
-		if reserved < h.reserved[i] {
-			h.wakeOthers(i)
+		if reserved < h.reserved[i] || a.Short && !h.short[i] {
+			h.wakeOthers(i) // room to take, or a group that needs some
 		}
-		h.reserved[i] = reserved
+		h.reserved[i], h.short[i] = reserved, a.Short
 	}
 	return a, err
 }

@@ -78,11 +78,30 @@ func TestHostBudgetWakesOthersWhenRoomFrees(t *testing.T) {
 	if woken() {
 		t.Fatal("b woken while a took room")
 	}
+	if _, err := h.Grant(policy.GroupLoad{Name: "a", Max: 4, Held: 4, Ask: 4, Wanted: 4, Backlog: 8}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if woken() {
+		t.Fatal("b woken while nothing changed")
+	}
 	if _, err := h.Grant(policy.GroupLoad{Name: "a", Max: 4, Held: 1, Ask: 1, Wanted: 1}, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if !woken() {
 		t.Fatal("b not woken when a gave 3 processes back")
+	}
+	// b asks for 4: short of its share (3), it wakes a.
+	if _, err := h.Grant(policy.GroupLoad{Name: "b", Max: 4, Held: 0, Ask: 4, Wanted: 4, Backlog: 4}, t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	wokeA := false
+	select {
+	case <-h.Woken("a"):
+		wokeA = true
+	default:
+	}
+	if !wokeA {
+		t.Error("a not woken when b became short of its share")
 	}
 	if h.Woken("a") == nil || h.Woken("zzz") != nil {
 		t.Error("Woken: a channel for each known group, nil for others")

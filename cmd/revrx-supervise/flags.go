@@ -32,8 +32,10 @@ const (
 	flagRebalanceAfter  = "rebalance-after"
 )
 
-// DefaultRebalanceAfter is --rebalance-after when none is given.
-const DefaultRebalanceAfter = time.Second
+// DefaultRebalanceAfter is --rebalance-after when none is given: at once.
+// An idle process does nothing for its group, and is forked again in
+// ~0.15 s if its group needs it back.
+const DefaultRebalanceAfter = 0
 
 // flags are every command-line flag; each can also come from the
 // environment variables listed in EnvVars (the first set one wins).
@@ -95,5 +97,5 @@ func supervisorFlags() []cli.Flag {
 // `simulate`.
 func rebalanceAfterFlag() cli.Flag {
 	return &cli.DurationFlag{Name: flagRebalanceAfter, EnvVars: []string{"REVRX_REBALANCE_AFTER"}, Value: DefaultRebalanceAfter,
-		Usage: "with queue groups: once a group short of its share has waited this long, other groups' idle processes above their shares stop at once instead of after --keepalive (busy ones never)"}
+		Usage: "with queue groups: once a group short of its share, with no free room on the host, has waited this long, other groups' idle processes above their shares stop at once instead of after --keepalive, and their busy ones take no new task (0: at once; busy ones are never stopped)"}
 }

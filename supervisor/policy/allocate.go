@@ -65,9 +65,10 @@ type Allocation struct {
 	// and its share (or what it holds, if more, while no other group is
 	// short), plus its leaving ones.
 	Limit int
-	// Yield: another group is short and has waited past RebalanceAfter (or
-	// is below its minimum): idle processes above Limit go now, not after
-	// their keepalive. Busy ones are never stopped.
+	// Yield: another group is short, the host has no free room for it,
+	// and it has waited past RebalanceAfter (or is below its minimum): idle
+	// processes above Limit go now, not after their keepalive. Busy ones
+	// are never stopped.
 	Yield  bool
 	Short  bool   // it holds fewer processes than its share
 	Capped bool   // its demand asks for more than its cap
@@ -98,17 +99,19 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 	g := groups[i]
 	a := Allocation{Name: g.Name, Share: shares[i]}
 	free := b.Max
-	short, urgent := "", false
+	short, urgent, deficit := "", false, 0
 	for j, o := range groups {
 		if j == i {
 			continue
 		}
 		free -= o.Held
 		if o.current() < shares[j] {
-			short = o.Name
+			short, deficit = o.Name, deficit+shares[j]-o.current()
 			urgent = urgent || o.current() < o.Min || max(o.OldestWait, o.ShortFor) >= b.RebalanceAfter
 		}
 	}
+	// Only when the host has no room left for them: else they grow into it.
+	urgent = urgent && deficit > free-g.Held
 	free = max(free, 0)
 	switch {
 	case short == "":

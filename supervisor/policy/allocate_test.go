@@ -92,9 +92,18 @@ func TestAllocate(t *testing.T) {
 			name: "short for longer than RebalanceAfter with its tasks reserved in its main (no broker wait): the other yields",
 			groups: []GroupLoad{
 				{Name: "video", Min: 1, Max: 10, Held: 2, Ask: 4, Wanted: 4, Backlog: 4, Runtime: 12 * time.Second, ShortFor: 6 * time.Second},
+				{Name: "audio", Min: 0, Max: 10, Held: 8, Ask: 0, Wanted: 0, Runtime: 500 * time.Millisecond},
+			},
+			wantShare: []int{4, 0}, wantLimit: []int{2, 0}, wantYield: []bool{false, true},
+			wantReason: "group video: share 4 of 10, limit 2 (2 free)",
+		},
+		{
+			name: "short but the host has room for it: it grows into the room, nobody yields",
+			groups: []GroupLoad{
+				{Name: "video", Min: 1, Max: 10, Held: 2, Ask: 4, Wanted: 4, Backlog: 2, Runtime: 12 * time.Second, ShortFor: 6 * time.Second},
 				{Name: "audio", Min: 0, Max: 10, Held: 4, Ask: 0, Wanted: 0, Runtime: 500 * time.Millisecond},
 			},
-			wantShare: []int{4, 0}, wantLimit: []int{4, 0}, wantYield: []bool{false, true},
+			wantShare: []int{4, 0}, wantLimit: []int{4, 0}, wantYield: []bool{false, false},
 			wantReason: "group video: share 4 of 10, limit 4 (6 free)",
 		},
 		{

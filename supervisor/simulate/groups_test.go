@@ -9,13 +9,13 @@ import (
 
 // videoAudio is what `simulate --autoscale=10,0 --keepalive=10s -Q
 // video:0-10,audio:0-10` runs: the pool engine, one pool per group under a
-// host budget of 10, rebalancing after 1 s (--rebalance-after's default).
+// host budget of 10, rebalancing at once (--rebalance-after's default, 0).
 func videoAudio() Model {
 	p := referencePolicy()
 	p.Min, p.Keepalive = 0, 10*time.Second
 	m := PoolModel(p)
 	m.Groups = []Group{{Name: "video", Queues: []string{"video"}, Max: 10}, {Name: "audio", Queues: []string{"audio"}, Max: 10}}
-	m.RebalanceAfter = time.Second
+	m.RebalanceAfter = 0
 	return m
 }
 
