@@ -69,8 +69,14 @@ type Allocation struct {
 	// and it has waited past RebalanceAfter (or is below its minimum): idle
 	// processes above Limit go now, not after their keepalive. Busy ones
 	// are never stopped.
-	Yield  bool
-	Short  bool   // it holds fewer processes than its share
+	Yield bool
+	Short bool // it holds fewer processes than its share
+	// Retire: with Yield, busy processes above Limit may be retired (take
+	// no new task, stop once their task ends), because a short group's
+	// backlog would take longer to clear on what it holds than this
+	// group's tasks take to run: a retired process frees its slot in time
+	// to help. Else only idle processes move.
+	Retire bool
 	Capped bool   // its demand asks for more than its cap
 	Reason string // one line naming the group and what set Limit
 }
@@ -99,7 +105,8 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 	g := groups[i]
 	a := Allocation{Name: g.Name, Share: shares[i]}
 	free := b.Max
-	short, urgent, deficit := "", false, 0
+	short, urgent, deficit, slow := "", false, 0, false
+	work := workByGroup(groups)
 	for j, o := range groups {
 		if j == i {
 			continue
@@ -108,6 +115,8 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 		if o.current() < shares[j] {
 			short, deficit = o.Name, deficit+shares[j]-o.current()
 			urgent = urgent || o.current() < o.Min || max(o.OldestWait, o.ShortFor) >= b.RebalanceAfter
+			clear := time.Duration(work[j] / float64(max(o.current(), 1)) * float64(time.Second))
+			slow = slow || o.current() < o.Min || clear > g.Runtime
 		}
 	}
 	// Only when the host has no room left for them: else they grow into it.
@@ -123,6 +132,7 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 	default:
 		a.Limit = min(free, a.Share+g.Leaving)
 		a.Yield = urgent && g.current() > a.Share
+		a.Retire = a.Yield && slow
 		a.Reason = fmt.Sprintf("group %s: share %d of %d, held at %d while group %s is short", g.Name, a.Share, b.Max, a.Limit, short)
 		if a.Yield {
 			a.Reason += ": idle processes above the share go now"

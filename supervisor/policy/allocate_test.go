@@ -21,6 +21,7 @@ func TestAllocate(t *testing.T) {
 		wantShare  []int
 		wantLimit  []int
 		wantYield  []bool
+		wantRetire []bool
 		wantCapped []bool
 		wantReason string // in the first group's reason
 	}{
@@ -47,7 +48,9 @@ func TestAllocate(t *testing.T) {
 			// process comes first: a group with none goes before any other).
 			// Audio shrinks to 2 as its processes go idle, at once since
 			// video has waited past RebalanceAfter; video grows as they do.
-			wantShare: []int{8, 2}, wantLimit: []int{6, 2}, wantYield: []bool{false, true},
+			// Video's backlog takes 125 s to clear on its 6, far longer than
+			// an audio task runs: audio's busy processes may retire.
+			wantShare: []int{8, 2}, wantLimit: []int{6, 2}, wantYield: []bool{false, true}, wantRetire: []bool{false, true},
 			wantReason: "group video: share 8 of 10, limit 6 (6 free)",
 		},
 		{
@@ -96,6 +99,15 @@ func TestAllocate(t *testing.T) {
 			},
 			wantShare: []int{4, 0}, wantLimit: []int{2, 0}, wantYield: []bool{false, true},
 			wantReason: "group video: share 4 of 10, limit 2 (2 free)",
+		},
+		{
+			name: "a burst short of room while long tasks run: idle ones move at once, busy ones stay (their tasks outlast the burst)",
+			groups: []GroupLoad{
+				{Name: "video", Min: 0, Max: 10, Held: 8, Ask: 8, Wanted: 8, Runtime: 25 * time.Second},
+				{Name: "audio", Min: 0, Max: 10, Held: 2, Ask: 10, Wanted: 10, Backlog: 40, Runtime: 500 * time.Millisecond, OldestWait: 6 * time.Second},
+			},
+			wantShare: []int{1, 9}, wantLimit: []int{1, 2}, wantYield: []bool{true, false}, wantRetire: []bool{false, false},
+			wantReason: "group video: share 1 of 10, held at 1 while group audio is short",
 		},
 		{
 			name: "short but the host has room for it: it grows into the room, nobody yields",
@@ -148,6 +160,9 @@ func TestAllocate(t *testing.T) {
 				}
 				if tt.wantYield != nil && a.Yield != tt.wantYield[i] {
 					t.Errorf("%s: yield %v, want %v (%s)", a.Name, a.Yield, tt.wantYield[i], a.Reason)
+				}
+				if tt.wantRetire != nil && a.Retire != tt.wantRetire[i] {
+					t.Errorf("%s: retire %v, want %v (%s)", a.Name, a.Retire, tt.wantRetire[i], a.Reason)
 				}
 				if tt.wantCapped != nil && a.Capped != tt.wantCapped[i] {
 					t.Errorf("%s: capped %v, want %v", a.Name, a.Capped, tt.wantCapped[i])
@@ -220,14 +235,19 @@ func TestDecideUnderBudget(t *testing.T) {
 		},
 		{
 			name: "yield: idle ones above the ceiling go at once, then busy ones retire",
-			obs: Observation{BrokerOK: true, Waiting: 3, Budget: &Allocation{Limit: 1, Yield: true}, Workers: []WorkerView{
+			obs: Observation{BrokerOK: true, Waiting: 3, Budget: &Allocation{Limit: 1, Yield: true, Retire: true}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), idle("w2", 2, time.Second), busy("w3", 3, 1, 0)}},
 			wantDesired: 1, wantStop: []string{"w2"}, wantRetire: 1, wantReason: "retiring 1 busy",
 		},
 		{
 			name:        "yield, every process busy with a backlog: retire down to the limit",
-			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true, Retire: true}, Workers: busyN(4, 1)},
 			wantDesired: 2, wantRetire: 2,
+		},
+		{
+			name:        "yield without Retire: a short group's backlog clears before a busy task here would end: nothing retires",
+			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			wantDesired: 2, wantRetire: 0,
 		},
 		{
 			name:        "no yield: busy ones above the ceiling are never retired",
@@ -236,30 +256,30 @@ func TestDecideUnderBudget(t *testing.T) {
 		},
 		{
 			name:        "yield never retires below the group's minimum",
-			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			obs:         Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true, Retire: true}, Workers: busyN(4, 1)},
 			min:         3,
 			wantDesired: 2, wantRetire: 1,
 		},
 		{
 			name:        "yield never retires below what the demand needs within the limit",
-			obs:         Observation{BrokerOK: true, Waiting: 0, Budget: &Allocation{Limit: 4, Yield: true}, Workers: busyN(4, 1)},
+			obs:         Observation{BrokerOK: true, Waiting: 0, Budget: &Allocation{Limit: 4, Yield: true, Retire: true}, Workers: busyN(4, 1)},
 			wantDesired: 4,
 		},
 		{
 			name: "the retiring ones are leaving: none more once the rest fit",
-			obs: Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 4, Yield: true}, Workers: []WorkerView{
+			obs: Observation{BrokerOK: true, Waiting: 8, Budget: &Allocation{Limit: 4, Yield: true, Retire: true}, Workers: []WorkerView{
 				busy("w1", 1, 1, 0), busy("w2", 2, 1, 0),
 				{Name: "w3", Slot: 3, Phase: PhaseDraining, Running: 1}, {Name: "w4", Slot: 4, Phase: PhaseDraining, Running: 1}}},
 			wantDesired: 2,
 		},
 		{
 			name:        "a stale broker reading retires nothing",
-			obs:         Observation{BrokerOK: false, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true}, Workers: busyN(4, 1)},
+			obs:         Observation{BrokerOK: false, Waiting: 8, Budget: &Allocation{Limit: 2, Yield: true, Retire: true}, Workers: busyN(4, 1)},
 			wantDesired: 2, wantReason: "broker reading is stale",
 		},
 		{
 			name: "only busy ones retire, never a starting one",
-			obs: Observation{BrokerOK: true, Waiting: 1, Budget: &Allocation{Limit: 1, Yield: true}, Workers: []WorkerView{
+			obs: Observation{BrokerOK: true, Waiting: 1, Budget: &Allocation{Limit: 1, Yield: true, Retire: true}, Workers: []WorkerView{
 				{Name: "w1", Slot: 1, Phase: PhaseStarting}, {Name: "w2", Slot: 2, Phase: PhaseStarting}, busy("w3", 3, 1, 0)}},
 			wantDesired: 1, wantRetire: 1,
 		},

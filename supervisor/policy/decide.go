@@ -175,13 +175,13 @@ func (d *Decision) move(obs Observation, now time.Time, p Config, floor int) {
 	}
 }
 
-// retireBusy sets d.Retire when the group yields (Budget.Yield) and its
+// retireBusy sets d.Retire when the group may retire (Budget.Retire) and its
 // processes that count, less the idle ones stopped now, are still above
 // both d.Desired (its demand within the limit) and floor (its minimum):
 // that many busy ones are retired, at most as many as are busy. Never
 // without Yield: a busy process is otherwise left alone.
 func (d *Decision) retireBusy(obs Observation, floor int) {
-	if obs.Budget == nil || !obs.Budget.Yield {
+	if obs.Budget == nil || !obs.Budget.Retire {
 		return
 	}
 	busy := 0

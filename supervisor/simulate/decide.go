@@ -24,6 +24,8 @@ func (s *sim) views() []policy.WorkerView {
 		switch {
 		case w.stopping:
 			v.Phase = policy.PhaseStopping
+		case w.retiring: // leaving, its task no demand (as the supervisor's processView)
+			v.Phase, v.Received, v.Running = policy.PhaseDraining, 0, 0
 		case !w.online:
 			v.Phase = policy.PhaseStarting
 		case w.tasks() > 0:
@@ -68,10 +70,12 @@ func (s *sim) decideAt(t time.Duration) error {
 		w := s.workers[i]
 		w.stopping, w.goneAt = true, t+s.m.StopTime
 	}
+	back := s.reclaim(d.Reclaim)
+	retired := s.retire(d.Retire)
 	s.fork(t, d.Start)
-	s.res.Starts += d.Start
-	s.res.Stops += len(d.Stop)
-	delta := d.Start - len(d.Stop)
+	s.res.Starts += d.Start + back
+	s.res.Stops += len(d.Stop) + retired
+	delta := d.Start + back - len(d.Stop) - retired
 	if delta == 0 {
 		return nil
 	}
@@ -95,5 +99,10 @@ func (s *sim) grant(obs policy.Observation, t time.Duration) (policy.Allocation,
 	lo, hi, _ := s.m.Policy.Bounds(now)
 	free := s.decide(obs, now, s.m.Policy)
 	runtime := time.Duration(s.runtime * float64(time.Second))
+	for _, w := range s.workers { // the oldest running task's age bounds it, as the supervisor's longestRunning
+		for _, i := range w.running {
+			runtime = max(runtime, t-s.tasks[i].start)
+		}
+	}
 	return s.ledger.Grant(policy.LoadOf(s.group, obs, free, lo, hi, runtime), now)
 }

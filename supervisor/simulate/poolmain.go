@@ -7,12 +7,12 @@ import "time"
 // to a free process. The processes reserve nothing themselves.
 
 // window is how many tasks the main may hold, running ones included:
-// Multiplier per process not stopping. A starting process counts: the main
+// Multiplier per process neither stopping nor retiring. A starting process counts: the main
 // raises its prefetch when it forks.
 func (s *sim) window() int {
 	n := 0
 	for _, w := range s.workers {
-		if !w.stopping {
+		if !w.stopping && !w.retiring {
 			n++
 		}
 	}

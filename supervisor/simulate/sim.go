@@ -23,6 +23,7 @@ type worker struct {
 	onlineAt   time.Duration
 	online     bool
 	stopping   bool
+	retiring   bool          // takes no new task; stopped once idle (retire.go)
 	goneAt     time.Duration // valid while stopping
 	running    []int         // task indexes
 	reserved   []int         // task indexes, FIFO
@@ -34,7 +35,7 @@ type worker struct {
 func (w *worker) tasks() int { return len(w.running) + len(w.reserved) }
 
 // accepting reports whether the worker takes tasks at all.
-func (w *worker) accepting() bool { return w.online && !w.stopping }
+func (w *worker) accepting() bool { return w.online && !w.stopping && !w.retiring }
 
 func (w *worker) idle() bool { return w.accepting() && w.tasks() == 0 }
 
@@ -166,6 +167,7 @@ func (s *sim) nextEvent() time.Duration {
 func (s *sim) step(t time.Duration) error {
 	s.advance(t)
 	s.complete(t)
+	s.settleRetiring(t)
 	s.workers = slices.DeleteFunc(s.workers, func(w *worker) bool { return w.stopping && w.goneAt <= t })
 	for _, w := range s.workers {
 		if !w.online && !w.stopping && w.onlineAt <= t {
