@@ -153,17 +153,6 @@ func (h *AppHost) Close() {
 	h.svc.close()
 }
 
-// use counts one more pool that forks from the host (New).
-func (h *AppHost) use() { h.users.Add(1) }
-
-// release is a pool's end of use (the end of its Run): the last one closes
-// the host, so the mains of several queue groups share it to the end.
-func (h *AppHost) release() {
-	if h.users.Add(-1) <= 0 {
-		h.Close()
-	}
-}
-
 // run keeps the host process running until stop.
 func (h *AppHost) run() {
 	defer h.wg.Done()
