@@ -36,7 +36,9 @@ func startTree(t *testing.T, script string) (*Process, int) {
 
 // TestKillTree: the process, its child and its group are killed by PID.
 func TestKillTree(t *testing.T) {
-	p, kid := startTree(t, "sleep 60 & wait")
+	// sh must not exit on its own when its child is killed first (it
+	// would exit 0 between that and its own SIGKILL): it sleeps again.
+	p, kid := startTree(t, "sleep 60 & wait; sleep 60")
 	if st, ok := ReadStat(kid); !ok || st.PGRP != p.PID() || st.PPID != p.PID() {
 		t.Fatalf("child stat = %+v, %v; want parent and group %d", st, ok, p.PID())
 	}
