@@ -90,23 +90,23 @@ type Allocation struct {
 // known ones (one second if none is). Processes never move by force: a group
 // above its share gives back only idle ones, which Decide picks.
 func Allocate(groups []GroupLoad, b Budget) []Allocation {
-	shares := shareOut(groups, b.Max)
+	work := workByGroup(groups)
+	shares := shareOut(groups, work, b.Max)
 	out := make([]Allocation, len(groups))
 	for i, g := range groups {
-		out[i] = allocation(groups, shares, i, b)
+		out[i] = allocation(groups, work, shares, i, b)
 		out[i].Capped = g.Wanted > g.Max
 		out[i].Short = g.current() < shares[i]
 	}
 	return out
 }
 
-// allocation is group i's Limit, Yield and Reason given every share.
-func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
+// allocation is group i's Limit, Yield, Retire and Reason given every group's work and share.
+func allocation(groups []GroupLoad, work []float64, shares []int, i int, b Budget) Allocation {
 	g := groups[i]
 	a := Allocation{Name: g.Name, Share: shares[i]}
 	free := b.Max
 	short, urgent, deficit, slow := "", false, 0, false
-	work := workByGroup(groups)
 	for j, o := range groups {
 		if j == i {
 			continue
@@ -143,14 +143,13 @@ func allocation(groups []GroupLoad, shares []int, i int, b Budget) Allocation {
 
 // shareOut gives each group its minimum, then the rest of max one process
 // at a time to the group with the most work per process, up to its ask.
-func shareOut(groups []GroupLoad, maxProcs int) []int {
+func shareOut(groups []GroupLoad, work []float64, maxProcs int) []int {
 	shares := make([]int, len(groups))
 	left := maxProcs
 	for i, g := range groups {
 		shares[i] = g.Min
 		left -= g.Min
 	}
-	work := workByGroup(groups)
 	for ; left > 0; left-- {
 		best := -1
 		for i, g := range groups {

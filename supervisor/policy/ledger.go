@@ -83,7 +83,7 @@ func (l *Ledger) Allocations() []Allocation { return slices.Clone(l.grants) }
 func LoadOf(name string, obs Observation, free Decision, lo, hi int, runtime time.Duration) GroupLoad {
 	leaving, running := 0, int64(0)
 	for _, w := range obs.Workers {
-		if w.Phase == PhaseDraining || w.Phase == PhaseStopping {
+		if w.Phase.leaving() {
 			leaving++
 		}
 		running += int64(w.Running)
