@@ -40,6 +40,7 @@ func Decide(obs Observation, now time.Time, p Config) Decision {
 	if budget && d.Wanted > hi {
 		d.Reason += fmt.Sprintf(" (host budget: %d alive allowed)", obs.Budget.Limit)
 	}
+	d.Reason += forecastNote(obs.Forecast, d, hi, budget)
 	d.trackSurplus(now)
 	d.move(obs, now, p, floor)
 	d.History.record(now, len(d.Reclaim)+d.Start-len(d.Stop)-d.Retire)
@@ -87,8 +88,8 @@ func (l load) demand(waiting int64) int64 {
 
 // propose returns the largest count the strategies propose: the lower bound
 // lo in force (by StrategySchedule when a schedule set it, sched being its
-// spec, else by StrategyMin), the queue depth, the queue wait. On a tie the
-// earlier one in that order wins.
+// spec, else by StrategyMin), the queue depth, the queue wait, the learned
+// forecast. On a tie the earlier one in that order wins.
 func propose(obs Observation, demand int64, current, lo int, sched string, p Config) proposal {
 	best := proposal{count: lo, strategy: StrategyMin}
 	if sched != "" {
@@ -97,6 +98,7 @@ func propose(obs Observation, demand int64, current, lo int, sched string, p Con
 	for _, c := range []proposal{
 		{queueProposal(demand, current, p), StrategyQueue},
 		{waitProposal(obs.OldestWait, obs.Waiting, current, p), StrategyWait},
+		{obs.Forecast, StrategyForecast},
 	} {
 		if c.count > best.count {
 			best = c
@@ -140,6 +142,25 @@ func (d *Decision) explain(obs Observation, l load, lo, hi int) {
 	if d.Blocked != "" {
 		d.Reason += fmt.Sprintf(" (scale-up blocked: %s)", d.Blocked)
 	}
+}
+
+// forecastNote says when the learned forecast asks for more than the
+// decision gives, and what clipped it: the upper bound in force (MAX, a
+// schedule's max= or the host budget) or a blocked scale-up (the guard, the
+// behavior), or the host budget when budget says it lowered hi.
+func forecastNote(forecast int, d Decision, hi int, budget bool) string {
+	if forecast <= d.Desired {
+		return ""
+	}
+	switch {
+	case forecast > hi && budget:
+		return fmt.Sprintf(" (forecast %d clipped to %d by the host budget)", forecast, d.Desired)
+	case forecast > hi:
+		return fmt.Sprintf(" (forecast %d clipped to %d by max %d)", forecast, d.Desired, hi)
+	case d.Blocked != "":
+		return fmt.Sprintf(" (forecast %d clipped to %d: scale-up blocked: %s)", forecast, d.Desired, d.Blocked)
+	}
+	return fmt.Sprintf(" (forecast %d clipped to %d)", forecast, d.Desired)
 }
 
 // trackSurplus keeps d.History.SurplusSince: zero while d.Desired is at

@@ -50,6 +50,7 @@ const (
 	StrategyQueue    Strategy = "queue"    // demand over tasks-per-worker
 	StrategyWait     Strategy = "wait"     // the oldest message waits longer than the target
 	StrategySchedule Strategy = "schedule" // a time-of-day schedule's floor
+	StrategyForecast Strategy = "forecast" // the floor learned from the app's own pattern (Pattern)
 	StrategyMin      Strategy = "min"      // the static lower bound
 	StrategyCelery   Strategy = "celery"   // Celery's own --autoscale algorithm
 )
@@ -163,6 +164,11 @@ type Observation struct {
 	// back; with Yield, idle workers above it go now rather than after
 	// their keepalive. Busy ones are never stopped.
 	Budget *Allocation
+	// Forecast is the learned floor in force (Pattern.Forecast over the
+	// next start-up lead); 0 when there is none. It raises the desired
+	// count as a schedule's floor does, within the bounds, the budget and
+	// the guard, and never lowers anything.
+	Forecast int
 }
 
 // Stop is one worker Decide wants warm-stopped, and why (a metric label).
