@@ -23,6 +23,8 @@ type Status struct {
 	// Group is this supervisor's queue group and its part of the host
 	// budget; nil outside groups.
 	Group *GroupStatus `json:"group,omitempty"`
+	// Forecast is the learned floor (--predict forecast or on); nil when off.
+	Forecast *ForecastStatus `json:"forecast,omitempty"`
 	// Groups are the groups' own statuses when this one is a host's with
 	// several (Host.Snapshot); the fields above are then their sum.
 	Groups []Status `json:"groups,omitempty"`
@@ -128,6 +130,9 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 		if a := s.lastAlloc; a != nil {
 			st.Group.Share, st.Group.Limit, st.Group.Yield, st.Group.Capped, st.Group.Reason = a.Share, a.Limit, a.Yield, a.Capped, a.Reason
 		}
+	}
+	if s.predict != nil {
+		st.Forecast = s.predict.status()
 	}
 	if es, ok := s.pool.(EngineStater); ok {
 		e := es.State()

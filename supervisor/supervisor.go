@@ -60,8 +60,10 @@ type Config struct {
 	// outside groups. Policy's Min and Max are then the group's range.
 	Group  string
 	Budget *HostBudget
-	Logger *slog.Logger
-	Now    func() time.Time // nil means time.Now
+	// Predict is the learned floor (--predict); the zero value is off.
+	Predict Predict
+	Logger  *slog.Logger
+	Now     func() time.Time // nil means time.Now
 }
 
 func (c Config) withDefaults() Config {
@@ -94,6 +96,9 @@ func (c Config) Validate() error {
 	if len(c.Queues) == 0 {
 		return errors.New("config: queues: at least one queue is required")
 	}
+	if err := c.Predict.Validate(); err != nil {
+		return err
+	}
 	if (c.Group == "") != (c.Budget == nil) {
 		return errors.New("config: group and budget: set both (a queue group) or neither")
 	}
@@ -115,6 +120,7 @@ type Supervisor struct {
 	queueSet map[string]bool // cfg.Queues
 	m        *metrics
 	bm       *budgetMetrics // nil outside groups
+	predict  *predictor     // nil with --predict off
 	runtime  runtimeMean    // of the tasks finished, for the host budget
 	log      *slog.Logger
 
@@ -167,6 +173,9 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	m.max.Set(float64(cfg.Policy.Max))
 	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
 	s.m = m
+	if s.predict, err = newPredictor(cfg.Predict, cfg.PollInterval, cfg.Logger, reg); err != nil {
+		return nil, err
+	}
 	if cfg.Budget != nil {
 		if s.bm, err = newBudgetMetrics(reg); err != nil {
 			return nil, err
@@ -268,6 +277,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 			obs.OldestWait = max(obs.OldestWait, b.OldestAge+now.Sub(s.lastGoodAt))
 		}
 	}
+	s.forecastFloor(&obs, now)
 	if s.cfg.Budget != nil { // what the group's own policy wants decides its part
 		obs.Budget = s.budgetFor(obs, policy.Decide(obs, now, s.cfg.Policy), workers, now)
 		s.lastAlloc = obs.Budget
@@ -282,6 +292,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 		s.history = d.History
 		s.act(d)
 		s.restartStalled(views, obs, now)
+		s.learnDemand(ctx, obs, d, now)
 	}
 	s.record(d, obs, views, workers, now)
 	s.lastTick.Store(now.UnixNano())

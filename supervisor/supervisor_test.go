@@ -182,7 +182,10 @@ type harness struct {
 	res    *fakeResources
 }
 
-func newHarness(t *testing.T, p policy.Config) *harness {
+func newHarness(t *testing.T, p policy.Config) *harness { return newHarnessWith(t, p, nil) }
+
+// newHarnessWith is newHarness with the Config changed by edit first.
+func newHarnessWith(t *testing.T, p policy.Config, edit func(*Config)) *harness {
 	h := &harness{t: t, now: t0, pool: newFakePool(), reg: prometheus.NewRegistry(),
 		res: &fakeResources{host: HostUsage{CPU: 0.2, Memory: 0.3}, rss: 50 << 20}}
 	q := &fakeQueue{backlogs: func([]string) (map[string]Backlog, error) {
@@ -191,8 +194,11 @@ func newHarness(t *testing.T, p policy.Config) *harness {
 		}
 		return map[string]Backlog{"reports": {Depth: h.depth, OldestAge: h.oldest, AgeExact: true}}, nil
 	}}
-	sup, err := New(Config{Policy: p, Queues: []string{"reports"}, Now: func() time.Time { return h.now }, Resources: h.res},
-		q, fakeEvents{}, h.pool, h.reg)
+	cfg := Config{Policy: p, Queues: []string{"reports"}, Now: func() time.Time { return h.now }, Resources: h.res}
+	if edit != nil {
+		edit(&cfg)
+	}
+	sup, err := New(cfg, q, fakeEvents{}, h.pool, h.reg)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}

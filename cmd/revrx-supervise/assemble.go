@@ -93,6 +93,9 @@ func newUnit(cfg config, pcfg pool.Config, scfg supervisor.Config, rds *broker.R
 	}
 	scfg.Resources = sampler{pool.NewSampler()}
 	scfg.PreviousWorkers = u.pool.SlotNames(scfg.Policy.Max)
+	if scfg.Predict.Mode != supervisor.PredictOff {
+		scfg.Predict.Store = newPatternStore(rds, scfg.Queues, scfg.Predict.Period.Length)
+	}
 	if u.sup, err = supervisor.New(scfg, brokerAdapter{rds}, brokerAdapter{rds}, adaptPool(u.pool), reg); err != nil {
 		return u, fmt.Errorf("supervisor: %w", err)
 	}

@@ -102,12 +102,17 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 	if err := cfg.fitGroups(c, pol); err != nil {
 		return cfg, err
 	}
+	predict, err := predictFromFlags(c, pol.Location)
+	if err != nil {
+		return cfg, err
+	}
 	cfg.Supervisor = supervisor.Config{
 		Policy:       pol,
 		Queues:       w.queues,
 		PollInterval: c.Duration(flagPollInterval),
 		StallAfter:   stallAfter(c.Duration(flagStallTimeout)),
 		BrokerURL:    broker.Redact(cfg.Broker.URL),
+		Predict:      predict,
 	}
 	if d := c.Duration(flagImportTimeout); d <= 0 {
 		return cfg, usagef("--import-timeout %s: accepted: a positive duration like 2m", d)

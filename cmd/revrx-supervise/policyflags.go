@@ -100,9 +100,10 @@ func concurrencyFromFlags(c *cli.Context) (int, error) {
 }
 
 // policyFlags are the flags of the scaling policy (strategies, guard,
-// schedules, HPA behavior), shared by the supervisor and `simulate`.
+// schedules, HPA behavior, the learned floor), shared by the supervisor
+// and `simulate`.
 func policyFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: flagPolicy, EnvVars: []string{"REVRX_POLICY"}, Value: string(policy.AlgorithmRevrx),
 			Usage: "scaling algorithm: revrx (the strategies below) or celery (Celery's own --autoscale, for comparison)"},
 		&cli.IntFlag{Name: flagTasksPerWorker, EnvVars: []string{"REVRX_TASKS_PER_WORKER"},
@@ -137,7 +138,7 @@ func policyFlags() []cli.Flag {
 			Usage: "which scale-up policy wins: Max (default), Min or Disabled"},
 		&cli.StringFlag{Name: flagDownSelect, EnvVars: []string{"REVRX_SCALE_DOWN_SELECT"},
 			Usage: "which scale-down policy wins: Max (default), Min or Disabled"},
-	}
+	}, predictFlags()...)
 }
 
 // policyFromFlags builds the scaling policy; every error is a usageError

@@ -130,13 +130,16 @@ func (d *Decision) limit(target, lo, hi int, host HostUsage, now time.Time, p Co
 }
 
 // explain sets d.Reason from the inputs (waiting, reserved and running
-// tasks, the oldest wait), the desired count and its strategy, the bound
+// tasks, the oldest wait, the learned forecast), the desired count and its strategy, the bound
 // that clamped it and a blocked scale-up. d.Desired, d.Strategy and
 // d.Blocked must be final; the actions append to the reason afterwards.
 func (d *Decision) explain(obs Observation, l load, lo, hi int) {
 	inputs := fmt.Sprintf("%d waiting, %d reserved, %d running", obs.Waiting, l.received, l.running)
 	if obs.OldestWait > 0 {
 		inputs += fmt.Sprintf(", oldest waiting %s", obs.OldestWait.Round(100*time.Millisecond))
+	}
+	if obs.Forecast > 0 {
+		inputs += fmt.Sprintf(", forecast %d", obs.Forecast)
 	}
 	d.Reason = fmt.Sprintf("%s -> %d by %s%s", inputs, d.Desired, d.Strategy, boundNote(*d, lo, hi))
 	if d.Blocked != "" {

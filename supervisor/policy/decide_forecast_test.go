@@ -57,3 +57,15 @@ func TestDecideWithForecast(t *testing.T) {
 		})
 	}
 }
+
+func TestNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		demand int64
+		tpw    int
+		want   int
+	}{{0, 1, 0}, {1, 1, 1}, {7, 1, 7}, {7, 4, 2}, {8, 4, 2}, {30, 1, 30}} {
+		if got := Needed(Decision{Demand: tc.demand}, Config{TasksPerWorker: tc.tpw}); got != tc.want {
+			t.Errorf("Needed(demand %d, %d per worker) = %d, want %d", tc.demand, tc.tpw, got, tc.want)
+		}
+	}
+}

@@ -180,3 +180,12 @@ func (p Pattern) slotForecast(t time.Time, per Period) int {
 	}
 	return int(math.Round(level))
 }
+
+// Needed is the processes d's demand needs: Demand over TasksPerWorker,
+// rounded up, above MAX too (what an outer autoscaler should know). It is
+// what a Pattern records: the work, not the decision, so a floor the
+// forecast raised never teaches itself.
+func Needed(d Decision, p Config) int {
+	tpw := int64(max(p.TasksPerWorker, 1))
+	return int((max(d.Demand, 0) + tpw - 1) / tpw)
+}
