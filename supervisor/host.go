@@ -59,12 +59,33 @@ func (h *Host) Snapshot() Status {
 			reasons = append(reasons, gs.LastDecision.Reason)
 		}
 		st.ShuttingDown = st.ShuttingDown || gs.ShuttingDown
+		st.Forecast = addForecast(st.Forecast, gs.Forecast)
 		gs.Settings = nil // the host's, above
 		st.Groups = append(st.Groups, gs)
 	}
 	st.LastDecision.Reason = strings.Join(reasons, "; ")
 	st.Policy.MaxNow = h.budget.Max(st.Time)
 	return st
+}
+
+// addForecast adds a group's forecast to the host's sum so far (nil for
+// none): the processes summed, ready once every group's is, the longest
+// lead, the earliest learning start.
+func addForecast(sum, g *ForecastStatus) *ForecastStatus {
+	switch {
+	case g == nil:
+		return sum
+	case sum == nil:
+		c := *g
+		return &c
+	}
+	sum.Workers += g.Workers
+	sum.Ready, sum.Stored, sum.LeadMeasured = sum.Ready && g.Ready, sum.Stored && g.Stored, sum.LeadMeasured && g.LeadMeasured
+	sum.LeadSeconds = max(sum.LeadSeconds, g.LeadSeconds)
+	if !g.LearningSince.IsZero() && (sum.LearningSince.IsZero() || g.LearningSince.Before(sum.LearningSince)) {
+		sum.LearningSince = g.LearningSince
+	}
+	return sum
 }
 
 // Timeline is the host's chart (each step's values summed over the

@@ -64,3 +64,20 @@ func TestHostGroups(t *testing.T) {
 		t.Errorf("Ready() = %v, want both groups named (their workers are not online)", err)
 	}
 }
+
+func TestAddForecast(t *testing.T) {
+	early, late := t0.Add(-time.Hour), t0
+	a := &ForecastStatus{Workers: 3, Ready: true, Stored: true, LeadMeasured: true, LeadSeconds: 1.2, LearningSince: late}
+	b := &ForecastStatus{Workers: 2, Ready: false, Stored: true, LeadMeasured: true, LeadSeconds: 1.5, LearningSince: early}
+	if got := addForecast(nil, nil); got != nil {
+		t.Errorf("no group forecasts: %+v, want nil", got)
+	}
+	sum := addForecast(addForecast(nil, a), b)
+	want := ForecastStatus{Workers: 5, Ready: false, Stored: true, LeadMeasured: true, LeadSeconds: 1.5, LearningSince: early}
+	if *sum != want {
+		t.Errorf("sum %+v, want %+v", *sum, want)
+	}
+	if a.Workers != 3 {
+		t.Errorf("adding changed the first group's own status: %+v", a)
+	}
+}

@@ -184,7 +184,7 @@ func (m *metrics) zeroes() {
 	for _, o := range []string{events.OutcomeSucceeded, events.OutcomeFailed, events.OutcomeRetried, events.OutcomeRevoked, events.OutcomeRejected} {
 		m.tasksCompleted.WithLabelValues(o)
 	}
-	for _, st := range []policy.Strategy{policy.StrategyMin, policy.StrategyQueue, policy.StrategyWait, policy.StrategySchedule, policy.StrategyCelery} {
+	for _, st := range []policy.Strategy{policy.StrategyMin, policy.StrategyQueue, policy.StrategyWait, policy.StrategySchedule, policy.StrategyForecast, policy.StrategyCelery} {
 		m.scalingEvents.WithLabelValues("up", string(st))
 	}
 	for _, r := range []policy.StopReason{policy.StopIdle, policy.StopMemoryPressure, policy.StopWorkerMemory, policy.StopRebalance} {

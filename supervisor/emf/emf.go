@@ -21,7 +21,8 @@ import (
 // one per queue, in name order, with QueueDepth (Count) and
 // OldestWaitSeconds (Seconds) under the dimension Queue; the first also
 // carries the pool-wide DesiredWorkers, RunningWorkers (idle or busy) and
-// UnmetDemandWorkers (Count) under no dimension. With no queue reading yet
+// UnmetDemandWorkers (Count) under no dimension, and ForecastWorkers (Count)
+// with --predict forecast or on. With no queue reading yet
 // there is one document with the pool-wide metrics only. A host with queue
 // groups adds one document per group (groupDocuments).
 func Documents(st supervisor.Status, namespace string) ([][]byte, error) {
@@ -46,8 +47,12 @@ func Documents(st supervisor.Status, namespace string) ([][]byte, error) {
 		}
 		if i == 0 {
 			doc["DesiredWorkers"], doc["RunningWorkers"], doc["UnmetDemandWorkers"] = st.LastDecision.Desired, up, st.LastDecision.Unmet
-			directives = append(directives, emfDirective{Namespace: namespace, Dimensions: [][]string{{}},
-				Metrics: []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}}})
+			metrics := []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}}
+			if st.Forecast != nil {
+				doc["ForecastWorkers"] = st.Forecast.Workers
+				metrics = append(metrics, emfMetric{"ForecastWorkers", "Count"})
+			}
+			directives = append(directives, emfDirective{Namespace: namespace, Dimensions: [][]string{{}}, Metrics: metrics})
 		}
 		doc["_aws"] = emfMetadata{Timestamp: st.Time.UnixMilli(), CloudWatchMetrics: directives}
 		b, err := json.Marshal(doc)
@@ -62,8 +67,9 @@ func Documents(st supervisor.Status, namespace string) ([][]byte, error) {
 
 // groupDocuments renders one document per queue group of a host with
 // several, in their order, under the dimension Group: DesiredWorkers,
-// RunningWorkers (idle or busy), UnmetDemandWorkers and LimitWorkers (its
-// part of the host budget now), all Count.
+// RunningWorkers (idle or busy), UnmetDemandWorkers, LimitWorkers (its
+// part of the host budget now) and, with --predict, ForecastWorkers, all
+// Count.
 func groupDocuments(st supervisor.Status, namespace string) ([][]byte, error) {
 	var lines [][]byte
 	for _, g := range st.Groups {
@@ -71,14 +77,17 @@ func groupDocuments(st supervisor.Status, namespace string) ([][]byte, error) {
 			continue
 		}
 		up, _ := g.WorkersUp()
+		metrics := []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}, {"LimitWorkers", "Count"}}
 		doc := map[string]any{
 			"Group": g.Group.Name, "DesiredWorkers": g.LastDecision.Desired, "RunningWorkers": up,
 			"UnmetDemandWorkers": g.LastDecision.Unmet, "LimitWorkers": g.Group.Limit,
-			"_aws": emfMetadata{Timestamp: st.Time.UnixMilli(), CloudWatchMetrics: []emfDirective{{
-				Namespace: namespace, Dimensions: [][]string{{"Group"}},
-				Metrics: []emfMetric{{"DesiredWorkers", "Count"}, {"RunningWorkers", "Count"}, {"UnmetDemandWorkers", "Count"}, {"LimitWorkers", "Count"}},
-			}}},
 		}
+		if g.Forecast != nil {
+			doc["ForecastWorkers"] = g.Forecast.Workers
+			metrics = append(metrics, emfMetric{"ForecastWorkers", "Count"})
+		}
+		doc["_aws"] = emfMetadata{Timestamp: st.Time.UnixMilli(), CloudWatchMetrics: []emfDirective{{
+			Namespace: namespace, Dimensions: [][]string{{"Group"}}, Metrics: metrics}}}
 		b, err := json.Marshal(doc)
 		if err != nil {
 			return nil, fmt.Errorf("emf: %w", err)

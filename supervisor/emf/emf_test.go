@@ -57,3 +57,27 @@ func TestDocumentsGroups(t *testing.T) {
 		t.Fatalf("Documents() = %s\nwant the host's then\n%s", got, want)
 	}
 }
+
+func TestDocumentsForecast(t *testing.T) {
+	group := supervisor.Status{Group: &supervisor.GroupStatus{Name: "llm", Limit: 2}, Forecast: &supervisor.ForecastStatus{Workers: 7}}
+	st := supervisor.Status{Time: time.UnixMilli(1764244800123).UTC(), Forecast: &supervisor.ForecastStatus{Workers: 7},
+		Groups: []supervisor.Status{group}}
+	got, err := Documents(st, "N")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`{"DesiredWorkers":0,"ForecastWorkers":7,"RunningWorkers":0,"UnmetDemandWorkers":0,"_aws":{"Timestamp":1764244800123,"CloudWatchMetrics":[` +
+			`{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"DesiredWorkers","Unit":"Count"},{"Name":"RunningWorkers","Unit":"Count"},{"Name":"UnmetDemandWorkers","Unit":"Count"},{"Name":"ForecastWorkers","Unit":"Count"}]}]}}`,
+		`{"DesiredWorkers":0,"ForecastWorkers":7,"Group":"llm","LimitWorkers":2,"RunningWorkers":0,"UnmetDemandWorkers":0,"_aws":{"Timestamp":1764244800123,"CloudWatchMetrics":[` +
+			`{"Namespace":"N","Dimensions":[["Group"]],"Metrics":[{"Name":"DesiredWorkers","Unit":"Count"},{"Name":"RunningWorkers","Unit":"Count"},{"Name":"UnmetDemandWorkers","Unit":"Count"},{"Name":"LimitWorkers","Unit":"Count"},{"Name":"ForecastWorkers","Unit":"Count"}]}]}}`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Documents() = %s, want %d lines", got, len(want))
+	}
+	for i := range want {
+		if string(got[i]) != want[i] {
+			t.Errorf("line %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+}
