@@ -157,6 +157,20 @@ func disabledNote(why string) string {
 	return " (extension disabled: " + why + ")"
 }
 
+// forecastLine says what the learned floor knows: the forecast once a
+// full period is learned, else since when it learns; and the lead.
+func forecastLine(f supervisor.ForecastStatus) string {
+	lead := fmt.Sprintf("lead %.2fs", f.LeadSeconds)
+	if !f.LeadMeasured {
+		lead += " (assumed until a start-up is seen)"
+	}
+	if !f.Ready {
+		return fmt.Sprintf("learning since %s (period %s), nothing forecast yet; %s",
+			f.LearningSince.Format(time.RFC3339), time.Duration(f.PeriodSeconds*float64(time.Second)), lead)
+	}
+	return fmt.Sprintf("%d processes within the lead (period %s); %s", f.Workers, time.Duration(f.PeriodSeconds*float64(time.Second)), lead)
+}
+
 // printStatus writes st as a few aligned tables.
 func printStatus(w io.Writer, st supervisor.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -169,6 +183,9 @@ func printStatus(w io.Writer, st supervisor.Status) error {
 		m := e.Main
 		fmt.Fprintf(tw, "engine\t%s\tmain %s pid %d %s, restarts %d; %d processes, %d reserved, prefetch %d%s\n",
 			e.Engine, m.Name, m.PID, m.State, m.Restarts, e.Processes, e.Reserved, e.Prefetch, disabledNote(e.Disabled))
+	}
+	if f := st.Forecast; f != nil {
+		fmt.Fprintf(tw, "forecast\t%s\t%s\n", f.Mode, forecastLine(*f))
 	}
 	d := st.LastDecision
 	fmt.Fprintf(tw, "decision\tdesired %d\tdemand %d, unmet %d: %s\n\n", d.Desired, d.Demand, d.Unmet, d.Reason)

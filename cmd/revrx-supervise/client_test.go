@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
@@ -97,5 +98,27 @@ func TestPrintStatusGroups(t *testing.T) {
 	want := regexp.MustCompile(`(?m)^llm\s+llm\s+0-2\s+2\s+2\s+2\s+2 \(capped\)\s+llm1@h pid 42 running$`)
 	if !want.MatchString(b.String()) {
 		t.Errorf("no group row like %s in\n%s", want, b.String())
+	}
+}
+
+// TestPrintStatusForecast: the learned floor gets a line, saying whether
+// it forecasts yet.
+func TestPrintStatusForecast(t *testing.T) {
+	for _, tc := range []struct {
+		f    supervisor.ForecastStatus
+		want string
+	}{
+		{supervisor.ForecastStatus{Mode: supervisor.PredictOn, PeriodSeconds: 86400, Ready: true, Workers: 6, LeadSeconds: 1.4, LeadMeasured: true},
+			`forecast\s+on\s+6 processes within the lead \(period 24h0m0s\); lead 1\.40s`},
+		{supervisor.ForecastStatus{Mode: supervisor.PredictForecast, PeriodSeconds: 600, LearningSince: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), LeadSeconds: 2},
+			`forecast\s+forecast\s+learning since 2026-12-02T09:00:00Z \(period 10m0s\), nothing forecast yet; lead 2\.00s \(assumed until a start-up is seen\)`},
+	} {
+		var b bytes.Buffer
+		if err := printStatus(&b, supervisor.Status{Forecast: &tc.f}); err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(tc.want).MatchString(b.String()) {
+			t.Errorf("no line like %s in\n%s", tc.want, b.String())
+		}
 	}
 }
