@@ -28,7 +28,8 @@ func (h *Host) Groups() []*Supervisor { return slices.Clone(h.groups) }
 
 // Snapshot is the host's status: every group's workers and queues
 // together, the host budget as the policy's bounds, the sum of the groups'
-// decisions, and each group's own status under Groups.
+// decisions and of their efficiencies, and each group's own status under
+// Groups.
 func (h *Host) Snapshot() Status {
 	st := Status{Queues: map[string]QueueStatus{}, Broker: BrokerStatus{Up: true, EventsUp: true}}
 	var reasons []string
@@ -55,6 +56,7 @@ func (h *Host) Snapshot() Status {
 		st.LastDecision.Demand += gs.LastDecision.Demand
 		st.LastDecision.Desired += gs.LastDecision.Desired
 		st.LastDecision.Unmet += gs.LastDecision.Unmet
+		st.Efficiency = st.Efficiency.plus(gs.Efficiency)
 		if gs.LastDecision.Reason != "" {
 			reasons = append(reasons, gs.LastDecision.Reason)
 		}

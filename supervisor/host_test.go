@@ -31,8 +31,8 @@ func groupHarness(t *testing.T, name string, lo, hi int, budget *HostBudget, now
 
 // TestHostGroups: two groups' loops under a host budget of 4: the first
 // group's backlog takes the room its minimum and the other's leave; the
-// host view sums them, names each group in its reasons, and is not ready
-// while a group's minimum is down.
+// host view sums them (their efficiency too), names each group in its
+// reasons, and is not ready while a group's minimum is down.
 func TestHostGroups(t *testing.T) {
 	now := t0
 	budget := NewHostBudget(policy.Budget{Max: 4, RebalanceAfter: 5 * time.Second}, []string{"video", "audio"}, []int{1, 1}, []int{4, 4})
@@ -50,6 +50,9 @@ func TestHostGroups(t *testing.T) {
 	if v, a := len(video.pool.Workers()), len(audio.pool.Workers()); v != 3 || a != 1 {
 		t.Errorf("video %d, audio %d workers; want 3 (10 waiting, audio's minimum kept) and 1", v, a)
 	}
+	now = now.Add(10 * time.Second)
+	video.sup.tick(context.Background())
+	audio.sup.tick(context.Background())
 	st := host.Snapshot()
 	if len(st.Groups) != 2 || len(st.Workers) != 4 || st.Policy.Max != 4 || st.Policy.Min != 2 {
 		t.Fatalf("host status: %d groups, %d workers, policy %d..%d; want 2, 4, 2..4", len(st.Groups), len(st.Workers), st.Policy.Min, st.Policy.Max)
@@ -59,6 +62,11 @@ func TestHostGroups(t *testing.T) {
 	}
 	if !strings.HasPrefix(st.LastDecision.Reason, "group video: 10 waiting") || !strings.Contains(st.LastDecision.Reason, "; group audio: ") {
 		t.Errorf("host reason %q, want both groups' named", st.LastDecision.Reason)
+	}
+	if v, a, all := st.Groups[0].Efficiency, st.Groups[1].Efficiency, st.Efficiency; v.StartingSeconds != 30 ||
+		a.StartingSeconds != 10 || all.StartingSeconds != 40 || all.IdleShare != 0 {
+		t.Errorf("starting seconds: video %v, audio %v, host %v; want 30 (3 for 10 s), 10 and their sum, no idle",
+			v.StartingSeconds, a.StartingSeconds, all.StartingSeconds)
 	}
 	if err := host.Ready(); err == nil || !strings.Contains(err.Error(), "group video:") || !strings.Contains(err.Error(), "group audio:") {
 		t.Errorf("Ready() = %v, want both groups named (their workers are not online)", err)

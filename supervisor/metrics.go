@@ -45,6 +45,8 @@ type metrics struct {
 	tasksDied        prometheus.Counter
 	processLosses    prometheus.Counter
 	workerStalls     prometheus.Counter
+
+	cost *costMetrics
 }
 
 // newMetrics creates the series and registers them on reg; every labelled
@@ -218,7 +220,7 @@ func undecodedMetric(ev Events) prometheus.Collector {
 }
 
 // registerMetrics registers every series s exports on reg: its metrics
-// (with the per-queue series of queues at 0), revrx_build_info and the
+// (with the per-queue series of queues at 0), the cost series, revrx_build_info and the
 // per-worker collector, which reads s's last status at scrape time.
 func registerMetrics(reg prometheus.Registerer, s *Supervisor, queues []string, version string) (*metrics, error) {
 	m, err := newMetrics(reg)
@@ -226,6 +228,9 @@ func registerMetrics(reg prometheus.Registerer, s *Supervisor, queues []string, 
 		return nil, err
 	}
 	m.perQueue(queues)
+	if m.cost, err = newCostMetrics(reg); err != nil {
+		return nil, err
+	}
 	if err := reg.Register(undecodedMetric(s.events)); err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}

@@ -16,10 +16,13 @@ type Status struct {
 	Policy       PolicyStatus           `json:"policy"`
 	Workers      []WorkerStatus         `json:"workers"`
 	LastDecision DecisionStatus         `json:"last_decision"`
-	ShuttingDown bool                   `json:"shutting_down"`
-	AppHost      *AppHostState          `json:"app_host,omitempty"`
-	Engine       *EngineState           `json:"engine,omitempty"` // the pool engine's worker main
-	Settings     []Setting              `json:"settings,omitempty"`
+	// Efficiency is what the processes cost and did over the last
+	// EfficiencyWindow.
+	Efficiency   Efficiency    `json:"efficiency"`
+	ShuttingDown bool          `json:"shutting_down"`
+	AppHost      *AppHostState `json:"app_host,omitempty"`
+	Engine       *EngineState  `json:"engine,omitempty"` // the pool engine's worker main
+	Settings     []Setting     `json:"settings,omitempty"`
 	// Group is this supervisor's queue group and its part of the host
 	// budget; nil outside groups.
 	Group *GroupStatus `json:"group,omitempty"`
@@ -115,6 +118,7 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 	p := s.cfg.Policy
 	s.lastDesired, s.lastBlocked = d.Desired, d.Blocked
 	s.recordMetrics(d, obs, views, now)
+	s.cost.tick(now, tallyCost(d, p.TasksPerWorker, views, workers))
 
 	st := Status{
 		Time:         now,
@@ -122,6 +126,7 @@ func (s *Supervisor) record(d policy.Decision, obs policy.Observation, views []p
 		Queues:       make(map[string]QueueStatus, len(s.lastBacklog)),
 		Policy:       policyStatus(p, now),
 		LastDecision: DecisionStatus{Demand: d.Demand, Desired: d.Desired, Unmet: d.Unmet(p), Reason: d.Reason},
+		Efficiency:   s.cost.efficiency(now),
 		ShuttingDown: s.shuttingDown.Load(),
 		Settings:     s.cfg.Settings,
 	}

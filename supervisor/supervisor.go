@@ -122,6 +122,7 @@ type Supervisor struct {
 	bm       *budgetMetrics // nil outside groups
 	predict  *predictor     // nil with --predict off
 	runtime  runtimeMean    // of the tasks finished, for the host budget
+	cost     *costMeter     // process-seconds, for the metrics and Status.Efficiency
 	log      *slog.Logger
 
 	lastTick     atomic.Int64                    // unix nanos of the last completed tick, for /livez
@@ -173,6 +174,7 @@ func New(cfg Config, q Queue, ev Events, p Pool, reg prometheus.Registerer) (*Su
 	m.max.Set(float64(cfg.Policy.Max))
 	m.tasksPerWorker.Set(float64(cfg.Policy.TasksPerWorker))
 	s.m = m
+	s.cost = &costMeter{m: m.cost, window: newEfficiencyRing(efficiencyStep, EfficiencyWindow)}
 	if s.predict, err = newPredictor(cfg.Predict, cfg.PollInterval, cfg.Logger, reg); err != nil {
 		return nil, err
 	}

@@ -132,6 +132,7 @@ func (s *Supervisor) handleEvent(ev events.Event) {
 		return
 	}
 	s.m.tasksCompleted.WithLabelValues(c.Outcome).Inc()
+	s.cost.finished.Add(1)
 	if c.Runtime > 0 {
 		s.runtime.add(c.Runtime)
 		s.m.taskRuntime.Observe(c.Runtime)
