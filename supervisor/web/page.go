@@ -26,16 +26,18 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"seconds": seconds,
 	"join":    strings.Join,
 	"percent": func(ratio float64) string { return strconv.FormatFloat(100*ratio, 'f', 0, 64) + " %" },
+	"psec":    processSeconds,
 }).Parse(pageHTML))
 
 // pageData is what the page template reads.
 type pageData struct {
-	Status    supervisor.Status
-	Refresh   int // seconds
-	Chart     chart
-	Queues    []pageQueue
-	Groups    []pageGroup
-	Decisions []supervisor.DecisionEvent
+	Status     supervisor.Status
+	Refresh    int // seconds
+	Chart      chart
+	Queues     []pageQueue
+	Groups     []pageGroup
+	Efficiency []pageEfficiency
+	Decisions  []supervisor.DecisionEvent
 }
 
 // pageGroup is one row of the queue groups table.
@@ -80,13 +82,15 @@ type pageQueue struct {
 }
 
 // servePage answers / with the self-contained HTML status page: a chart of
-// the last hour, the workers, the queues, the policy and the last decisions
-// that changed something. It reloads itself every pageRefresh.
+// the last hour, the queue groups, the last hour's efficiency, the workers,
+// the queues, the policy and the last decisions that changed something. It
+// reloads itself every pageRefresh.
 func (s *server) servePage(w http.ResponseWriter, _ *http.Request) {
 	st := s.src.Snapshot()
 	samples, decisions := s.src.Timeline(st.Time)
 	data := pageData{Status: st, Refresh: int(pageRefresh / time.Second),
-		Chart: newChart(samples, st.Time, supervisor.TimelineWindow), Decisions: decisions, Groups: groupRows(st)}
+		Chart: newChart(samples, st.Time, supervisor.TimelineWindow), Decisions: decisions, Groups: groupRows(st),
+		Efficiency: efficiencyRows(st)}
 	for name, q := range st.Queues {
 		data.Queues = append(data.Queues, pageQueue{Name: name, QueueStatus: q})
 	}

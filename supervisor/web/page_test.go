@@ -56,7 +56,9 @@ func TestStatusPage(t *testing.T) {
 	src.status = supervisor.Status{Time: t0.Add(7 * time.Second),
 		Queues:  map[string]supervisor.QueueStatus{"reports": {Messages: 4}},
 		Policy:  supervisor.PolicyStatus{Min: 1, Max: 3, MinNow: 1, MaxNow: 3},
-		Workers: []supervisor.WorkerStatus{{Name: "worker1@h", Slot: 1, State: policy.PhaseIdle}}}
+		Workers: []supervisor.WorkerStatus{{Name: "worker1@h", Slot: 1, State: policy.PhaseIdle}},
+		Efficiency: supervisor.Efficiency{Since: t0, TasksCompleted: 4, BusySeconds: 12, IdleSeconds: 4, StartingSeconds: 0.5,
+			IdleShare: 4 / 16.5, SecondsPerTask: 16.5 / 4}}
 	src.samples = []supervisor.Sample{{At: t0, Desired: 1}, {At: t0.Add(5 * time.Second), Depth: 4, Workers: 1, Desired: 1}}
 	_, _, body = get("/")
 	for _, series := range []string{"depth", "workers", "desired"} {
@@ -70,7 +72,9 @@ func TestStatusPage(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{`<td class="name">worker1@h</td>`, "<td>reports</td>", "min 1, max 3"} {
+	for _, want := range []string{`<td class="name">worker1@h</td>`, "<td>reports</td>", "min 1, max 3",
+		`<tr class="efficiency"><td class="n tasks">4</td><td class="n busy">12</td><td class="n idle">4.0</td><td class="n">0.5</td><td class="n share">24 %</td><td class="n per-task">4.1</td><td>` + t0.Format("15:04:05") + `</td></tr>`,
+	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("GET / lacks %s", want)
 		}
@@ -138,10 +142,12 @@ func TestChartSpan(t *testing.T) {
 }
 
 // TestStatusPageGroups: a host with queue groups lists each group with its
-// queues, range, processes, share and limit, a capped one marked so.
+// queues, range, processes, share and limit, a capped one marked so, and
+// each group's efficiency and the total.
 func TestStatusPageGroups(t *testing.T) {
 	group := func(name, queue string, lo, hi, limit int, capped bool, workers ...policy.Phase) supervisor.Status {
 		st := supervisor.Status{Queues: map[string]supervisor.QueueStatus{queue: {}},
+			Efficiency:   supervisor.Efficiency{TasksCompleted: int64(len(name)), BusySeconds: 30, IdleSeconds: 10, IdleShare: 0.25},
 			Policy:       supervisor.PolicyStatus{MinNow: lo, MaxNow: hi},
 			Group:        &supervisor.GroupStatus{Name: name, HostMax: 6, Share: limit, Limit: limit, Capped: capped},
 			Engine:       &supervisor.EngineState{Main: supervisor.EngineMain{Name: name + "1@h", PID: 42, State: supervisor.WorkerRunning}},
@@ -152,6 +158,7 @@ func TestStatusPageGroups(t *testing.T) {
 		return st
 	}
 	src := &fakeSource{status: supervisor.Status{Time: t0, Policy: supervisor.PolicyStatus{Max: 6, MaxNow: 6},
+		Efficiency: supervisor.Efficiency{TasksCompleted: 7, BusySeconds: 60, IdleSeconds: 20, IdleShare: 0.25, SecondsPerTask: 80.0 / 7},
 		Groups: []supervisor.Status{
 			group("llm", "llm", 0, 2, 2, true, policy.PhaseBusy, policy.PhaseBusy),
 			group("rest", "rest", 1, 6, 4, false, policy.PhaseIdle),
@@ -161,6 +168,9 @@ func TestStatusPageGroups(t *testing.T) {
 		"Queue groups (host budget 6 processes)",
 		`<td class="name">llm</td><td>llm</td><td class="n">0–2</td><td class="n">2</td><td class="n">2</td><td class="n">2</td><td class="n">2 (capped)</td><td>llm1@h pid 42 running</td><td>group llm: 50 waiting</td>`,
 		`<td class="name">rest</td><td>rest</td><td class="n">1–6</td><td class="n">1</td><td class="n">0</td>`,
+		`<tr class="efficiency"><td class="name">llm</td><td class="n tasks">3</td><td class="n busy">30</td><td class="n idle">10</td><td class="n">0.0</td><td class="n share">25 %</td><td class="n per-task">–</td>`,
+		`<tr class="efficiency"><td class="name">rest</td><td class="n tasks">4</td>`,
+		`<tr class="efficiency total"><td class="name">all groups</td><td class="n tasks">7</td><td class="n busy">60</td><td class="n idle">20</td><td class="n">0.0</td><td class="n share">25 %</td><td class="n per-task">11</td>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
