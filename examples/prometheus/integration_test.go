@@ -37,7 +37,7 @@ const (
 // shortened to 3 s) against a real revrx-supervise at --autoscale=1,1 with a
 // real Celery worker and a private redis-server, publishes a burst with
 // examples/producer.py, and checks through the HTTP API that the recorded
-// series take the expected values and that the alert fires during the burst
+// series (the cost ones included) take the expected values and that the alert fires during the burst
 // and resolves after it. Everything it starts is stopped at the end.
 func TestPrometheusScrapesSupervisor(t *testing.T) {
 	if testing.Short() {
@@ -117,6 +117,11 @@ func TestPrometheusScrapesSupervisor(t *testing.T) {
 	api.expectValue(ctx, t, `sum(revrx_tasks_completed_total)`, 8, 8)
 	api.waitFor(ctx, t, sup, `revrx:tasks_processed:rate1m > 0`, nil)
 	t.Logf("drained, alert resolved, tasks processed, %s after the burst", time.Since(burst).Round(100*time.Millisecond))
+	// One process all along, busy 1.5 s per task and idle before the
+	// burst: about 1.5 process-seconds a task or more (the two rates are
+	// extrapolated apart), and some but not all of them idle.
+	api.expectValue(ctx, t, `revrx:process_seconds_per_task`, 1, 30)
+	api.expectValue(ctx, t, `revrx:idle_process_share`, 0.01, 0.99)
 	// The example app sends task-sent events, so each wait is known: the
 	// first task waited ~0 s, the last ~7 x 1.5 s.
 	api.expectValue(ctx, t, `revrx:queue_wait_seconds:p50{queue="`+queue+`"}`, 0.5, 60)
