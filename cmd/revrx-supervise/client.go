@@ -19,7 +19,7 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor"
 )
 
-// Flags of the client commands (status, healthcheck).
+// Flags of the client commands (status, report, healthcheck).
 const (
 	flagAddr    = "addr"
 	flagJSON    = "json"

@@ -44,7 +44,7 @@ func flagsDoc() string {
 		"variables listed (the first one set wins).\n\n")
 	b.WriteString("## revrx-supervise [flags] [-- worker args...]\n\n")
 	flagTable(&b, flags())
-	for _, c := range []*cli.Command{simulateCommand(), statusCommand(), healthcheckCommand()} {
+	for _, c := range []*cli.Command{simulateCommand(), statusCommand(), reportCommand(), healthcheckCommand()} {
 		fmt.Fprintf(&b, "\n## revrx-supervise %s\n\n%s\n\n", c.Name, c.Usage)
 		flagTable(&b, c.Flags)
 	}

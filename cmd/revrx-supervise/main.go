@@ -49,7 +49,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(c.App.Writer, "revrx-supervise", buildVersion())
 				return nil
 			},
-		}, simulateCommand(), statusCommand(), healthcheckCommand()},
+		}, simulateCommand(), statusCommand(), reportCommand(), healthcheckCommand()},
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action: func(c *cli.Context) error {
