@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,7 +78,8 @@ func chartPointCount(dom, series string) int {
 
 // TestStatusPageInChromium renders / in headless Chromium while a real
 // supervisor scales real workers: the chart has points, the first worker
-// has a row, and after a burst so does the second.
+// has a row, after a burst so does the second, and once tasks completed
+// the efficiency table counts them and their process-seconds.
 func TestStatusPageInChromium(t *testing.T) {
 	t.Parallel() // its own Redis, supervisor and workers
 	needCelery(t)
@@ -126,6 +128,12 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 
+	waitFor(t, 30*time.Second, "two tasks completed", func() bool {
+		return s.metric(`revrx_tasks_completed_total{outcome="succeeded"}`) >= 2
+	})
+	dom = chromium(t, bin, page, "--dump-dom")
+	checkEfficiencyRow(t, dom)
+
 	shot := filepath.Join(t.TempDir(), "status-page.png")
 	chromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,900", "--hide-scrollbars")
 	png, err := os.ReadFile(shot)
@@ -136,5 +144,28 @@ func TestStatusPageInChromium(t *testing.T) {
 		if err := os.WriteFile(*pageScreenshot, png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// efficiencyRow is the efficiency table's row of a supervisor without
+// queue groups: tasks, busy, idle, starting, idle share, per task.
+var efficiencyRow = regexp.MustCompile(`<tr class="efficiency"><td class="n tasks">(\d+)</td><td class="n busy">([\d.]+)</td>` +
+	`<td class="n idle">([\d.]+)</td><td class="n">[\d.]+</td><td class="n share">(\d+) %</td><td class="n per-task">([\d.]+)</td>`)
+
+// checkEfficiencyRow wants the rendered efficiency row to count tasks, some
+// busy and some idle process-seconds (MIN's idle worker before the burst),
+// and a cost per task.
+func checkEfficiencyRow(t *testing.T, dom string) {
+	t.Helper()
+	m := efficiencyRow.FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("rendered page has no efficiency row with tasks and a cost per task:\n%s", dom)
+	}
+	tasks, _ := strconv.Atoi(m[1])
+	busy, _ := strconv.ParseFloat(m[2], 64)
+	idle, _ := strconv.ParseFloat(m[3], 64)
+	share, _ := strconv.Atoi(m[4])
+	if tasks < 2 || busy <= 0 || idle <= 0 || share <= 0 || share >= 100 {
+		t.Errorf("efficiency row %q: want 2 tasks or more, busy and idle process-seconds, an idle share between 0 and 100 %%", m[0])
 	}
 }
