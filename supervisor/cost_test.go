@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -58,5 +59,28 @@ func TestProcessSecondsAccrue(t *testing.T) {
 	}
 	if all := e.ProcessSeconds(); e.IdleShare != e.IdleSeconds/all || e.SecondsPerTask != all {
 		t.Errorf("Snapshot().Efficiency = %+v: ratios do not match its sums", e)
+	}
+}
+
+// TestTallyCost: a leaving worker is busy while it runs a task (a whole
+// worker's events say so; a retiring pool process always does), else
+// idle; one in backoff is no process; only starting, idle and busy ones
+// count towards what the demand needs.
+func TestTallyCost(t *testing.T) {
+	view := func(ph policy.Phase, running int) policy.WorkerView {
+		return policy.WorkerView{Phase: ph, Running: running}
+	}
+	process := func(ph ProcessPhase) Worker { return Worker{Process: &Process{Phase: ph}} }
+	views := []policy.WorkerView{
+		view(policy.PhaseBusy, 1), view(policy.PhaseIdle, 0), view(policy.PhaseStarting, 0),
+		view(policy.PhaseDraining, 1), view(policy.PhaseStopping, 0), view(policy.PhaseBackoff, 0),
+		view(policy.PhaseDraining, 0), view(policy.PhaseStopping, 0),
+	}
+	workers := []Worker{{}, {}, {}, {}, {}, {}, process(ProcessRetiring), process(ProcessStopping)}
+	got := tallyCost(policy.Decision{Demand: 1, Desired: 1, Strategy: policy.StrategyQueue}, 1, views, workers)
+	want := costTally{busy: 3, idle: 3, starting: 1, holding: holding{needed: 1, held: map[holder]int{heldByKeepalive: 1}}}
+	if got.busy != want.busy || got.idle != want.idle || got.starting != want.starting ||
+		got.holding.needed != want.holding.needed || !maps.Equal(got.holding.held, want.holding.held) {
+		t.Errorf("tallyCost() = %+v, want %+v", got, want)
 	}
 }
