@@ -58,7 +58,8 @@ func TestStatusPage(t *testing.T) {
 		Policy:  supervisor.PolicyStatus{Min: 1, Max: 3, MinNow: 1, MaxNow: 3},
 		Workers: []supervisor.WorkerStatus{{Name: "worker1@h", Slot: 1, State: policy.PhaseIdle}},
 		Efficiency: supervisor.Efficiency{Since: t0, TasksCompleted: 4, BusySeconds: 12, IdleSeconds: 4, StartingSeconds: 0.5,
-			IdleShare: 4 / 16.5, SecondsPerTask: 16.5 / 4}}
+			IdleShare: 4 / 16.5, SecondsPerTask: 16.5 / 4},
+		Forecast: &supervisor.ForecastStatus{Mode: supervisor.PredictOn, Ready: true, Workers: 6, LeadSeconds: 2.6}}
 	src.samples = []supervisor.Sample{{At: t0, Desired: 1}, {At: t0.Add(5 * time.Second), Depth: 4, Workers: 1, Desired: 1}}
 	_, _, body = get("/")
 	for _, series := range []string{"depth", "workers", "desired"} {
@@ -73,6 +74,7 @@ func TestStatusPage(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`<td class="name">worker1@h</td>`, "<td>reports</td>", "min 1, max 3",
+		`<dd id="forecast">on: 6 processes within the next 2.6s</dd>`,
 		`<tr class="efficiency"><td class="n tasks">4</td><td class="n busy">12</td><td class="n idle">4.0</td><td class="n">0.5</td><td class="n share">24 %</td><td class="n per-task">4.1</td><td>` + t0.Format("15:04:05") + `</td></tr>`,
 	} {
 		if !strings.Contains(body, want) {
