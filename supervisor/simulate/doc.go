@@ -28,6 +28,14 @@
 //	2.5  40 0.5  audio   # a burst of 40 short ones on audio
 //	3    1  2            # one 2 s task on the default queue
 //
+// A comment line "# ramp START-END" (seconds) marks a ramp window: the
+// tasks arriving in [START, END) count for the summary's "wait p95 during
+// ramps" (Result.RampWait), the figure a learned floor is judged on. A
+// trace may mark any number; a comment whose second word does not begin
+// with a digit ("# ramp up to 6/s") stays a comment.
+//
+//	# ramp 60-80         # the tasks arriving from 60 s to before 80 s
+//
 // # Model
 //
 // Time is an offset from a fixed start instant (DefaultStart unless told;
@@ -148,7 +156,8 @@
 // # Measures
 //
 // Over [0, horizon]: each started task's wait (start − arrival;
-// nearest-rank p50, p95 and max); worker-seconds, the integral of workers
+// nearest-rank p50, p95 and max), and the p95 of the tasks that arrived
+// in a ramp window when the trace marks any; worker-seconds, the integral of workers
 // alive (starting, online or stopping) × concurrency, i.e. execution slots
 // as the benchmark measures them; peak workers; scaling events (workers
 // started plus stopped by decisions); direction changes (how often the

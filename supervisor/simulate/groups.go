@@ -57,12 +57,13 @@ func (m Model) validateGroups() error {
 }
 
 // SplitTrace gives each group the batches of its queues (QueueName), in
-// the groups' order, each named after the trace and the group. A batch of
+// the groups' order, each named after the trace and the group and with its
+// ramp windows. A batch of
 // a queue in no group is an error naming the queue and its line.
 func SplitTrace(tr Trace, groups []Group) ([]Trace, error) {
 	out := make([]Trace, len(groups))
 	for i, g := range groups {
-		out[i].Name = tr.Name + "/" + g.Name
+		out[i].Name, out[i].Ramps = tr.Name+"/"+g.Name, tr.Ramps
 	}
 	for _, b := range tr.Batches {
 		q := b.QueueName()
@@ -187,7 +188,7 @@ func (h *host) record(t time.Duration) {
 
 // result sums the groups' results into the host's: tasks, waits,
 // process-seconds, scaling events and decisions (in time order, each
-// reason naming its group); the series are the host-wide totals.
+// reason naming its group), waits during ramps; the series are the host-wide totals.
 func (h *host) result(horizon time.Duration, tasks int) Result {
 	r := Result{Model: h.m, Horizon: horizon, Tasks: tasks, PeakWorkers: h.peak,
 		Queue: h.queue, Workers: h.workers, Desired: h.desired}
@@ -197,6 +198,7 @@ func (h *host) result(horizon time.Duration, tasks int) Result {
 		r.Published += g.Published
 		r.Finished += g.Finished
 		r.Waits = append(r.Waits, g.Waits...)
+		r.RampWaits = append(r.RampWaits, g.RampWaits...)
 		r.SlotSeconds += g.SlotSeconds
 		r.Starts += g.Starts
 		r.Stops += g.Stops

@@ -51,8 +51,9 @@ type sim struct {
 	decide  decideFunc
 
 	tasks    []task
-	next     int   // next task to arrive
-	queue    []int // waiting task indexes; queue[head:] is the FIFO
+	ramps    []Window // the trace's ramp windows
+	next     int      // next task to arrive
+	queue    []int    // waiting task indexes; queue[head:] is the FIFO
 	head     int
 	held     []int     // EnginePool: tasks the worker main holds that no process took, FIFO
 	workers  []*worker // starting, online and stopping, in creation order
@@ -90,6 +91,7 @@ func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, er
 	s := &sim{m: m, start: start, horizon: horizon, decide: policy.Decide, nextPoll: m.PollOffset,
 		wake: wake{settle: m.ChangeSettle, gap: m.ChangeGap}}
 	s.res.Model = m
+	s.ramps = tr.Ramps
 	s.tasks = make([]task, 0, tr.Tasks())
 	for _, b := range tr.Batches {
 		for range b.Count {
@@ -332,6 +334,9 @@ func (s *sim) begin(w *worker, i int, t time.Duration) {
 	tk.end = tk.start + tk.dur + s.m.RunOverhead
 	w.running = append(w.running, i)
 	s.res.Waits = append(s.res.Waits, tk.start-tk.at)
+	if inAny(s.ramps, tk.at) {
+		s.res.RampWaits = append(s.res.RampWaits, TaskWait{At: tk.at, Wait: tk.start - tk.at})
+	}
 }
 
 // add starts a worker at t in the lowest free slot, as the pool does.
@@ -356,5 +361,6 @@ func (s *sim) result() Result {
 	r.SlotSeconds = float64(s.slotNS) / 1e9
 	r.Waits = slices.Clone(r.Waits)
 	slices.Sort(r.Waits)
+	r.RampWaits = slices.Clone(r.RampWaits)
 	return r
 }

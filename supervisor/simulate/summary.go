@@ -59,6 +59,7 @@ type Result struct {
 	Published        int             // arrived by the horizon
 	Finished         int             // finished by the horizon
 	Waits            []time.Duration // start − arrival of every started task, ascending
+	RampWaits        []TaskWait      // the tasks that arrived in a ramp window of the trace, by start (by group, then start, with Groups)
 	SlotSeconds      float64         // worker-seconds: ∫ workers alive (starting, online, stopping) × concurrency dt
 	PeakWorkers      int
 	Starts, Stops    int // workers started and stopped by decisions (not the MIN online at the start)
@@ -76,12 +77,16 @@ func (r Result) Unfinished() int { return r.Published - r.Finished }
 
 // Wait is the nearest-rank q-th percentile (0 < q ≤ 100) of the waits, as
 // the benchmark computes it; 0 when no task started.
-func (r Result) Wait(q float64) time.Duration {
-	if len(r.Waits) == 0 {
+func (r Result) Wait(q float64) time.Duration { return percentile(r.Waits, q) }
+
+// percentile is the nearest-rank q-th percentile of the ascending waits;
+// 0 when there are none.
+func percentile(waits []time.Duration, q float64) time.Duration {
+	if len(waits) == 0 {
 		return 0
 	}
-	rank := max(1, int(math.Ceil(q/100*float64(len(r.Waits)))))
-	return r.Waits[min(rank, len(r.Waits))-1]
+	rank := max(1, int(math.Ceil(q/100*float64(len(waits)))))
+	return waits[min(rank, len(waits))-1]
 }
 
 // Report is one trace replayed through one or more models over the same
@@ -138,15 +143,7 @@ func DefaultHorizon(tr Trace, models []Model, start time.Time) (time.Duration, e
 // column per model, with a note on each model's assumptions.
 func WriteSummary(w io.Writer, rep Report) error {
 	var b strings.Builder
-	tr := rep.Trace
-	fmt.Fprintf(&b, "trace %s: %d tasks, %s task-seconds, last arrival at %s s\n",
-		tr.Name, tr.Tasks(), seconds(tr.Work()), seconds(tr.LastArrival()))
-	if len(rep.Runs) > 0 {
-		p := rep.Runs[0].Model.Policy
-		fmt.Fprintf(&b, "--autoscale=%d,%d --keepalive=%s; start %s; horizon %s s\n",
-			p.Max, p.Min, p.Keepalive, rep.Start.Format(time.RFC3339), seconds(rep.Horizon))
-	}
-	b.WriteString("\n")
+	writeHeader(&b, rep)
 	rows := [][]string{{""}}
 	for _, r := range rep.Runs {
 		rows[0] = append(rows[0], r.Model.Name)
@@ -166,6 +163,9 @@ func WriteSummary(w io.Writer, rep Report) error {
 	row("prefetch", prefetch)
 	row("wait p50", func(r Result) string { return sec(r.Wait(50)) })
 	row("wait p95", func(r Result) string { return sec(r.Wait(95)) })
+	if len(rep.Trace.Ramps) > 0 {
+		row("wait p95 during ramps", func(r Result) string { return sec(r.RampWait(95, 0)) })
+	}
 	row("wait max", func(r Result) string { return sec(r.Wait(100)) })
 	row("worker-seconds", func(r Result) string { return strconv.FormatFloat(r.SlotSeconds, 'f', 1, 64) })
 	row("peak workers", func(r Result) string { return strconv.Itoa(r.PeakWorkers) })
@@ -183,6 +183,24 @@ func WriteSummary(w io.Writer, rep Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeHeader writes what the trace holds (and its ramp windows, if it
+// marks any), the bounds, the start and the horizon, and a blank line.
+func writeHeader(b *strings.Builder, rep Report) {
+	tr := rep.Trace
+	fmt.Fprintf(b, "trace %s: %d tasks, %s task-seconds, last arrival at %s s",
+		tr.Name, tr.Tasks(), seconds(tr.Work()), seconds(tr.LastArrival()))
+	if len(tr.Ramps) > 0 {
+		fmt.Fprintf(b, "; %d ramp windows ('# ramp'), %d tasks arriving in them", len(tr.Ramps), tr.RampTasks())
+	}
+	b.WriteString("\n")
+	if len(rep.Runs) > 0 {
+		p := rep.Runs[0].Model.Policy
+		fmt.Fprintf(b, "--autoscale=%d,%d --keepalive=%s; start %s; horizon %s s\n",
+			p.Max, p.Min, p.Keepalive, rep.Start.Format(time.RFC3339), seconds(rep.Horizon))
+	}
+	b.WriteString("\n")
 }
 
 // algorithm is the algorithm the model's policy runs (the empty one is revrx).

@@ -40,10 +40,12 @@ func (b Batch) QueueName() string {
 	return b.Queue
 }
 
-// Trace is a load trace: batches in time order.
+// Trace is a load trace: batches in time order, and the windows its file
+// marks as ramps ("# ramp START-END" lines), in file order.
 type Trace struct {
 	Name    string // shown in summaries and chart titles
 	Batches []Batch
+	Ramps   []Window
 }
 
 // ReadTrace reads the trace file at path; its name is the file name
@@ -63,15 +65,20 @@ func ReadTrace(path string) (Trace, error) {
 // at_seconds must not be negative nor go backwards, count is a whole
 // number ≥ 0 and task_seconds is positive; queue, when present, is any
 // word (no blanks, no '#'), and a line without one publishes to
-// DefaultQueue. Errors name the trace and the line.
+// DefaultQueue. A comment line "# ramp START-END" marks a ramp window
+// (rampDirective); other comments are ignored. Errors name the trace and
+// the line.
 func ParseTrace(name string, r io.Reader) (Trace, error) {
 	tr := Trace{Name: name}
 	sc := bufio.NewScanner(r)
 	total := 0
 	for n := 1; sc.Scan(); n++ {
-		text, _, _ := strings.Cut(sc.Text(), "#")
+		text, comment, _ := strings.Cut(sc.Text(), "#")
 		fields := strings.Fields(text)
 		if len(fields) == 0 {
+			if err := tr.addRamp(comment, n); err != nil {
+				return Trace{}, fmt.Errorf("%s:%d: %w", name, n, err)
+			}
 			continue
 		}
 		b, err := parseBatch(fields)
@@ -95,6 +102,16 @@ func ParseTrace(name string, r io.Reader) (Trace, error) {
 		return Trace{}, fmt.Errorf("%s: no tasks; each line is 'at_seconds count task_seconds'", name)
 	}
 	return tr, nil
+}
+
+// addRamp adds the ramp window a comment line n states, if it states one.
+func (t *Trace) addRamp(comment string, n int) error {
+	w, ok, err := rampDirective(comment)
+	if ok && err == nil {
+		w.Line = n
+		t.Ramps = append(t.Ramps, w)
+	}
+	return err
 }
 
 const lineForm = "want 'at_seconds count task_seconds [queue]', e.g. '12.5 40 2' or '12.5 40 2 video'"

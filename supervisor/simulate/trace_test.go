@@ -40,20 +40,9 @@ func TestParseTrace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseTrace("t", strings.NewReader(tt.in))
-			if tt.wantErr != nil {
-				if err == nil {
-					t.Fatalf("ParseTrace(%q) = %v, want an error with %q", tt.in, got, tt.wantErr)
-				}
-				for _, w := range tt.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("ParseTrace(%q) error = %q, want it to contain %q", tt.in, err, w)
-					}
-				}
+			got, ok := parseCase(t, tt.in, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatalf("ParseTrace(%q): %v", tt.in, err)
 			}
 			if len(got.Batches) != len(tt.want) {
 				t.Fatalf("ParseTrace(%q) = %v, want %v", tt.in, got.Batches, tt.want)
@@ -65,6 +54,29 @@ func TestParseTrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseCase parses in as trace "t". With wantErr, it checks that parsing
+// fails with an error holding each of its substrings and returns ok false;
+// without, a failure is fatal.
+func parseCase(t *testing.T, in string, wantErr []string) (tr Trace, ok bool) {
+	t.Helper()
+	tr, err := ParseTrace("t", strings.NewReader(in))
+	if wantErr != nil {
+		if err == nil {
+			t.Fatalf("ParseTrace(%q) = %+v, want an error with %q", in, tr, wantErr)
+		}
+		for _, w := range wantErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("ParseTrace(%q) error = %q, want it to contain %q", in, err, w)
+			}
+		}
+		return tr, false
+	}
+	if err != nil {
+		t.Fatalf("ParseTrace(%q): %v", in, err)
+	}
+	return tr, true
 }
 
 func TestReferenceTraces(t *testing.T) {
