@@ -38,9 +38,11 @@ func (s *sim) views() []policy.WorkerView {
 	return out
 }
 
-// decideAt calls Decide on the state at t and applies its decision.
+// decideAt calls Decide on the state at t (with the learned floor when the
+// model predicts) and applies its decision.
 func (s *sim) decideAt(t time.Duration) error {
-	obs := policy.Observation{Waiting: int64(s.waiting()), Reserved: len(s.held), BrokerOK: true, Workers: s.views(), History: s.history}
+	obs := policy.Observation{Waiting: int64(s.waiting()), Reserved: len(s.held), BrokerOK: true, Workers: s.views(), History: s.history,
+		Forecast: s.forecast(t)}
 	if s.waiting() > 0 {
 		obs.OldestWait = t - s.tasks[s.queue[s.head]].at
 	}
@@ -56,6 +58,7 @@ func (s *sim) decideAt(t time.Duration) error {
 		d.Reason = "group " + s.group + ": " + d.Reason
 	}
 	s.history = d.History
+	s.learn(t, d)
 	s.res.Desired.add(t, d.Desired)
 	for _, st := range d.Stop {
 		i := slices.IndexFunc(s.workers, func(w *worker) bool { return w.name == st.Name })

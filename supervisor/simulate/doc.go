@@ -145,6 +145,23 @@
 // (Result.BoundsViolations). The MIN processes online at the start are
 // each group's minimum.
 //
+// # Learned floor
+//
+// With Model.Predict (simulate --predict on --predict-period P), each
+// decision's Observation.Forecast is the pool's own policy.Pattern's
+// forecast over the next ForecastLead (a process's SpawnTime plus the
+// PollInterval: the supervisor's lead is its measured start-up plus the
+// poll interval), set before a queue group asks the host budget for its
+// part; after each decision policy.Needed is observed at its instant, as
+// the supervisor's tick does. Each group's pool learns its own pattern.
+// Nothing is forecast before one full period since the first decision, so
+// the first period is the run without prediction, decision for decision.
+// --predict forecast changes no decision and runs as off. A report with a
+// run that predicts and one that does not (--compare nopredict) ends its
+// table with their ratios: wait p95 during ramps (target at most x0.5),
+// after the first period, overall, and worker-seconds (target at most
+// +10 %), and whether the first period changed the pool the same way.
+//
 // # Calibration
 //
 // With `--autoscale=10,3 --horizon 110s` (the benchmark's window) the

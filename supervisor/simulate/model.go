@@ -96,6 +96,11 @@ type Model struct {
 	// "Queue groups" in the package doc); nil runs one pool for every queue.
 	Groups         []Group
 	RebalanceAfter time.Duration // with Groups: policy.Budget.RebalanceAfter
+	// Predict, when its Length is set, replays --predict on with that
+	// period: each decision's floor is the pattern learned from the
+	// earlier decisions, ForecastLead ahead (predict.go); the zero value
+	// is off (as --predict off and forecast, which changes no decision).
+	Predict policy.Period
 }
 
 // RevrxModel is revrx-supervise's workers engine with p over workers of
@@ -177,6 +182,9 @@ func (m Model) Validate() error {
 		return fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	if err := m.validateGroups(); err != nil {
+		return fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	if err := m.validatePredict(); err != nil {
 		return fmt.Errorf("model %s: %w", m.Name, err)
 	}
 	return nil

@@ -72,6 +72,7 @@ type sim struct {
 	group   string         // with queue groups: this pool's group
 	ledger  *policy.Ledger // with queue groups: the host budget it shares
 	runtime float64        // moving mean of its task runtimes in seconds (policy.NextRuntime)
+	pattern policy.Pattern // with Model.Predict: the demand learned so far (predict.go)
 }
 
 func newSim(tr Trace, m Model, start time.Time, horizon time.Duration) (*sim, error) {

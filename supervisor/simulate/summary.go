@@ -177,9 +177,10 @@ func WriteSummary(w io.Writer, rep Report) error {
 	row("unfinished at horizon", func(r Result) string { return strconv.Itoa(r.Unfinished()) })
 	writeTable(&b, rows)
 	writeGroups(&b, rep)
+	writePredictComparison(&b, rep)
 	b.WriteString("\n")
 	for _, r := range rep.Runs {
-		fmt.Fprintf(&b, "%s: %s\n", r.Model.Name, note(r.Model))
+		fmt.Fprintf(&b, "%s: %s%s\n", r.Model.Name, note(r.Model), predictNote(r.Model))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
