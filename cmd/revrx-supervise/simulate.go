@@ -27,7 +27,6 @@ const (
 	flagSimCeleryPoll   = "celery-poll-interval"
 	flagSimDecisions    = "decisions"
 	flagSimQueues       = flagQueues
-	compareCelery       = string(policy.AlgorithmCelery)
 	simulateUsageSuffix = "e.g. revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery"
 )
 
@@ -37,10 +36,11 @@ func simulateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "simulate",
 		Usage: "replay a load trace through the scaling policy on a virtual clock (no Redis, no workers)",
-		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [--engine pool|workers] [policy flags] [--compare celery] [--svg FILE]\n" +
+		UsageText: "revrx-supervise simulate --trace FILE --autoscale=MAX[,MIN] [--engine pool|workers] [policy flags] [--compare celery|nopredict] [--svg FILE]\n" +
 			"   revrx-supervise simulate --autoscale=MAX[,MIN] -Q QUEUE[+QUEUE...][:MIN-MAX],... [flags] FILE\n\n" +
 			"   revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery --svg burst.svg\n" +
-			"   revrx-supervise simulate --autoscale=10,0 -Q video:0-10,audio:0-10 video-audio.trace",
+			"   revrx-supervise simulate --autoscale=10,0 -Q video:0-10,audio:0-10 video-audio.trace\n" +
+			"   revrx-supervise simulate --autoscale=10,1 --predict on --predict-period 2m --compare nopredict daily-ramp.trace",
 		Description: "The trace has one 'at_seconds count task_seconds [queue]' line per batch ('#' starts a comment; no queue: celery).\n" +
 			"Tasks queue FIFO; MIN workers are online at the start; policy.Decide runs every --poll-interval, exactly\n" +
 			"as in the supervisor. --engine pool (the default): the workers are the pool processes of one worker main,\n" +
@@ -51,6 +51,12 @@ func simulateCommand() *cli.Command {
 			"pool (its main forks one process at a time, --celery-spawn-time each; its autoscaler runs on every message and\n" +
 			"every --celery-poll-interval); both models carry the per-task overheads measured by the bench.\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
+			"--predict on replays the learned floor as the supervisor does: before each decision the forecast of the pattern\n" +
+			"learned so far (one per queue group) over the next --spawn-time + --poll-interval, after it the processes the\n" +
+			"demand needed; nothing is forecast in the first --predict-period. --predict forecast changes no decision, so it\n" +
+			"runs as off. --compare nopredict adds the same column without it ('revrx predict off' beside 'revrx predict on')\n" +
+			"and the ratios its targets are stated in. '# ramp START-END' lines in the trace (seconds) mark ramp windows:\n" +
+			"the tasks arriving in them count for 'wait p95 during ramps'.\n" +
 			"-Q with queue groups (video:0-10,audio:0-10) runs one pool per group, each deciding under its part of the\n" +
 			"--autoscale MAX host budget as the supervisor's groups do (--rebalance-after); every queue of the trace must be\n" +
 			"in a group. The summary adds a line per group and whether the host stayed within MAX and each group its cap.\n" +
@@ -88,7 +94,7 @@ func simulateFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagSimSVG, EnvVars: []string{"REVRX_SIM_SVG"},
 			Usage: "write a chart of waiting tasks, workers and desired workers over time to this SVG file"},
 		&cli.StringFlag{Name: flagSimCompare, EnvVars: []string{"REVRX_SIM_COMPARE"},
-			Usage: "also run 'celery' (Celery's own --autoscale with the same bounds) and show both side by side"},
+			Usage: "also run, side by side: 'celery' (Celery's own --autoscale with the same bounds), 'nopredict' (the revrx column without --predict on), or 'celery,nopredict'"},
 		&cli.DurationFlag{Name: flagSimCelerySpawn, EnvVars: []string{"REVRX_SIM_CELERY_SPAWN_TIME"}, DefaultText: simulate.DefaultCeleryForkTime.String(),
 			Usage: "Celery's model: one fork of its autoscaler; its main forks one process at a time (measured: 7 in 1.26 s, docs/benchmark.md)"},
 		&cli.DurationFlag{Name: flagSimCeleryPoll, EnvVars: []string{"REVRX_SIM_CELERY_POLL_INTERVAL"}, DefaultText: "the keepalive",
@@ -155,8 +161,8 @@ func runSimulate(c *cli.Context) error {
 	return err
 }
 
-// simulateModels builds the model of the policy the flags describe and,
-// with --compare celery, Celery's.
+// simulateModels builds the model of the policy the flags describe and
+// the ones --compare adds (simulateContenders).
 func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	if !c.IsSet(flagAutoscale) {
 		return nil, usagef("simulate: --autoscale is required; accepted: --autoscale=MAX[,MIN], e.g. --autoscale=10,3")
@@ -173,6 +179,10 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	k, err := parseCompare(c)
+	if err != nil {
+		return nil, err
+	}
 	revrx, err := revrxModel(c, p, concurrency)
 	if err != nil {
 		return nil, err
@@ -180,31 +190,12 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	if err := simulateGroups(c, &revrx, lo, hi); err != nil {
 		return nil, err
 	}
-	celery := func() simulate.Model {
-		m := simulate.CeleryModel(p)
-		if c.IsSet(flagSimCelerySpawn) {
-			m.SpawnTime = c.Duration(flagSimCelerySpawn)
-		}
-		if c.IsSet(flagSimCeleryPoll) {
-			m.PollInterval, m.PollOffset = c.Duration(flagSimCeleryPoll), 0
-		}
-		if c.IsSet(flagSimStopTime) {
-			m.StopTime = c.Duration(flagSimStopTime)
-		}
-		return m
+	if err := simulatePredict(c, &revrx); err != nil {
+		return nil, err
 	}
-	models := []simulate.Model{revrx}
-	if p.Algorithm == policy.AlgorithmCelery {
-		models = []simulate.Model{celery()}
-	}
-	switch cmp := c.String(flagSimCompare); {
-	case cmp == "":
-	case cmp != compareCelery:
-		return nil, usagef("--%s %q: accepted: celery", flagSimCompare, cmp)
-	case p.Algorithm == policy.AlgorithmCelery:
-		return nil, usagef("--%s celery with --%s celery would compare Celery's algorithm with itself; drop one", flagSimCompare, flagPolicy)
-	default:
-		models = append(models, celery())
+	models, err := simulateContenders(c, revrx, k, func() simulate.Model { return celeryModel(c, p) })
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range models {
 		if err := m.Validate(); err != nil {
@@ -215,6 +206,22 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 		fmt.Fprintln(c.App.ErrWriter, "revrx-supervise simulate: note: host CPU and memory are not simulated; the resource guard never acts")
 	}
 	return models, nil
+}
+
+// celeryModel is Celery's own --autoscale with p's bounds and the celery-*
+// and --stop-time flags that were set.
+func celeryModel(c *cli.Context, p policy.Config) simulate.Model {
+	m := simulate.CeleryModel(p)
+	if c.IsSet(flagSimCelerySpawn) {
+		m.SpawnTime = c.Duration(flagSimCelerySpawn)
+	}
+	if c.IsSet(flagSimCeleryPoll) {
+		m.PollInterval, m.PollOffset = c.Duration(flagSimCeleryPoll), 0
+	}
+	if c.IsSet(flagSimStopTime) {
+		m.StopTime = c.Duration(flagSimStopTime)
+	}
+	return m
 }
 
 // revrxModel builds the model of the revrx column for --engine, with the
@@ -263,17 +270,13 @@ func simulateTracePath(c *cli.Context) (string, error) {
 
 // simulateGroups reads -Q as queue groups within the host bounds lo..hi,
 // as the supervisor does (parseGroups), and --rebalance-after, into m;
-// plain queues leave m as it is. Celery's --autoscale (--policy or
-// --compare celery) has no host budget to share: with groups that is a
-// usageError, as is a bad -Q.
+// plain queues leave m as it is. A bad -Q is a usageError (Celery's
+// --autoscale, which has no host budget to share, is refused with groups
+// by simulateContenders).
 func simulateGroups(c *cli.Context, m *simulate.Model, lo, hi int) error {
 	groups, err := parseGroups(c.String(flagSimQueues), lo, hi)
 	if err != nil || groups == nil {
 		return usageErrorOrNil(err)
-	}
-	if c.String(flagSimCompare) != "" || m.Celery() {
-		return usagef("-Q %q: queue groups share a host budget that Celery's --autoscale has not; drop --%s and --%s celery",
-			c.String(flagSimQueues), flagSimCompare, flagPolicy)
 	}
 	if err := checkGroupSchedules(groups, m.Policy.Schedules); err != nil {
 		return err
