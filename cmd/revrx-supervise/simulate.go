@@ -27,6 +27,7 @@ const (
 	flagSimCeleryPoll   = "celery-poll-interval"
 	flagSimDecisions    = "decisions"
 	flagSimQueues       = flagQueues
+	flagSimPredictLead  = "predict-lead"
 	simulateUsageSuffix = "e.g. revrx-supervise simulate --trace burst.trace --autoscale=10,3 --compare celery"
 )
 
@@ -52,7 +53,7 @@ func simulateCommand() *cli.Command {
 			"every --celery-poll-interval); both models carry the per-task overheads measured by the bench.\n" +
 			"--policy celery runs that model alone. The host guard is not simulated.\n" +
 			"--predict on replays the learned floor as the supervisor does: before each decision the forecast of the pattern\n" +
-			"learned so far (one per queue group) over the next --spawn-time + --poll-interval, after it the processes the\n" +
+			"learned so far (one per queue group) over the next --spawn-time + --poll-interval (or --predict-lead), after it the processes the\n" +
 			"demand needed; nothing is forecast in the first --predict-period. --predict forecast changes no decision, so it\n" +
 			"runs as off. --compare nopredict adds the same column without it ('revrx predict off' beside 'revrx predict on')\n" +
 			"and the ratios its targets are stated in. '# ramp START-END' lines in the trace (seconds) mark ramp windows:\n" +
@@ -105,6 +106,8 @@ func simulateFlags() []cli.Flag {
 			Usage: "queue groups, QUEUE[+QUEUE...][:MIN-MAX], e.g. video:0-10,audio:0-10: one pool per group under the --autoscale budget, " +
 				"as the supervisor's -Q; plain queues (no range, no '+') keep one pool for every queue of the trace"},
 		rebalanceAfterFlag(),
+		&cli.DurationFlag{Name: flagSimPredictLead, EnvVars: []string{"REVRX_SIM_PREDICT_LEAD"}, DefaultText: "--spawn-time + --poll-interval",
+			Usage: "--predict on: how far ahead the forecast looks; give the lead a host's /status shows (forecast.lead_seconds) to replay its measured start-up"},
 	)
 }
 
@@ -199,7 +202,7 @@ func simulateModels(c *cli.Context) ([]simulate.Model, error) {
 	}
 	for _, m := range models {
 		if err := m.Validate(); err != nil {
-			return nil, usagef("simulate: %v (check --engine, --spawn-time, --poll-interval, --poll-offset, --prefetch, --stop-time and the celery-* flags)", err)
+			return nil, usagef("simulate: %v (check --engine, --spawn-time, --poll-interval, --poll-offset, --prefetch, --stop-time, --predict-lead and the celery-* flags)", err)
 		}
 	}
 	if g := p.Guard; g.MaxCPU > 0 || g.MaxMemory > 0 || g.CriticalMemory > 0 || g.MaxWorkerMemory > 0 {

@@ -48,19 +48,26 @@ func parseCompare(c *cli.Context) (contenders, error) {
 }
 
 // simulatePredict sets the learned floor on m with --predict on (its
-// column is then "revrx predict on"). --predict forecast learns without
-// changing a decision, so the simulation runs it as off. Celery's
-// --autoscale (--policy celery) has no learned floor: --predict on with it
-// is a usageError, as are a bad --predict or --predict-period.
+// column is then "revrx predict on"), and its lead with --predict-lead.
+// --predict forecast learns without changing a decision, so the simulation
+// runs it as off. Celery's --autoscale (--policy celery) has no learned
+// floor: --predict on with it is a usageError, as are a bad --predict or
+// --predict-period and --predict-lead without --predict on.
 func simulatePredict(c *cli.Context, m *simulate.Model) error {
 	pr, err := predictFromFlags(c, m.Policy.Location)
-	if err != nil || pr.Mode != supervisor.PredictOn {
+	if err != nil {
 		return err
+	}
+	if pr.Mode != supervisor.PredictOn {
+		if c.IsSet(flagSimPredictLead) {
+			return usagef("--%s is for --%s on (the lead of the forecast)", flagSimPredictLead, flagPredict)
+		}
+		return nil
 	}
 	if m.Celery() {
 		return usagef("--%s on with --%s celery: Celery's --autoscale has no learned floor; drop one", flagPredict, flagPolicy)
 	}
-	m.Predict, m.Name = pr.Period, modelPredictOn
+	m.Predict, m.Name, m.Lead = pr.Period, modelPredictOn, c.Duration(flagSimPredictLead)
 	return nil
 }
 
@@ -77,7 +84,7 @@ func simulateContenders(c *cli.Context, revrx simulate.Model, k contenders, cele
 			return nil, usagef("--%s nopredict compares with the learned floor: add --%s on (and --%s)", flagSimCompare, flagPredict, flagPredictPeriod)
 		}
 		off := revrx
-		off.Name, off.Predict = modelPredictOff, policy.Period{}
+		off.Name, off.Predict, off.Lead = modelPredictOff, policy.Period{}, 0
 		models = append(models, off)
 	}
 	if k.celery {

@@ -44,7 +44,8 @@ func TestSimulatePredictMatchesGolden(t *testing.T) {
 }
 
 // TestSimulatePredictForecastIsOff: --predict forecast changes no decision,
-// so its run is the run without --predict; --predict on is not.
+// so its run is the run without --predict; --predict on is not, and
+// --predict-lead sets how far ahead it looks.
 func TestSimulatePredictForecastIsOff(t *testing.T) {
 	clearSimulateEnv(t)
 	args := []string{"--autoscale=10,1", "--predict-period", "2m", filepath.Join(simTestdata, "daily-ramp.trace")}
@@ -61,6 +62,10 @@ func TestSimulatePredictForecastIsOff(t *testing.T) {
 	}
 	if on == off || !strings.Contains(on, modelPredictOn) {
 		t.Errorf("--predict on: want a %q column that differs from off:\n%s", modelPredictOn, on)
+	}
+	lead := run("--predict", "on", "--predict-lead", "2.6s", "--compare", "nopredict")
+	if !strings.Contains(lead, "a lead of 2.60 s") || !strings.Contains(lead, "2.60 s ahead (as told)") || strings.Contains(on, "2.60 s") {
+		t.Errorf("--predict-lead 2.6s: want the lead stated in the comparison and the note:\n%s", lead)
 	}
 }
 

@@ -101,6 +101,10 @@ type Model struct {
 	// earlier decisions, ForecastLead ahead (predict.go); the zero value
 	// is off (as --predict off and forecast, which changes no decision).
 	Predict policy.Period
+	// Lead, when positive, is how far ahead a predicting model's forecast
+	// looks, e.g. the lead a host's /status shows (forecast.lead_seconds);
+	// 0 means SpawnTime + PollInterval (ForecastLead).
+	Lead time.Duration
 }
 
 // RevrxModel is revrx-supervise's workers engine with p over workers of

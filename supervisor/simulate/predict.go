@@ -22,18 +22,28 @@ import (
 // period is set).
 func (m Model) Predicting() bool { return m.Predict.Length > 0 }
 
-// ForecastLead is how far ahead the model's forecast looks: one process's
-// start-up (SpawnTime) plus PollInterval, as the supervisor's lead is its
-// measured start-up plus the poll interval.
-func (m Model) ForecastLead() time.Duration { return m.SpawnTime + m.PollInterval }
-
-// validatePredict checks the period of a predicting model; Celery's
-// autoscaler has no learned floor.
-func (m Model) validatePredict() error {
-	if !m.Predicting() {
-		return nil
+// ForecastLead is how far ahead the model's forecast looks: Lead when set,
+// else one process's start-up (SpawnTime) plus PollInterval, as the
+// supervisor's lead is its measured start-up plus the poll interval.
+func (m Model) ForecastLead() time.Duration {
+	if m.Lead > 0 {
+		return m.Lead
 	}
-	if m.Celery() {
+	return m.SpawnTime + m.PollInterval
+}
+
+// validatePredict checks the period and the lead of a predicting model
+// (a lead without prediction is an error); Celery's autoscaler has no
+// learned floor.
+func (m Model) validatePredict() error {
+	switch {
+	case m.Lead < 0:
+		return fmt.Errorf("predict lead %s: must not be negative", m.Lead)
+	case m.Lead > 0 && !m.Predicting():
+		return fmt.Errorf("predict lead %s: the model does not predict (no period)", m.Lead)
+	case !m.Predicting():
+		return nil
+	case m.Celery():
 		return fmt.Errorf("predict: Celery's --autoscale has no learned floor")
 	}
 	return m.Predict.Validate()
@@ -63,7 +73,11 @@ func predictNote(m Model) string {
 	if !m.Predicting() {
 		return ""
 	}
+	lead := fmt.Sprintf("a process's start-up %s s + the poll %s s", seconds(m.SpawnTime), seconds(m.PollInterval))
+	if m.Lead > 0 {
+		lead = "as told"
+	}
 	return fmt.Sprintf(" --predict on: each decision's floor is the demand learned per %s s bucket of a %s period (its own per group), "+
-		"%s s ahead (a process's start-up %s s + the poll %s s); nothing is forecast in the first period.",
-		seconds(m.Predict.BucketWidth()), m.Predict.Length, seconds(m.ForecastLead()), seconds(m.SpawnTime), seconds(m.PollInterval))
+		"%s s ahead (%s); nothing is forecast in the first period.",
+		seconds(m.Predict.BucketWidth()), m.Predict.Length, seconds(m.ForecastLead()), lead)
 }

@@ -58,6 +58,22 @@ func TestPredictAtInstants(t *testing.T) {
 	}
 }
 
+// TestPredictLead: a lead told (a host's measured one) replaces start-up +
+// poll: 2.5 s ahead, the poll at 88 s already sees the bucket of 90 s.
+func TestPredictLead(t *testing.T) {
+	m := poolTestModel(0, 10, 10*time.Second)
+	m.Predict, m.Lead = policy.Period{Length: time.Minute}, sec(2.5)
+	if got := m.ForecastLead(); got != sec(2.5) {
+		t.Fatalf("ForecastLead() = %s, want 2.5s", got)
+	}
+	s := newTestSim(t, mustTrace(t, "30 5 2\n90 5 2\n"), m, 100*time.Second)
+	obs, dec := record(s)
+	s.until(t, 100*time.Second)
+	if o, d := obs[sec(87)], dec[sec(88)]; o.Forecast != 0 || d.Start != 5 || d.Strategy != policy.StrategyForecast {
+		t.Errorf("forecast %d at 87 s, want 0; at 88 s started %d by %s, want 5 by forecast (%s)", o.Forecast, d.Start, d.Strategy, d.Reason)
+	}
+}
+
 // TestPredictFirstPeriodAsOff: over daily-ramp's first period (2 min) the
 // run with the learned floor is the run without it, to the last wait and
 // decision; over two periods it is not (its second ramp is forecast).
@@ -150,6 +166,16 @@ func TestPredictValidate(t *testing.T) {
 			m.Predict = policy.Period{Length: 7 * time.Minute}
 			return m
 		}, "predict period 7m0s"},
+		{"negative lead", func() Model {
+			m, _ := dailyRampModels()
+			m.Lead = -time.Second
+			return m
+		}, "must not be negative"},
+		{"lead without a period", func() Model {
+			_, m := dailyRampModels()
+			m.Lead = time.Second
+			return m
+		}, "does not predict"},
 		{"celery", func() Model {
 			m := CeleryModel(referencePolicy())
 			m.Predict = policy.Period{Length: time.Hour}

@@ -47,7 +47,7 @@ func writePredictComparison(b *strings.Builder, rep Report) {
 		return
 	}
 	period := on.Model.Predict.Length
-	fmt.Fprintf(b, "\n%s against %s (--predict-period %s):\n", on.Model.Name, off.Model.Name, period)
+	fmt.Fprintf(b, "\n%s against %s (--predict-period %s, a lead of %s s):\n", on.Model.Name, off.Model.Name, period, seconds(on.Model.ForecastLead()))
 	if len(rep.Trace.Ramps) > 0 {
 		fmt.Fprintf(b, "  wait p95 during ramps: %s (target: at most x%.2f, %s)\n",
 			waitRatio(on.RampWait(95, 0), off.RampWait(95, 0)), targetRampWait,
