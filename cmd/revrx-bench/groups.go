@@ -229,7 +229,7 @@ func (h *bench) runGroups(ctx context.Context, tr groupTrace, c groupContender) 
 	if err != nil {
 		return r, cmds, err
 	}
-	if err := run.leftovers(rds, &r); err != nil {
+	if r.leftQueued, err = leftInRedis(rds, dir, groupQueues...); err != nil {
 		return r, cmds, err
 	}
 	if err := readGroupRecord(record, &r); err != nil {
@@ -265,12 +265,7 @@ func waitGroupsReady(ctx context.Context, c groupContender, procs []*harness.Pro
 			if len(mains) != len(strings.Split(c.revrx, ",")) {
 				return false
 			}
-			resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
+			return readyzOK(&client, "127.0.0.1:"+strconv.Itoa(port))
 		}
 		for _, l := range logs {
 			if b, _ := os.ReadFile(l); !strings.Contains(string(b), " ready.") {

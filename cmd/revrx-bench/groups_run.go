@@ -72,7 +72,7 @@ func (g *groupRun) replay(ctx context.Context, tr groupTrace, r *groupResult) (s
 	if err != nil {
 		return nil, t0, end, err
 	}
-	if t0, err = g.firstPublish(ctx, prods); err != nil {
+	if t0, err = firstPublish(ctx, prods, g.dir); err != nil {
 		return nil, t0, end, err
 	}
 	end = t0.Add(tr.horizon)
@@ -116,43 +116,4 @@ func (g *groupRun) startProducers(tr groupTrace) ([]*producerRun, error) {
 		prods = append(prods, pr)
 	}
 	return prods, nil
-}
-
-// firstPublish waits for every producer's t=0 and returns the earliest.
-func (g *groupRun) firstPublish(ctx context.Context, prods []*producerRun) (time.Time, error) {
-	var t0 time.Time
-	for _, pr := range prods {
-		select {
-		case t := <-pr.t0:
-			if t0.IsZero() || t.Before(t0) {
-				t0 = t
-			}
-		case <-pr.p.Done():
-			return t0, fmt.Errorf("producer exited before publishing: %v (see %s)", pr.p.Err(), g.dir)
-		case <-ctx.Done():
-			return t0, ctx.Err()
-		}
-	}
-	return t0, nil
-}
-
-// leftovers counts what is still queued or unacked at the end, and dumps
-// the broker's keys for a look afterwards.
-func (g *groupRun) leftovers(rds *harness.Redis, r *groupResult) error {
-	c := rds.Client()
-	defer c.Reset()
-	for _, q := range groupQueues {
-		n, err := redisInt(c, "LLEN", q)
-		if err != nil {
-			return err
-		}
-		r.leftQueued += n
-	}
-	unacked, err := redisInt(c, "HLEN", "unacked")
-	if err != nil {
-		return err
-	}
-	r.leftQueued += unacked
-	dumpRedis(c, filepath.Join(g.dir, "redis-keys.txt"))
-	return nil
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,39 +194,4 @@ func commandCalls(info, name string) int64 {
 		}
 	}
 	return 0
-}
-
-// hasSeries reports whether the supervisor at addr serves the /metrics
-// line series (name{labels} value).
-func hasSeries(addr, series string) bool {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if sc.Text() == series {
-			return true
-		}
-	}
-	return false
-}
-
-// appHostPID is the app host's PID from /status, 0 if there is none.
-func appHostPID(addr string) int {
-	resp, err := http.Get("http://" + addr + "/status")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	var st struct {
-		AppHost *struct {
-			PID int `json:"pid"`
-		} `json:"app_host"`
-	}
-	if json.NewDecoder(resp.Body).Decode(&st) != nil || st.AppHost == nil {
-		return 0
-	}
-	return st.AppHost.PID
 }

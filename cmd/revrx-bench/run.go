@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,13 +54,9 @@ func (h *bench) runOne(ctx context.Context, tr trace, c contender) (r result, cm
 		return r, cmd, err
 	}
 	defer stop(pr.p, syscall.SIGKILL, time.Second) // only on an early return
-	var t0 time.Time
-	select {
-	case t0 = <-pr.t0:
-	case <-pr.p.Done():
-		return r, cmd, fmt.Errorf("producer exited before publishing: %v (see %s)", pr.p.Err(), dir)
-	case <-ctx.Done():
-		return r, cmd, ctx.Err()
+	t0, err := firstPublish(ctx, []*producerRun{pr}, dir)
+	if err != nil {
+		return r, cmd, err
 	}
 	end := t0.Add(h.horizon)
 	if err := harness.Sleep(ctx, time.Until(end)); err != nil {
@@ -87,17 +82,10 @@ func (h *bench) runOne(ctx context.Context, tr trace, c contender) (r result, cm
 // measure fills r from what is left in Redis, the record file and the
 // samples over [from, to], once the contender has stopped.
 func (h *bench) measure(r *result, rds *harness.Redis, dir string, samples []sample, from, to time.Time) error {
-	// Warm shutdown gives prefetched messages back; with acks_late a task
-	// killed mid-run stays in the unacked hash until Redis restores it.
-	c := rds.Client()
-	defer c.Reset()
-	queued, err1 := redisInt(c, "LLEN", benchQueue)
-	unacked, err2 := redisInt(c, "HLEN", "unacked")
-	if err := errors.Join(err1, err2); err != nil {
+	var err error
+	if r.LeftQueued, err = leftInRedis(rds, dir, benchQueue); err != nil {
 		return fmt.Errorf("count what is left in redis: %w", err)
 	}
-	r.LeftQueued = queued + unacked
-	dumpRedis(c, filepath.Join(dir, "redis-keys.txt"))
 	if err := readRecord(filepath.Join(dir, "record.jsonl"), r); err != nil {
 		return fmt.Errorf("record: %w", err)
 	}
@@ -120,6 +108,29 @@ func redisInt(c *harness.Client, args ...string) (int, error) {
 		return 0, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
 	}
 	return int(n), nil
+}
+
+// leftInRedis counts the messages still in queues or unacked once the
+// contender has stopped (a warm shutdown gives prefetched messages back;
+// with acks_late a task killed mid-run stays in the unacked hash until
+// Redis restores it), and dumps every key to dir/redis-keys.txt to
+// explain a lost task.
+func leftInRedis(rds *harness.Redis, dir string, queues ...string) (int, error) {
+	c := rds.Client()
+	defer c.Reset()
+	n, err := redisInt(c, "HLEN", "unacked")
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range queues {
+		queued, err := redisInt(c, "LLEN", q)
+		if err != nil {
+			return 0, err
+		}
+		n += queued
+	}
+	dumpRedis(c, filepath.Join(dir, "redis-keys.txt"))
+	return n, nil
 }
 
 // dumpRedis writes every key left in Redis with its type and size, to
@@ -182,12 +193,7 @@ func waitReady(ctx context.Context, c contender, p *harness.Process, httpPort in
 		if !c.revrx {
 			return nil
 		}
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort))
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
+		if readyzOK(&client, "127.0.0.1:"+strconv.Itoa(httpPort)) {
 			return nil
 		}
 	}
@@ -242,6 +248,25 @@ func (h *bench) startProducer(tr trace, queue, broker, logPath string) (*produce
 		pr.scanned <- sc.Err()
 	}()
 	return pr, nil
+}
+
+// firstPublish waits for every producer's t=0 and returns the earliest;
+// dir, the run's directory, is named in the error when one exits first.
+func firstPublish(ctx context.Context, prods []*producerRun, dir string) (time.Time, error) {
+	var t0 time.Time
+	for _, pr := range prods {
+		select {
+		case t := <-pr.t0:
+			if t0.IsZero() || t.Before(t0) {
+				t0 = t
+			}
+		case <-pr.p.Done():
+			return t0, fmt.Errorf("producer exited before publishing: %v (see %s)", pr.p.Err(), dir)
+		case <-ctx.Done():
+			return t0, ctx.Err()
+		}
+	}
+	return t0, nil
 }
 
 // leadingNumber parses the number at the start of s ("0.0s published…").
