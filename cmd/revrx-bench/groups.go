@@ -199,21 +199,11 @@ func (h *bench) groupsScenario(ctx context.Context) (string, bool) {
 func (h *bench) runGroups(ctx context.Context, tr groupTrace, c groupContender) (r groupResult, cmds []command, err error) {
 	r.load1 = load1()
 	dir := filepath.Join(h.out, "runs", "groups-"+c.key)
-	if err := os.RemoveAll(dir); err != nil {
-		return r, nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return r, nil, err
-	}
-	rds, err := h.startRedis(ctx, dir)
+	rds, err := h.startRunRedis(ctx, dir)
 	if err != nil {
 		return r, nil, err
 	}
-	defer func() {
-		if err := rds.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-		}
-	}()
+	defer stopRedis(rds)
 	port, err := harness.FreePort()
 	if err != nil {
 		return r, nil, err

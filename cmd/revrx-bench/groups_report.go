@@ -39,13 +39,7 @@ func groupsTable(tr groupTrace, runs []scenarioRun[groupResult], cmds [][]comman
 			peak += " ✗ over MAX"
 			capOK = false
 		}
-		done := fmt.Sprintf("%d / %d", r.finished, r.published)
-		if r.leftQueued > 0 {
-			done += fmt.Sprintf(" (%d left in Redis)", r.leftQueued)
-		}
-		if r.truncated {
-			done += " (horizon cut the trace)"
-		}
+		done := doneText(r.finished, r.published, r.leftQueued, r.truncated)
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %.0f | %s | %s | %d | %d | %s |\n", x.c.label,
 			secs(r.p("audio", 50)), secs(r.p("audio", 95)), secs(r.p("video", 50)), secs(r.p("video", 95)),
 			r.slotSecs, peak, done, r.lost(), r.runTwice, r.load1)
@@ -64,6 +58,19 @@ func groupsTable(tr groupTrace, runs []scenarioRun[groupResult], cmds [][]comman
 	}
 	b.WriteString("</details>\n")
 	return b.String()
+}
+
+// doneText is a "finished / published" cell, with what was left in Redis
+// after the warm stop and whether the horizon cut the trace.
+func doneText(finished, published, leftQueued int, truncated bool) string {
+	done := fmt.Sprintf("%d / %d", finished, published)
+	if leftQueued > 0 {
+		done += fmt.Sprintf(" (%d left in Redis)", leftQueued)
+	}
+	if truncated {
+		done += " (horizon cut the trace)"
+	}
+	return done
 }
 
 func groupContenderByKey(key string) groupContender {

@@ -101,6 +101,25 @@ func (h *bench) startRedis(ctx context.Context, dir string) (*harness.Redis, err
 		StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second})
 }
 
+// startRunRedis empties dir (creating it) and starts a private
+// redis-server there: a run's fresh start. The caller stops it (stopRedis).
+func (h *bench) startRunRedis(ctx context.Context, dir string) (*harness.Redis, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return h.startRedis(ctx, dir)
+}
+
+// stopRedis stops rds and reports a failure on stderr.
+func stopRedis(rds *harness.Redis) {
+	if err := rds.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+}
+
 // redisInt runs one command that answers an integer.
 func redisInt(c *harness.Client, args ...string) (int, error) {
 	n, err := harness.Int(c.Do(args...))

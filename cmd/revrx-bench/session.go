@@ -29,15 +29,9 @@ type session struct {
 // and c there, and waits until c is ready. name labels the progress lines.
 // On an error, whatever it started is stopped again.
 func (h *bench) startSession(ctx context.Context, dir, name string, c contender) (*session, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	s := &session{c: c, dir: dir, record: filepath.Join(dir, "record.jsonl"),
 		logPath: filepath.Join(dir, "contender.log")}
-	redis, err := h.startRedis(ctx, dir)
+	redis, err := h.startRunRedis(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -67,9 +61,7 @@ func (s *session) close() {
 	if s.worker != nil {
 		stop(s.worker, syscall.SIGTERM, 10*time.Second)
 	}
-	if err := s.redis.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-	}
+	stopRedis(s.redis)
 }
 
 // waitFor checks cond every sampleEvery until it holds (nil), timeout
