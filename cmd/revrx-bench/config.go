@@ -60,6 +60,10 @@ func parseConfig() (config, error) {
 	groupsCut := flag.String("groups-cut", envOr("BENCH_GROUPS_CUT", "0"), "groups scenario: leave out the trace's lines published from this many seconds on, to shorten it (0 = the whole trace) ($BENCH_GROUPS_CUT)")
 	groupsConts := flag.String("groups-contenders", envOr("BENCH_GROUPS_CONTENDERS", strings.Join(groupsDefault, ",")),
 		"groups scenario's contenders, comma-separated, from: "+strings.Join(groupContenderKeys(), ",")+" ($BENCH_GROUPS_CONTENDERS)")
+	predictTrace := flag.String("predict-trace", os.Getenv("BENCH_PREDICT_TRACE"),
+		"the predict scenario's trace, with '# ramp START-END' lines (default: supervisor/simulate/testdata/daily-ramp.trace) ($BENCH_PREDICT_TRACE)")
+	predictPeriods := flag.String("predict-periods", envOr("BENCH_PREDICT_PERIODS", "0"),
+		"predict scenario: replay only the trace's first N periods of 2 minutes, to shorten it (0 = all) ($BENCH_PREDICT_PERIODS)")
 	flag.Parse()
 
 	root, err := harness.RepoRoot()
@@ -83,6 +87,10 @@ func parseConfig() (config, error) {
 		return cfg, fmt.Errorf("groups-cut %q: want seconds", *groupsCut)
 	}
 	h.groupsTrace = *groupsTrace
+	if h.predictPeriods, err = strconv.Atoi(*predictPeriods); err != nil || h.predictPeriods < 0 {
+		return cfg, fmt.Errorf("predict-periods %q: want a whole number of periods, 0 for all", *predictPeriods)
+	}
+	h.predictTrace = *predictTrace
 	h.groupsKeys = splitList(*groupsConts)
 	for _, k := range h.groupsKeys {
 		if !slices.Contains(groupContenderKeys(), k) {

@@ -15,11 +15,16 @@
 // idle contender with no pool process and a slow-to-import app; and
 // "idle", the supervisor's own CPU and RSS with 10 idle workers over
 // -measure (exec'd and forked), the PSS of each worker tree and of the app
-// host, and the Redis commands it sends per poll.
+// host, and the Redis commands it sends per poll. "groups" (two queues
+// under one budget) and "predict" (the learned floor, --predict off
+// against on, beside the simulator's figures) are longer; see
+// docs/benchmark.md.
 //
 // Every setting is a flag with an environment default: BENCH_SCENARIOS,
 // BENCH_TRACES, BENCH_CONTENDERS, BENCH_HORIZON, BENCH_OUT,
-// BENCH_TRACE_DIR, BENCH_BIN, MEASURE.
+// BENCH_TRACE_DIR, BENCH_BIN, MEASURE, BENCH_GROUPS_TRACE,
+// BENCH_GROUPS_CUT, BENCH_GROUPS_CONTENDERS, BENCH_PREDICT_TRACE,
+// BENCH_PREDICT_PERIODS.
 // Standard library and internal/harness only: Redis is reached over RESP
 // (harness.Client) and through the producer (examples/producer.py).
 package main

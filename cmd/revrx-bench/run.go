@@ -33,6 +33,8 @@ type bench struct {
 	groupsTrace           string        // the groups scenario's trace ("" = testdata/groups.trace)
 	groupsCut             float64       // its lines published from this offset on are left out (0 = none)
 	groupsKeys            []string      // its contenders
+	predictTrace          string        // the predict scenario's trace ("" = the simulator's daily-ramp.trace)
+	predictPeriods        int           // its first periods replayed (0 = all)
 }
 
 // runOne replays tr against c on a fresh redis-server and measures it.

@@ -23,6 +23,7 @@ var allScenarios = []scenario{
 	{name: "heavy-burst", run: (*bench).heavyBurstScenario},
 	{name: "idle", run: (*bench).idleScenario},
 	{name: "groups", run: (*bench).groupsScenario},
+	{name: "predict", run: (*bench).predictScenario},
 }
 
 // scenarioRun is one contender's run in a scenario: m holds its figures

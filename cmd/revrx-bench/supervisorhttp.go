@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // What the bench reads from a revrx-supervise's HTTP surface (--http-addr):
@@ -53,4 +56,46 @@ func appHostPID(addr string) int {
 		return 0
 	}
 	return st.AppHost.PID
+}
+
+// metricSum is the sum over every series of the metric name (all its label
+// values) on the supervisor at addr's /metrics; found is false when it
+// exports none.
+func metricSum(addr, name string) (sum float64, found bool) {
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name)
+		if !ok || !strings.HasPrefix(rest, "{") && !strings.HasPrefix(rest, " ") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
+// forecastOf is the "forecast" object of the supervisor at addr's /status,
+// nil when it has none (--predict off) or does not answer.
+func forecastOf(addr string) *forecastStatus {
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/status")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Forecast *forecastStatus `json:"forecast"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return nil
+	}
+	return st.Forecast
 }
