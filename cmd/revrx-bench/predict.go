@@ -84,7 +84,18 @@ func (h *bench) predictScenario(ctx context.Context) (string, bool) {
 		}
 		runs = append(runs, scenarioRun[predictResult]{c: contender{key: m.key, label: m.label()}, cmd: cmd, m: r, err: err})
 	}
-	return predictTable(tr, runs, h.simulatePredict(ctx, tr, path)), failed
+	return predictTable(tr, runs, h.simulatePredict(ctx, tr, path, measuredLead(runs))), failed
+}
+
+// measuredLead is the start-up lead the --predict on run measured, as its
+// /status showed it at the horizon, in seconds; 0 when it measured none.
+func measuredLead(runs []scenarioRun[predictResult]) float64 {
+	for _, x := range runs {
+		if f := x.m.forecast; x.c.key == "on" && x.err == nil && f != nil && f.LeadMeasured {
+			return f.LeadSeconds
+		}
+	}
+	return 0
 }
 
 // predictTraceCopy reads the scenario's trace (-predict-trace, else the

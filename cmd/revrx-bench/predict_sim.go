@@ -26,12 +26,16 @@ type predictSim struct {
 
 // simulatePredict runs the binary's simulator on the trace at path with the
 // "on" run's flags and --compare nopredict, over the same horizon as the
-// real runs. A simulator that does not know these flags yet leaves the
-// figures NaN and says so in the note.
-func (h *bench) simulatePredict(ctx context.Context, tr predictTrace, path string) predictSim {
+// real runs, and with --predict-lead lead when lead is positive (the lead
+// the real run measured; else the model's own). A simulator that does not
+// know these flags yet leaves the figures NaN and says so in the note.
+func (h *bench) simulatePredict(ctx context.Context, tr predictTrace, path string, lead float64) predictSim {
 	on := predictModes[len(predictModes)-1]
 	args := append([]string{"simulate", "--trace", path, predictAutoscale, "-Q", benchQueue}, on.flags...)
 	args = append(args, "--compare", "nopredict", "--horizon", fmt.Sprintf("%gs", tr.horizon().Seconds()))
+	if lead > 0 {
+		args = append(args, "--predict-lead", fmt.Sprintf("%.2fs", lead))
+	}
 	s := predictSim{argv: append([]string{"revrx-supervise"}, args...)}
 	s.on, s.off = simFigures{math.NaN(), math.NaN()}, simFigures{math.NaN(), math.NaN()}
 	var stderr bytes.Buffer
