@@ -2,8 +2,8 @@
 GO      ?= go
 BIN     := bin/revrx-supervise
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
-# Debian packages the tests and the demo run: real Redis and real Celery.
-DEB_PKGS := redis-server celery python3-celery python3-redis curl prometheus chromium docker-compose
+# Debian packages the tests and the demo run: real Redis, real RabbitMQ and real Celery.
+DEB_PKGS := redis-server rabbitmq-server celery python3-celery python3-redis curl prometheus chromium docker-compose
 
 .PHONY: all build deps test test-go test-examples test-short demo bench footprint startup chaos clean
 
@@ -24,6 +24,7 @@ deps:
 	@if ! command -v redis-server >/dev/null || ! command -v curl >/dev/null || \
 	    ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v chromium >/dev/null || \
 	    ! command -v docker-compose >/dev/null || \
+	    ! test -x /usr/lib/rabbitmq/bin/rabbitmq-server || \
 	    ! /usr/bin/python3 -c 'import celery, redis' 2>/dev/null; then \
 	  echo "installing $(DEB_PKGS)"; \
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
