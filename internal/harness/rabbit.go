@@ -207,6 +207,18 @@ func (r *Rabbit) Stop(ctx context.Context) error {
 	return errors.New("rabbitmq: still running 30 s after stop; killed")
 }
 
+// CPU is the CPU time the node's processes (the script, the Erlang VM
+// and its helpers) have used so far.
+func (r *Rabbit) CPU() time.Duration {
+	var ticks int64
+	for _, pid := range append([]int{r.proc.PID()}, Descendants(r.proc.PID())...) {
+		if st, ok := ReadStat(pid); ok {
+			ticks += st.Ticks
+		}
+	}
+	return TicksDuration(ticks)
+}
+
 // Kill kills the node's process tree (by PID).
 func (r *Rabbit) Kill() {
 	if r.proc != nil {
