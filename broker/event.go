@@ -90,6 +90,13 @@ func DecodeMessage(payload []byte) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeEvents(body)
+}
+
+// decodeEvents decodes a serialized JSON event body: one event object or
+// an array of them (the task.multi batch), in order; entries without a
+// "type" are dropped. Errors wrap ErrUndecodable.
+func decodeEvents(body []byte) ([]Event, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%w: empty body", ErrUndecodable)
