@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -42,15 +43,22 @@ func (r *Redis) UndecodedMessages() int64 { return r.undecoded.Load() }
 // not block for long: pub/sub messages are dropped by Redis for slow
 // readers.
 func (r *Redis) SubscribeEvents(ctx context.Context, handle func(Event), onState func(up bool)) error {
+	return subscribeEvents(ctx, r.cfg.Logger.With("pattern", r.EventPattern()), handle, onState, r.subscribeOnce)
+}
+
+// subscribeEvents is the SubscribeEvents of every broker: it refuses a nil
+// handle, lets onState be nil, and keeps once subscribed (keepSubscribed),
+// calling onState(false) after each run that was up and logging each loss.
+func subscribeEvents(ctx context.Context, log *slog.Logger, handle func(Event), onState func(up bool),
+	once func(ctx context.Context, handle func(Event), onState func(bool)) (up bool, err error)) error {
 	if handle == nil {
 		return errors.New("subscribe events: nil handler")
 	}
 	if onState == nil {
 		onState = func(bool) {}
 	}
-	log := r.cfg.Logger.With("pattern", r.EventPattern())
 	return keepSubscribed(ctx,
-		func(ctx context.Context) (bool, error) { return r.subscribeOnce(ctx, handle, onState) },
+		func(ctx context.Context) (bool, error) { return once(ctx, handle, onState) },
 		func(up bool, err error, backoff time.Duration) {
 			if up {
 				onState(false)
