@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -26,21 +28,27 @@ type AMQPQueue struct {
 // recovers by itself (amqp091-go's recovery is not used): a failed read is
 // an error, and the next read dials again. Safe for concurrent use.
 type AMQP struct {
-	eps      []AMQPEndpoint
-	redacted string
+	eps       []AMQPEndpoint
+	redacted  string
+	log       *slog.Logger
+	undecoded atomic.Int64 // event messages skipped (SubscribeEvents)
 
 	mu   sync.Mutex
 	conn *amqp.Connection
 	ch   *amqp.Channel
 }
 
-// NewAMQP returns a reader for the AMQP broker URL; it does no I/O.
-func NewAMQP(rawURL string) (*AMQP, error) {
+// NewAMQP returns a reader for the AMQP broker URL that logs to log (nil
+// discards); it does no I/O.
+func NewAMQP(rawURL string, log *slog.Logger) (*AMQP, error) {
 	eps, err := ParseAMQPURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	return &AMQP{eps: eps, redacted: Redact(rawURL)}, nil
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &AMQP{eps: eps, redacted: Redact(rawURL), log: log}, nil
 }
 
 // Queues reads every queue with one passive declare each, in one
@@ -103,7 +111,7 @@ func (a *AMQP) declarePassive(ctx context.Context, q string) (AMQPQueue, error) 
 // when either is missing or closed.
 func (a *AMQP) openLocked(ctx context.Context) error {
 	if a.conn == nil || a.conn.IsClosed() {
-		conn, err := a.dial(ctx)
+		conn, err := a.dial(ctx, "revrx-supervise backlog")
 		if err != nil {
 			return err
 		}
@@ -120,8 +128,9 @@ func (a *AMQP) openLocked(ctx context.Context) error {
 	return nil
 }
 
-// dial connects to the first endpoint that answers, within ctx.
-func (a *AMQP) dial(ctx context.Context) (*amqp.Connection, error) {
+// dial connects to the first endpoint that answers, within ctx, as a
+// connection named name (shown by rabbitmqctl list_connections).
+func (a *AMQP) dial(ctx context.Context, name string) (*amqp.Connection, error) {
 	var errs []error
 	for _, ep := range a.eps {
 		cfg := amqp.Config{
@@ -129,7 +138,7 @@ func (a *AMQP) dial(ctx context.Context) (*amqp.Connection, error) {
 			Vhost:           ep.VHost,
 			TLSClientConfig: ep.TLS,
 			Heartbeat:       10 * time.Second,
-			Properties:      amqp.Table{"connection_name": "revrx-supervise backlog"},
+			Properties:      amqp.Table{"connection_name": name},
 			Dial: func(network, addr string) (net.Conn, error) {
 				d := net.Dialer{Timeout: DefaultDialTimeout}
 				return d.DialContext(ctx, network, addr)

@@ -39,7 +39,7 @@ func TestAMQPQueues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := NewAMQP(rabbit.URL())
+	r, err := NewAMQP(rabbit.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func BenchmarkAMQPQueues(b *testing.B) {
 			}
 		}
 	}
-	r, err := NewAMQP(rabbit.URL())
+	r, err := NewAMQP(rabbit.URL(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestAMQPDeadWorkerMessagesComeBack(t *testing.T) {
 	rabbit := harness.StartTestRabbit(t)
 	url := rabbit.URL()
 	worker := startAMQPWorker(t, url, "rq")
-	r, err := NewAMQP(url)
+	r, err := NewAMQP(url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,9 @@
 //     worker-heartbeat, the batched task.multi task events, ...) decoded from
 //     the kombu envelopes published on KeyPrefix+"/{db}.celeryev/*". What
 //     they mean for each worker (tasks held, idle since) is modelled by
-//     package supervisor/events, which does no I/O.
+//     package supervisor/events, which does no I/O. AMQP.SubscribeEvents
+//     delivers the same events from RabbitMQ's "celeryev" topic exchange
+//     (plain JSON bodies, no envelope), on a connection of its own.
 //   - Redis.SubscribeChanges: a call soon after any of the queues' lists is
 //     written (Redis client tracking in broadcasting mode, RESP2), so the
 //     caller reads the depths at once instead of on a timer; ErrNoTracking
