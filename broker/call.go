@@ -76,14 +76,20 @@ func (r *Redis) awaitReply(ctx context.Context, key, ticket, worker string) erro
 		if !ok {
 			continue // another call's, or garbage
 		}
-		var failed struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(answer[worker], &failed) == nil && failed.Error != "" {
-			return fmt.Errorf("%s answered: %s", worker, failed.Error)
-		}
-		return nil
+		return answerError(answer, worker)
 	}
+}
+
+// answerError returns the error a worker's answer reports ({"error": ...}),
+// or nil.
+func answerError(answer map[string]json.RawMessage, worker string) error {
+	var failed struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(answer[worker], &failed) == nil && failed.Error != "" {
+		return fmt.Errorf("%s answered: %s", worker, failed.Error)
+	}
+	return nil
 }
 
 // decodeReply returns the answers by node name of a reply envelope that

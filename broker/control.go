@@ -46,12 +46,7 @@ func (r *Redis) ShutdownWorkers(ctx context.Context, names []string) error {
 // pushed back to its queue. So: cancel, wait a little over a second after
 // the answer, then stop.
 func (r *Redis) CancelConsumers(ctx context.Context, name string, queues []string) error {
-	for _, q := range queues {
-		if err := r.call(ctx, "cancel_consumer", map[string]any{"queue": q}, name); err != nil {
-			return fmt.Errorf("cancel consumer %s: %w", q, err)
-		}
-	}
-	return nil
+	return callPerQueue(ctx, r.call, "cancel_consumer", name, queues)
 }
 
 // AddConsumers tells the worker named name to consume from each of queues
@@ -60,9 +55,16 @@ func (r *Redis) CancelConsumers(ctx context.Context, name string, queues []strin
 // answered each. The worker applies it on its event loop's next turn. It
 // takes back a worker whose consumers CancelConsumers cancelled.
 func (r *Redis) AddConsumers(ctx context.Context, name string, queues []string) error {
+	return callPerQueue(ctx, r.call, "add_consumer", name, queues)
+}
+
+// callPerQueue calls method with {"queue": q} on worker for each of queues
+// in order, through call (a transport's call), and stops at the first
+// error, which names the queue.
+func callPerQueue(ctx context.Context, call func(context.Context, string, map[string]any, string) error, method, worker string, queues []string) error {
 	for _, q := range queues {
-		if err := r.call(ctx, "add_consumer", map[string]any{"queue": q}, name); err != nil {
-			return fmt.Errorf("add consumer %s: %w", q, err)
+		if err := call(ctx, method, map[string]any{"queue": q}, worker); err != nil {
+			return fmt.Errorf("%s %s: %w", method, q, err)
 		}
 	}
 	return nil
@@ -92,9 +94,10 @@ func (r *Redis) control(ctx context.Context, method string, args map[string]any,
 	return r.client.Publish(ctx, channel, msg).Err()
 }
 
-// controlMessage builds the kombu envelope of a pidbox broadcast.
-// A reply (call) adds the ticket and the reply queue's routing key.
-func controlMessage(method string, args map[string]any, destination []string, now time.Time, reply *replyTo) ([]byte, error) {
+// controlCommand is the JSON body of a pidbox command, the same on every
+// transport. A reply (call) adds the ticket and the reply queue's routing
+// key.
+func controlCommand(method string, args map[string]any, destination []string, reply *replyTo) ([]byte, error) {
 	cmd := map[string]any{
 		"method": method, "arguments": args, "destination": destination,
 		"pattern": nil, "matcher": nil,
@@ -103,7 +106,12 @@ func controlMessage(method string, args map[string]any, destination []string, no
 		cmd["ticket"] = reply.ticket
 		cmd["reply_to"] = map[string]any{"exchange": replyExchange, "routing_key": reply.oid}
 	}
-	body, err := json.Marshal(cmd)
+	return json.Marshal(cmd)
+}
+
+// controlMessage builds the kombu envelope of a pidbox broadcast on Redis.
+func controlMessage(method string, args map[string]any, destination []string, now time.Time, reply *replyTo) ([]byte, error) {
+	body, err := controlCommand(method, args, destination, reply)
 	if err != nil {
 		return nil, err
 	}
