@@ -36,6 +36,8 @@ type AMQP struct {
 	mu   sync.Mutex
 	conn *amqp.Connection
 	ch   *amqp.Channel
+
+	ctl amqpControl // remote control, on a connection of its own
 }
 
 // NewAMQP returns a reader for the AMQP broker URL that logs to log (nil
@@ -165,10 +167,11 @@ func (a *AMQP) closeLocked() {
 	a.conn, a.ch = nil, nil
 }
 
-// Close closes the connection.
+// Close closes the connections (backlog and remote control).
 func (a *AMQP) Close() error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.closeLocked()
+	a.mu.Unlock()
+	a.ctl.close()
 	return nil
 }

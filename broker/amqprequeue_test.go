@@ -21,16 +21,17 @@ func exampleApp(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "examples", "app")
 }
 
-// startAMQPWorker starts a real Celery worker (late acks, -c 2, prefetch
-// multiplier 1) on queue against the broker at url, in a process group of
-// its own that is killed at cleanup.
-func startAMQPWorker(t *testing.T, url, queue string) *harness.Process {
+// startAMQPWorker starts a real Celery worker named name (late acks, -c 2,
+// prefetch multiplier 1) on queues (comma-separated, as -Q takes them)
+// against the broker at url, in a process group of its own that is killed
+// at cleanup.
+func startAMQPWorker(t *testing.T, url, queues, name string) *harness.Process {
 	t.Helper()
 	if _, err := exec.LookPath("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	cmd := exec.Command("/usr/bin/python3", "-m", "celery", "-A", "tasks", "worker", "-Q", queue, "-c", "2",
-		"--prefetch-multiplier=1", "--without-mingle", "--without-gossip", "-n", "rq@%h", "-l", "WARNING")
+	cmd := exec.Command("/usr/bin/python3", "-m", "celery", "-A", "tasks", "worker", "-Q", queues, "-c", "2",
+		"--prefetch-multiplier=1", "--without-mingle", "--without-gossip", "-n", name, "-l", "WARNING")
 	cmd.Dir = exampleApp(t)
 	cmd.Env = append(os.Environ(), "CELERY_BROKER_URL="+url, "REVRX_ACKS_LATE=1")
 	log, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
@@ -72,7 +73,7 @@ func TestAMQPDeadWorkerMessagesComeBack(t *testing.T) {
 	t.Parallel()
 	rabbit := harness.StartTestRabbit(t)
 	url := rabbit.URL()
-	worker := startAMQPWorker(t, url, "rq")
+	worker := startAMQPWorker(t, url, "rq", "rq@%h")
 	r, err := NewAMQP(url, nil)
 	if err != nil {
 		t.Fatal(err)
