@@ -7,7 +7,11 @@ import (
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/harness"
+	"github.com/revrx/revrx-supervise/pool"
 )
+
+// The pool stops workers through AMQP's remote control as through Redis's.
+var _ pool.RemoteControl = (*AMQP)(nil)
 
 // TestAMQPControl against a private RabbitMQ and a real Celery worker on
 // q1 and q2: CancelConsumers returns with the worker's answer and q1 then
@@ -15,7 +19,8 @@ import (
 // still consumed; after the control connection drops, the next call dials
 // again; AddConsumers makes the worker take the task; a call to a worker
 // that does not exist gives ErrNoReply at the context's deadline;
-// ShutdownWorkers makes the worker exit 0.
+// ShutdownWorkers makes the worker exit 0; a call waiting when the broker
+// closes the connection fails with ErrControlClosed.
 func TestAMQPControl(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts RabbitMQ and a Celery worker")
@@ -71,6 +76,37 @@ func TestAMQPControl(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the worker did not exit within 10 s of the remote shutdown")
+	}
+	checkControlClosed(t, a, rabbit)
+}
+
+// checkControlClosed: a call waiting for a reply when the broker closes
+// the connection ends with ErrControlClosed, not at its deadline.
+func checkControlClosed(t *testing.T, a *AMQP, rabbit *harness.Rabbit) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- a.CancelConsumers(ctx, "nobody@test", []string{"q1"}) }()
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-errc:
+			t.Fatalf("CancelConsumers(nobody) = %v before the connection closed", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		a.ctl.mu.Lock()
+		if s := a.ctl.sess; s != nil {
+			s.replies.mu.Lock()
+			waiting = len(s.replies.waiting)
+			s.replies.mu.Unlock()
+		}
+		a.ctl.mu.Unlock()
+	}
+	if out, err := rabbit.Ctl(ctx, "close_all_connections", "test"); err != nil {
+		t.Fatalf("rabbitmqctl close_all_connections: %v\n%s", err, out)
+	}
+	if err := <-errc; !errors.Is(err, ErrControlClosed) || ctx.Err() != nil {
+		t.Fatalf("CancelConsumers while the broker closed the connection = %v, want ErrControlClosed before the deadline", err)
 	}
 }
 
