@@ -58,10 +58,13 @@ func (a *AMQP) ShutdownWorkers(ctx context.Context, names []string) error {
 
 // CancelConsumers tells the worker named name to stop consuming from each
 // of queues (remote control `cancel_consumer`, one call per queue) and
-// returns once the worker has answered each: RabbitMQ then delivers it
-// nothing more from them (what it already holds unacked stays its own). It
-// returns an error wrapping ErrNoReply if an answer did not come before ctx
-// is done (the command may still be applied later), or ErrControlClosed.
+// returns once the worker has answered each. Celery 5.2 answers first and
+// cancels on its event loop's next turn (call_soon), so a message can still
+// reach the worker just after the answer; a caller that must know the queue
+// is no longer consumed reads its consumers (Queues). What the worker
+// already holds unacked stays its own. It returns an error wrapping
+// ErrNoReply if an answer did not come before ctx is done (the command may
+// still be applied later), or ErrControlClosed.
 func (a *AMQP) CancelConsumers(ctx context.Context, name string, queues []string) error {
 	return callPerQueue(ctx, a.callControl, "cancel_consumer", name, queues)
 }
@@ -69,7 +72,8 @@ func (a *AMQP) CancelConsumers(ctx context.Context, name string, queues []string
 // AddConsumers tells the worker named name to consume from each of queues
 // again (remote control `add_consumer`, one call per queue; a queue it
 // already consumes is left alone) and returns once the worker has answered
-// each, with CancelConsumers' errors. It takes back a worker whose
+// each, with CancelConsumers' errors; the worker applies it on its event
+// loop's next turn. It takes back a worker whose
 // consumers CancelConsumers cancelled.
 func (a *AMQP) AddConsumers(ctx context.Context, name string, queues []string) error {
 	return callPerQueue(ctx, a.callControl, "add_consumer", name, queues)

@@ -14,7 +14,7 @@ import (
 var _ pool.RemoteControl = (*AMQP)(nil)
 
 // TestAMQPControl against a private RabbitMQ and a real Celery worker on
-// q1 and q2: CancelConsumers returns with the worker's answer and q1 then
+// q1 and q2: CancelConsumers returns with the worker's answer and q1 soon
 // has no consumer, so a task published to it stays ready while q2 is
 // still consumed; after the control connection drops, the next call dials
 // again; AddConsumers makes the worker take the task; a call to a worker
@@ -43,7 +43,11 @@ func TestAMQPControl(t *testing.T) {
 	if err := a.CancelConsumers(ctx, name, []string{"q1"}); err != nil {
 		t.Fatalf("CancelConsumers = %v", err)
 	}
-	t.Logf("q1's consumer cancelled and confirmed in %s", time.Since(start).Round(time.Millisecond))
+	answered := time.Now()
+	// The worker answers before it cancels (on its loop's next turn).
+	awaitQueues(t, a, "q1's consumer gone", func(q map[string]AMQPQueue) bool { return q["q1"].Consumers == 0 })
+	t.Logf("cancel answered in %s; q1 read with 0 consumers %s after the answer",
+		answered.Sub(start).Round(time.Millisecond), time.Since(answered).Round(time.Millisecond))
 	publishAMQP(t, url, "q1", 1, 0.1)
 	got := awaitQueues(t, a, "the task ready in q1", func(q map[string]AMQPQueue) bool { return q["q1"].Ready == 1 })
 	if got["q1"].Consumers != 0 || got["q2"].Consumers != 1 {
