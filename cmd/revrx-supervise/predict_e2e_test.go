@@ -107,9 +107,9 @@ func seedPattern(t *testing.T, url, queue string, length time.Duration, need int
 }
 
 // TestLearnedFloorActsOnlyWhenOn: with a learned pattern asking for 3
-// processes and no task at all, --predict forecast exports the forecast
-// and changes nothing; --predict on raises the floor to it, clipped to MAX
-// 2 with the reason saying so.
+// processes and no task at all, --predict forecast exports the forecast,
+// logs what it would have done and changes nothing; --predict on raises
+// the floor to it, clipped to MAX 2 with the reason saying so.
 func TestLearnedFloorActsOnlyWhenOn(t *testing.T) {
 	t.Parallel()
 	needCelery(t)
@@ -121,6 +121,10 @@ func TestLearnedFloorActsOnlyWhenOn(t *testing.T) {
 	time.Sleep(2 * time.Second) // several decisions with the forecast known
 	if n := len(shadow.status().Workers); n != 1 {
 		t.Fatalf("--predict forecast: %d processes, want MIN 1 (forecast mode changes no decision)", n)
+	}
+	const wouldDo = "forecast mode: the learned floor would have raised desired from 1 to 2"
+	if logs := shadow.logs.String(); strings.Count(logs, wouldDo) == 0 {
+		t.Errorf("--predict forecast logged no %q:\n%s", wouldDo, lastLines(logs, 20))
 	}
 	shadow.signal(syscall.SIGTERM)
 	shadow.wait(30 * time.Second)
