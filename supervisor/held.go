@@ -36,8 +36,7 @@ type holding struct {
 // (a tolerance band, a stabilization window, the wait strategy), so they
 // are left out.
 func holdingOf(d policy.Decision, perWorker, inService, idle int) holding {
-	perWorker = max(perWorker, 1)
-	h := holding{needed: int((max(d.Demand, 0) + int64(perWorker) - 1) / int64(perWorker)), held: map[holder]int{}}
+	h := holding{needed: policy.Needed(d, policy.Config{TasksPerWorker: perWorker}), held: map[holder]int{}}
 	held := min(idle, max(0, inService-h.needed))
 	keepalive := min(held, max(0, inService-d.Desired))
 	if keepalive > 0 {
