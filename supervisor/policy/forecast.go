@@ -150,16 +150,11 @@ func (p Pattern) Forecast(t time.Time, lead time.Duration, per Period) (n int, o
 	if !p.Fits(per) || p.Since.IsZero() || t.Sub(p.Since) < per.Length {
 		return 0, false
 	}
-	step := max(per.BucketWidth(), time.Nanosecond)
-	for at := t; ; at = at.Add(step) {
-		if at.After(t.Add(lead)) {
-			at = t.Add(lead)
-		}
+	end, step := t.Add(max(lead, 0)), max(per.BucketWidth(), time.Nanosecond)
+	for at := t; at.Before(end); at = at.Add(step) {
 		n = max(n, p.slotForecast(at, per))
-		if !at.Before(t.Add(lead)) {
-			return n, true
-		}
 	}
+	return max(n, p.slotForecast(end, per)), true
 }
 
 // slotForecast is the forecast of the bucket t falls in, rounded to the
