@@ -125,8 +125,10 @@ func (p *predictor) load(ctx context.Context, now time.Time) {
 	p.loaded = true
 }
 
-// floor is the forecast at now over the next lead (0 before a full period).
-func (p *predictor) floor(views []policy.WorkerView, now time.Time) int {
+// floor is the forecast at now over the next lead (0 before a full
+// period), from the stored pattern once it could be read.
+func (p *predictor) floor(ctx context.Context, views []policy.WorkerView, now time.Time) int {
+	p.load(ctx, now)
 	p.lead.observe(views, now)
 	lead := p.lead.lead(p.poll)
 	p.forecast, p.ready = p.pattern.Forecast(now, lead, p.cfg.Period)
@@ -136,12 +138,12 @@ func (p *predictor) floor(views []policy.WorkerView, now time.Time) int {
 }
 
 // learn records what the decision's demand needed at now (not while the
-// broker reading is stale) and saves the pattern once per bucket.
+// broker reading is stale) and saves the pattern once per bucket, once the
+// store was read (floor reads it).
 func (p *predictor) learn(ctx context.Context, now time.Time, need int, brokerOK bool) {
 	if brokerOK {
 		p.pattern.Observe(now, need, p.cfg.Period)
 	}
-	p.load(ctx, now)
 	bucket := now.UnixNano() / int64(p.cfg.Period.BucketWidth())
 	if !p.loaded || p.cfg.Store == nil || bucket == p.savedBucket || p.pattern.Since.IsZero() {
 		return

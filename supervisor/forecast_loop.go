@@ -7,13 +7,14 @@ import (
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
-// forecastFloor measures the start-ups seen in obs.Workers, computes the
-// forecast over the next lead and, with --predict on, puts it in obs.
-func (s *Supervisor) forecastFloor(obs *policy.Observation, now time.Time) {
+// forecastFloor reads the stored pattern (once), measures the start-ups
+// seen in obs.Workers, computes the forecast over the next lead and, with
+// --predict on, puts it in obs.
+func (s *Supervisor) forecastFloor(ctx context.Context, obs *policy.Observation, now time.Time) {
 	if s.predict == nil {
 		return
 	}
-	f := s.predict.floor(obs.Workers, now)
+	f := s.predict.floor(ctx, obs.Workers, now)
 	if s.cfg.Predict.Mode == PredictOn {
 		obs.Forecast = f
 	}

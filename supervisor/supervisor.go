@@ -279,7 +279,7 @@ func (s *Supervisor) tick(ctx context.Context) {
 			obs.OldestWait = max(obs.OldestWait, b.OldestAge+now.Sub(s.lastGoodAt))
 		}
 	}
-	s.forecastFloor(&obs, now)
+	s.forecastFloor(ctx, &obs, now)
 	if s.cfg.Budget != nil { // what the group's own policy wants decides its part
 		obs.Budget = s.budgetFor(obs, policy.Decide(obs, now, s.cfg.Policy), workers, now)
 		s.lastAlloc = obs.Budget
