@@ -81,6 +81,7 @@ func TestAMQPQueues(t *testing.T) {
 	if got := waitReady(2); got["reports"] != (AMQPQueue{Ready: 2, Consumers: 1}) {
 		t.Errorf("with one unacked: %+v, want 2 ready and 1 consumer", got["reports"])
 	}
+	checkAMQPPattern(t, r)
 
 	if err := rabbit.Stop(ctx); err != nil {
 		t.Fatal(err)

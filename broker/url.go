@@ -21,7 +21,8 @@ var ErrInvalidURL = errors.New("invalid broker url")
 const acceptedForms = "accepted forms: redis://[user:pass@]host[:port][/db], " +
 	"rediss://...[?ssl_cert_reqs=required|optional|none], unix:///path.sock[?db=N], " +
 	"redis+socket:///path.sock[?virtual_host=N], " +
-	"sentinel://[:pass@]host:26379[;sentinel://host2:26379]?master_name=NAME"
+	"sentinel://[:pass@]host:26379[;sentinel://host2:26379]?master_name=NAME, " +
+	"amqp://[user:pass@]host[:port][/vhost] (RabbitMQ; also amqps://, pyamqp://)"
 
 // Default ports, as kombu uses them.
 const (
@@ -200,7 +201,7 @@ func endpointFrom(pp []parsedURL, sentinelMaster string) (Endpoint, error) {
 	switch first.scheme {
 	case "redis", "rediss", "unix", "redis+socket", "socket", "sentinel":
 	default:
-		return Endpoint{}, errors.New("unsupported scheme (only Redis brokers are supported)")
+		return Endpoint{}, errors.New("unsupported scheme (Redis and RabbitMQ brokers are supported)")
 	}
 	for _, p := range pp[1:] {
 		if first.scheme != "sentinel" {

@@ -110,35 +110,22 @@ func (r *resolver) broker() {
 	appURL, appHas := "", r.app != nil && r.app.BrokerURL != ""
 	if appHas {
 		appURL = r.app.BrokerURL
-		if ep, err := broker.ParseURL(appURL, r.app.MasterName); err == nil {
-			r.cfg.Secrets.add(ep.Password) // before anything could print it
+		if pw, err := broker.CheckURL(appURL, r.app.MasterName); err == nil {
+			r.cfg.Secrets.add(pw...) // before anything could print it
 		}
 	}
 	url, src := r.pick("broker_url", flagBroker, b.URL, appURL, b.URL, appHas)
-	if src == sourceApp && r.cfg.Sources[flagBroker] == "" && !isRedisURL(url) {
-		r.err = fmt.Errorf("the app's broker_url is %s: revrx-supervise reads Redis brokers only; pass -b redis://…", broker.Redact(url))
-		return
-	}
 	master := b.SentinelMaster
 	if r.app != nil && r.app.MasterName != "" && r.cfg.Sources[flagSentinelMaster] == "" {
 		master = r.app.MasterName
 	}
-	if _, err := broker.ParseURL(url, master); err != nil {
+	if _, err := broker.CheckURL(url, master); err != nil {
 		r.err = fmt.Errorf("broker_url (%s): %w", src, err)
 		return
 	}
 	b.URL, b.SentinelMaster = url, master
 	r.cfg.Supervisor.BrokerURL = broker.Redact(url)
 	r.add("broker_url", broker.Redact(url), src)
-}
-
-func isRedisURL(u string) bool {
-	for _, scheme := range []string{"redis://", "rediss://", "unix://", "redis+socket://", "sentinel://"} {
-		if strings.HasPrefix(u, scheme) {
-			return true
-		}
-	}
-	return false
 }
 
 // transport: global_keyprefix, priority_steps and sep, which decide the keys

@@ -128,14 +128,26 @@ func TestApplyApp(t *testing.T) {
 	}
 }
 
-func TestApplyAppRejectsANonRedisBroker(t *testing.T) {
-	app := &pool.AppConfig{BrokerURL: "amqp://guest:guest@rabbit//", DefaultQueue: "celery"}
-	_, _, err := applyApp(baseConfig(), app, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "Redis brokers only") || strings.Contains(err.Error(), "guest:guest") {
-		t.Fatalf("applyApp(amqp app) = %v, want an error naming the redacted broker and Redis", err)
+func TestApplyAppTakesARabbitMQBrokerAndRejectsOthers(t *testing.T) {
+	app := &pool.AppConfig{BrokerURL: "amqp://user:s3cret@rabbit//", DefaultQueue: "celery"}
+	cfg, settings, err := applyApp(baseConfig(), app, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("applyApp(amqp app) = %v, want it taken", err)
 	}
-	cfg := baseConfig(flagBroker)
-	if _, _, err := applyApp(cfg, app, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatalf("applyApp(amqp app, -b given) = %v, want the flag to win", err)
+	if cfg.Broker.URL != app.BrokerURL || strings.Contains(cfg.Supervisor.BrokerURL, "s3cret") {
+		t.Errorf("broker %q, shown as %q: want the app's, redacted", cfg.Broker.URL, cfg.Supervisor.BrokerURL)
+	}
+	if got := cfg.Secrets.scrub("login s3cret"); strings.Contains(got, "s3cret") {
+		t.Errorf("the app's AMQP password is not a secret: %q", got)
+	}
+	for _, st := range settings {
+		if strings.Contains(st.Value, "s3cret") {
+			t.Errorf("setting %s shows the password: %q", st.Name, st.Value)
+		}
+	}
+	app.BrokerURL = "sqs://key:s3cret@"
+	_, _, err = applyApp(baseConfig(), app, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "amqp://") || !strings.Contains(err.Error(), "redis://") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("applyApp(sqs app) = %v, want an error naming the accepted forms, without the password", err)
 	}
 }

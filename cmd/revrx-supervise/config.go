@@ -221,14 +221,14 @@ func startFromFlags(c *cli.Context) (command []string, spawn string, err error) 
 // URL's password as a secret never to print.
 func brokerFromFlags(c *cli.Context, steps []int) (broker.Config, *secretSet, error) {
 	url := c.String(flagBroker)
-	ep, err := broker.ParseURL(url, c.String(flagSentinelMaster))
+	passwords, err := broker.CheckURL(url, c.String(flagSentinelMaster))
 	if err != nil {
 		return broker.Config{}, nil, usageError{fmt.Errorf("--broker: %w", err)}
 	}
 	return broker.Config{
 		URL: url, SentinelMaster: c.String(flagSentinelMaster),
 		KeyPrefix: c.String(flagKeyPrefix), PrioritySteps: steps, Separator: c.String(flagPrioritySep),
-	}, newSecretSet(ep.Password), nil
+	}, newSecretSet(passwords...), nil
 }
 
 // poolFromFlags builds and checks the pool's configuration from w, the
