@@ -227,11 +227,27 @@ func (e *Engine) Workers() []Worker {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]Worker, 0, len(e.state.Children))
+	mainStopping := e.mainStopping()
 	for _, ch := range e.state.Children {
-		out = append(out, e.processWorker(ch))
+		w := e.processWorker(ch)
+		if mainStopping && w.State != Starting {
+			w.State = Stopping // its main takes no new task
+		}
+		out = append(out, w)
 	}
 	slices.SortFunc(out, func(a, b Worker) int { return a.Slot - b.Slot })
 	return out
+}
+
+// mainStopping reports whether the worker main is being stopped (warm
+// stop sent or its consumers being cancelled). e.mu must be held.
+func (e *Engine) mainStopping() bool {
+	for _, m := range e.main.Workers() {
+		if m.State == Stopping || m.State == Draining {
+			return true
+		}
+	}
+	return false
 }
 
 // processWorker is the snapshot of one pool process. e.mu must be held.

@@ -96,11 +96,16 @@ func (q *exits) take() []*exitJob {
 
 // onWorkerExit records what an ended worker's events said it was doing and
 // queues the settling of its messages. It never blocks.
+// Without a Restorer (RabbitMQ, which requeues a gone worker's unacked
+// messages itself when its connection closes) only the tasks that died
+// with it are reported.
 func (s *Supervisor) onWorkerExit(e Exit) {
+	j := &exitJob{exit: e, running: s.tracker.Running(e.Name), tasks: s.tracker.Tasks(e.Name)}
 	if s.restorer == nil {
+		s.reportDied(j)
 		return
 	}
-	s.exits.push(&exitJob{exit: e, running: s.tracker.Running(e.Name), tasks: s.tracker.Tasks(e.Name)})
+	s.exits.push(j)
 }
 
 // settlePrevious settles, before any worker starts, what workers of an
@@ -269,6 +274,12 @@ func (s *Supervisor) reportSettled(j *exitJob) {
 		s.log.Info(fmt.Sprintf("counted a death against %d message(s) the dying worker put back itself (or another took since)", len(requeued)),
 			"worker", j.exit.Name, "status", j.exit.Status, "delivery_tags", requeued)
 	}
+	s.reportDied(j)
+}
+
+// reportDied logs and counts, for an app that acks on receipt, the tasks
+// that were running when j's worker died: nothing can redeliver them.
+func (s *Supervisor) reportDied(j *exitJob) {
 	if j.exit.Died && !s.cfg.AcksLate && len(j.running) > 0 {
 		var died []string
 		for _, t := range j.running {

@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/pool"
 	"github.com/revrx/revrx-supervise/supervisor"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
@@ -17,7 +16,7 @@ import (
 // program is what run runs: the broker client, and one unit (a pool and
 // its control loop) per queue group, seen as one by view.
 type program struct {
-	rds   *broker.Redis
+	brk   brokerClient
 	reg   *prometheus.Registry
 	units []unit
 	view  interface {
@@ -53,22 +52,23 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
+	cfg = forBroker(cfg)
 	prog := &program{reg: prometheus.NewRegistry()}
-	if prog.rds, err = broker.New(withLogger(cfg.Broker, log)); err != nil {
+	if prog.brk, err = openBroker(withLogger(cfg.Broker, log)); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			prog.rds.Close()
+			prog.brk.Close()
 		}
 	}()
 	prog.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	pcfg := poolConfig(cfg, host, prog.rds, log)
+	pcfg := poolConfig(cfg, host, prog.brk, log)
 	scfg := cfg.Supervisor
 	scfg.Logger, scfg.Scrub, scfg.Version = log, cfg.Secrets.scrub, buildVersion()
 	scfg.Settings = append(settings, engineSetting(cfg, fallback), spawnSetting(cfg, pcfg))
 	if cfg.Groups == nil {
-		u, err := newUnit(cfg, pcfg, scfg, prog.rds, prog.reg)
+		u, err := newUnit(cfg, pcfg, scfg, prog.brk, prog.reg)
 		if err != nil {
 			return nil, err
 		}
@@ -79,13 +79,13 @@ func assemble(cfg config, log *slog.Logger) (_ *program, err error) {
 	p := cfg.Supervisor.Policy
 	log.Info("starting", "version", buildVersion(), "broker", cfg.Supervisor.BrokerURL, "queues", cfg.Supervisor.Queues,
 		"engine", cfg.Engine, "min", p.Min, "max", p.Max, "keepalive", p.Keepalive, "pool", cfg.Pool.Pool, "concurrency", cfg.Pool.Concurrency,
-		"http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg), "groups", len(prog.units))
+		"poll", cfg.Supervisor.PollInterval, "http", cfg.HTTPAddr, "pid1", pcfg.Reap, "spawn", spawnMode(pcfg), "groups", len(prog.units))
 	return prog, nil
 }
 
 // newUnit builds one pool over pcfg and its control loop over scfg,
 // registering the loop's metrics on reg.
-func newUnit(cfg config, pcfg pool.Config, scfg supervisor.Config, rds *broker.Redis, reg prometheus.Registerer) (unit, error) {
+func newUnit(cfg config, pcfg pool.Config, scfg supervisor.Config, brk brokerClient, reg prometheus.Registerer) (unit, error) {
 	var u unit
 	var err error
 	if u.pool, err = newWorkerPool(cfg, pcfg, scfg.Policy.Max); err != nil {
@@ -94,9 +94,11 @@ func newUnit(cfg config, pcfg pool.Config, scfg supervisor.Config, rds *broker.R
 	scfg.Resources = sampler{pool.NewSampler()}
 	scfg.PreviousWorkers = u.pool.SlotNames(scfg.Policy.Max)
 	if scfg.Predict.Mode != supervisor.PredictOff {
-		scfg.Predict.Store = newPatternStore(rds, scfg.Queues, scfg.Predict.Period.Length)
+		scfg.Predict.Store = newPatternStore(brk, scfg.Queues, scfg.Predict.Period.Length)
 	}
-	if u.sup, err = supervisor.New(scfg, brokerAdapter{rds}, brokerAdapter{rds}, adaptPool(u.pool), reg); err != nil {
+	sp := adaptPool(u.pool)
+	ub := brk.forUnit(sp)
+	if u.sup, err = supervisor.New(scfg, ub, ub, sp, reg); err != nil {
 		return u, fmt.Errorf("supervisor: %w", err)
 	}
 	return u, nil
@@ -125,7 +127,7 @@ func assembleGroups(prog *program, cfg config, pcfg pool.Config, scfg supervisor
 			gs.Notifier, gs.WatchdogInterval = nil, 0
 		}
 		reg := prometheus.WrapRegistererWith(prometheus.Labels{"group": g.Name}, prog.reg)
-		u, err := newUnit(cfg, gp, gs, prog.rds, reg)
+		u, err := newUnit(cfg, gp, gs, prog.brk, reg)
 		if err != nil {
 			return fmt.Errorf("group %s: %w", g.Name, err)
 		}

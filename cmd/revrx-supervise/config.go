@@ -88,7 +88,7 @@ func contextToConfig(c *cli.Context, extraArgs []string) (config, error) {
 		return cfg, usagef("--engine %q: accepted: pool, workers", cfg.Engine)
 	}
 	cfg.Sources = explicitSources(c, flagBroker, flagQueues, flagKeyPrefix, flagPrioritySteps, flagPrioritySep, flagSentinelMaster, flagSpawn, flagEngine,
-		flagConcurrency, flagTasksPerWorker, flagKeepalive)
+		flagConcurrency, flagTasksPerWorker, flagKeepalive, flagPollInterval)
 	if cfg.Broker, cfg.Secrets, err = brokerFromFlags(c, steps); err != nil {
 		return cfg, err
 	}

@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 	producer, _ = filepath.Abs("../../examples/producer.py")
 	haveCelery = exec.Command("/usr/bin/python3", "-c", "import celery, redis").Run() == nil
 	code := m.Run()
+	stopSharedRabbit()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

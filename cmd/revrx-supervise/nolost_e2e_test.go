@@ -26,11 +26,35 @@ import (
 // 2 s from sending the cancel: a worker that handled the cancel late could
 // still have a BRPOP in flight at the SIGTERM. The drain now waits for the
 // worker to confirm the cancel, and counts its grace from there.
+//
+// On RabbitMQ a worker needs no drain (the broker requeues what it still
+// holds when its connection closes): the same stops, with either engine,
+// lose nothing there either.
 func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
-	t.Parallel() // its own Redis, supervisor and workers
+	t.Parallel() // each case has its own broker, supervisor and workers
 	needCelery(t)
-	rds := harness.StartTestRedis(t)
-	url := rds.URL(0)
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		rds := harness.StartTestRedis(t)
+		testNoTaskLost(t, rds.URL(0), nil, func() string {
+			return fmt.Sprintf("left in Redis: %s waiting, %s unacked", rds.Do(t, "LLEN", "steady"), rds.Do(t, "HLEN", "unacked"))
+		})
+	})
+	for _, engine := range []string{"pool", "workers"} {
+		t.Run("rabbitmq-"+engine, func(t *testing.T) {
+			t.Parallel()
+			url := rabbitVHost(t)
+			testNoTaskLost(t, url, []string{"--engine", engine}, func() string {
+				ready, unacked, _ := rabbitQueue(t, url, "steady")
+				return fmt.Sprintf("left in RabbitMQ: %d ready, %d unacked", ready, unacked)
+			})
+		})
+	}
+}
+
+// testNoTaskLost runs the stops on url with the extra arguments args;
+// leftover says what the broker still holds.
+func testNoTaskLost(t *testing.T, url string, args []string, leftover func() string) {
 	const perCycle, cycles = 120, 2 // one task every 25 ms for 3 s, per cycle
 	var trace strings.Builder
 	for i := range perCycle {
@@ -41,9 +65,11 @@ func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 		t.Fatal(err)
 	}
 	var records []string
+	var logs []*lockedBuffer
 	for c := range cycles {
-		s := startSupervisor(t, url, "--autoscale=3,3", "-Q", "steady")
+		s := startSupervisor(t, url, append([]string{"--autoscale=3,3", "-Q", "steady"}, args...)...)
 		records = append(records, s.record)
+		logs = append(logs, s.logs)
 		waitFor(t, 20*time.Second, "3 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 3 })
 		prod := exec.Command("/usr/bin/python3", producer, "--trace", tracePath, "--queue", "steady")
 		prod.Env = append(os.Environ(), "CELERY_BROKER_URL="+url)
@@ -60,7 +86,7 @@ func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 		}
 	}
 
-	last := startSupervisor(t, url, "--autoscale=2,2", "-Q", "steady")
+	last := startSupervisor(t, url, append([]string{"--autoscale=2,2", "-Q", "steady"}, args...)...)
 	records = append(records, last.record)
 	const n = perCycle * cycles
 	deadline := time.Now().Add(30 * time.Second)
@@ -79,12 +105,23 @@ func TestNoTaskLostStoppingWhileTasksArrive(t *testing.T) {
 	for id, c := range started {
 		if c != 1 {
 			t.Errorf("task %s started %d times", id, c)
+			for i, path := range records {
+				for _, r := range readRecords(t, path) {
+					if r.ID == id {
+						t.Logf("run %d: %s by %s pid %d", i+1, r.Event, r.Worker, r.PID)
+					}
+				}
+			}
 		}
 	}
 	lost := n - len(finished)
-	msg := fmt.Sprintf("%d of %d tasks finished; %d lost (left in Redis: %s waiting, %s unacked)", len(finished), n, lost,
-		rds.Do(t, "LLEN", "steady"), rds.Do(t, "HLEN", "unacked"))
+	msg := fmt.Sprintf("%d of %d tasks finished; %d lost (%s)", len(finished), n, lost, leftover())
 	if lost != 0 {
 		t.Error(msg)
+	}
+	if t.Failed() {
+		for i, l := range logs {
+			t.Logf("run %d's log, its last lines:\n%s", i+1, lastLines(l.String(), 40))
+		}
 	}
 }

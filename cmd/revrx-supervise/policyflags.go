@@ -75,7 +75,7 @@ func scaleFlags() []cli.Flag {
 // `simulate` (where the decisions run on the virtual clock).
 func pollIntervalFlag() cli.Flag {
 	return &cli.DurationFlag{Name: flagPollInterval, EnvVars: []string{"REVRX_POLL_INTERVAL"}, Value: supervisor.DefaultPollInterval,
-		Usage: "how often the queues are read and the policy applied"}
+		Usage: "how often the queues are read and the policy applied (on RabbitMQ 250ms unless given: it tells of no new message)"}
 }
 
 // boundsFromFlags reads --autoscale and --keepalive; every error is a

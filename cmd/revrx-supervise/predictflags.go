@@ -53,20 +53,20 @@ func predictFromFlags(c *cli.Context, loc *time.Location) (supervisor.Predict, e
 // its queues joined by "+": the supervisors of the same queues on other
 // hosts and after a restart share it.
 type patternStore struct {
-	rds    *broker.Redis
+	store  patternBackend
 	name   string
 	period time.Duration
 }
 
-func newPatternStore(rds *broker.Redis, queues []string, period time.Duration) patternStore {
-	return patternStore{rds: rds, name: strings.Join(queues, "+"), period: period}
+func newPatternStore(store patternBackend, queues []string, period time.Duration) patternStore {
+	return patternStore{store: store, name: strings.Join(queues, "+"), period: period}
 }
 
 // LoadPattern reads and decodes the stored pattern; an undecodable one is
 // an error (it is not overwritten until it is read).
 func (s patternStore) LoadPattern(ctx context.Context) (policy.Pattern, bool, error) {
 	var p policy.Pattern
-	doc, found, err := s.rds.Pattern(ctx, s.name)
+	doc, found, err := s.store.Pattern(ctx, s.name)
 	if err != nil || !found {
 		return p, false, err
 	}
@@ -81,5 +81,5 @@ func (s patternStore) SavePattern(ctx context.Context, p policy.Pattern) error {
 	if err != nil {
 		return err
 	}
-	return s.rds.SavePattern(ctx, s.name, doc, s.period)
+	return s.store.SavePattern(ctx, s.name, doc, s.period)
 }

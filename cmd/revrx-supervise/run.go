@@ -43,7 +43,7 @@ func run(cfg config, log *slog.Logger) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	defer prog.rds.Close()
+	defer prog.brk.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -172,7 +172,7 @@ func withLogger(c broker.Config, log *slog.Logger) broker.Config {
 // poolConfig completes the pool's configuration: the app host (forks, unless
 // --spawn=exec), the safe stop through the broker's remote control, the cap
 // at MAX processes, and reaping as PID 1.
-func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Logger) pool.Config {
+func poolConfig(cfg config, host *pool.AppHost, brk brokerClient, log *slog.Logger) pool.Config {
 	pcfg := cfg.Pool
 	pcfg.Logger = log
 	pcfg.Reap = os.Getpid() == 1
@@ -181,7 +181,10 @@ func poolConfig(cfg config, host *pool.AppHost, rds *broker.Redis, log *slog.Log
 	} else if host != nil {
 		closeHost(host) // it was started for the app's configuration only
 	}
-	pcfg.Control = rds
+	pcfg.Control = brk
+	if pcfg.DrainGrace == 0 {
+		pcfg.DrainGrace = brk.drainGrace()
+	}
 	pcfg.MaxWorkers = cfg.Supervisor.Policy.Max
 	return pcfg
 }
