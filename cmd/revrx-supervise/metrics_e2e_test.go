@@ -15,11 +15,21 @@ import (
 // task-sent events, as the example app configures), every task shows in
 // the received and started counters and its publish -> start wait in
 // revrx_queue_wait_seconds{queue}; the per-worker gauges name each worker.
+// On RabbitMQ the events come through the celeryev topic exchange.
 func TestTaskMetrics(t *testing.T) {
-	t.Parallel() // its own Redis, supervisor and workers
+	t.Parallel() // each case has its own broker, supervisor and workers
 	needCelery(t)
-	rds := harness.StartTestRedis(t)
-	url := rds.URL(0)
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		testTaskMetrics(t, harness.StartTestRedis(t).URL(0))
+	})
+	t.Run("rabbitmq", func(t *testing.T) {
+		t.Parallel()
+		testTaskMetrics(t, rabbitVHost(t))
+	})
+}
+
+func testTaskMetrics(t *testing.T, url string) {
 	s := startSupervisor(t, url, "--autoscale=2,2", "-Q", "metrics")
 	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
 	name := s.status().Workers[0].Name

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/revrx/revrx-supervise/supervisor/policy"
+)
+
+// TestRabbitScalesOnDemandAndBack: as users type it on RabbitMQ (the
+// broker only in the app's environment, the pool engine by default), a
+// burst scales the pool up by the queue, every task runs once, the pool
+// goes back to MIN once idle, no read fails, nothing is left in the
+// queue, and a SIGTERM stops it warm.
+func TestRabbitScalesOnDemandAndBack(t *testing.T) {
+	t.Parallel() // its own vhost, supervisor and workers
+	needCelery(t)
+	url := rabbitVHost(t)
+	s := startSupervisor(t, url, "--autoscale=6,1", "--keepalive=2s", "-Q", "burst")
+	waitFor(t, 30*time.Second, "1 idle process", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
+	publish(t, url, "burst", 12, 1)
+	waitFor(t, 20*time.Second, "6 processes", func() bool { return len(s.status().Workers) == 6 })
+	waitFor(t, 40*time.Second, "every task run", func() bool {
+		_, finished := tally(readRecords(t, s.record))
+		return len(finished) == 12
+	})
+	started, _ := tally(readRecords(t, s.record))
+	for id, n := range started {
+		if n != 1 {
+			t.Errorf("task %s started %d times", id, n)
+		}
+	}
+	waitFor(t, 30*time.Second, "back to 1 process", func() bool { return len(s.status().Workers) == 1 })
+	if n := s.metric(`revrx_scaling_events_total{direction="up",reason="queue"}`); n < 1 {
+		t.Errorf("no scale-up by the queue (%v)", n)
+	}
+	if n := s.metric("revrx_broker_errors_total"); n != 0 {
+		t.Errorf("revrx_broker_errors_total = %v, want 0", n)
+	}
+	if ready, unacked, _ := rabbitQueue(t, url, "burst"); ready+unacked != 0 {
+		t.Errorf("the queue holds %d ready and %d unacked after every task ran", ready, unacked)
+	}
+	if strings.Contains(s.logs.String(), "guest:guest") {
+		t.Error("the log shows the broker password")
+	}
+	s.signal(syscall.SIGTERM)
+	if code := s.wait(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestRabbitDeadWorkerMessagesComeBack: on RabbitMQ the broker itself
+// requeues what a SIGKILLed late-ack worker held (the task it ran and the
+// one it had reserved) as soon as its connection closes; there is no
+// held set to restore. Its consumer is gone within 2 s, every task runs
+// to its end, exactly the killed one twice, and nothing stays unacked.
+func TestRabbitDeadWorkerMessagesComeBack(t *testing.T) {
+	t.Parallel()
+	needCelery(t)
+	url := rabbitVHost(t)
+	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, url, "--engine", "workers", "--autoscale=2,2", "-Q", "requeue")
+	waitFor(t, 30*time.Second, "2 idle workers", func() bool { return s.workersIn(policy.PhaseIdle) == 2 })
+	publish(t, url, "requeue", 4, 2)
+	pid, _ := busyWorkerPID(t, s)
+	time.Sleep(300 * time.Millisecond) // the task events reach the supervisor
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the dead worker's consumer gone", func() bool {
+		_, _, consumers := rabbitQueue(t, url, "requeue")
+		return consumers == 1
+	})
+	t.Logf("the dead worker's consumer gone %.2f s after the SIGKILL", time.Since(killed).Seconds())
+	waitFor(t, 60*time.Second, "every task finished", func() bool {
+		_, finished := tally(readRecords(t, s.record))
+		return len(finished) == 4
+	})
+	started, _ := tally(readRecords(t, s.record))
+	twice := 0
+	for _, c := range started {
+		twice += c - 1
+	}
+	if twice != 1 {
+		t.Errorf("%d tasks started twice, want exactly 1: the one the killed worker was running", twice)
+	}
+	if ready, unacked, _ := rabbitQueue(t, url, "requeue"); ready+unacked != 0 {
+		t.Errorf("the queue holds %d ready and %d unacked after every task ran", ready, unacked)
+	}
+	if n := s.metric("revrx_tasks_died_total"); n != 0 {
+		t.Errorf("revrx_tasks_died_total = %v with late acks, want 0", n)
+	}
+}
+
+// TestRabbitEarlyAckDeathIsReported: in an app that acks on receipt, the
+// task a SIGKILLed worker was running is gone on RabbitMQ too; the
+// supervisor reports it by id and name, and the reserved one comes back
+// (the broker requeues it) and runs.
+func TestRabbitEarlyAckDeathIsReported(t *testing.T) {
+	t.Parallel()
+	needCelery(t)
+	url := rabbitVHost(t)
+	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
+	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
+	publish(t, url, "early", 2, 3)
+	pid, name := busyWorkerPID(t, s)
+	waitFor(t, 10*time.Second, "both messages taken", func() bool {
+		ready, _, _ := rabbitQueue(t, url, "early")
+		return ready == 0
+	})
+	var running, reserved string
+	started, finished := tally(readRecords(t, s.record))
+	for id := range started {
+		if finished[id] == 0 {
+			running = id
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the task-started event reaches the supervisor
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the died task reported", func() bool { return s.metric("revrx_tasks_died_total") == 1 })
+	if n := countLines(s.logs.String(), "tasks died with their worker", name, running+" tasks.sleep"); n != 1 {
+		t.Errorf("%d log lines naming the died task %s, want 1", n, running)
+	}
+	waitFor(t, 40*time.Second, "the reserved task run", func() bool {
+		for _, r := range readRecords(t, s.record) {
+			if r.Event == "end" && r.ID != running {
+				reserved = r.ID
+			}
+		}
+		return reserved != ""
+	})
+}
