@@ -59,8 +59,10 @@ test-short:
 	$(GO) test -short -race -count=1 ./...
 	cd examples && $(STATIC) $(GO) test -short -count=1 $(EXAMPLES_PKGS)
 
+# demo: the burst demo on a private Redis, or on a private RabbitMQ with
+# BROKER=rabbitmq (examples/demo.sh).
 demo: deps build
-	examples/demo.sh $(BIN)
+	BROKER=$(or $(BROKER),redis) examples/demo.sh $(BIN)
 
 # bench: replays the traces in supervisor/simulate/testdata against revrx-supervise, Celery's
 # --autoscale and fixed pools on real Redis and Celery (about 35 min; filters and

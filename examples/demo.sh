@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # make demo: revrx-supervise on the example app with a burst, on a private
-# Redis it starts itself. It shows the pool grow and shrink, prints a
+# broker it starts itself: Redis, or RabbitMQ with BROKER=rabbitmq
+# (make demo BROKER=rabbitmq). It shows the pool grow and shrink, prints a
 # summary, and cleans up after itself (also on Ctrl-C).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(cd "$(dirname "${1:-bin/revrx-supervise}")" && pwd)/$(basename "${1:-bin/revrx-supervise}")
 work=$(mktemp -d /tmp/revrx-demo.XXXXXX)
-MAX=${MAX:-6} MIN=${MIN:-1} KEEPALIVE=${KEEPALIVE:-5s} BURST=${BURST:-30} TASK_SECONDS=${TASK_SECONDS:-2}
+MAX=${MAX:-6} MIN=${MIN:-1} KEEPALIVE=${KEEPALIVE:-5s} BURST=${BURST:-30} TASK_SECONDS=${TASK_SECONDS:-2} BROKER=${BROKER:-redis}
+case "$BROKER" in redis | rabbitmq) ;; *) echo "BROKER=$BROKER: accepted: redis, rabbitmq" >&2; exit 2 ;; esac
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-redis_port=$(free_port)
+broker_port=$(free_port)
 http_port=$(free_port)
-redis_pid= sup_pid=
+broker_pid= sup_pid=
 
 cleanup() {
   trap - EXIT INT TERM
@@ -19,17 +21,30 @@ cleanup() {
     kill -TERM "$sup_pid" 2>/dev/null || true
     wait "$sup_pid" 2>/dev/null || true
   fi
-  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null || true
+  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-redis_pid=$!
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-export CELERY_BROKER_URL="redis://127.0.0.1:$redis_port/0" REVRX_RECORD="$work/record.jsonl"
+if [ "$BROKER" = redis ]; then
+  redis-server --port "$broker_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  broker_pid=$!
+  for _ in $(seq 50); do redis-cli -p "$broker_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  export CELERY_BROKER_URL="redis://127.0.0.1:$broker_port/0"
+  broker_name=Redis
+else
+  "$here/rabbitmq.sh" "$work/rabbitmq" "$broker_port" "$(free_port)" >"$work/rabbitmq.log" 2>&1 &
+  broker_pid=$!
+  for _ in $(seq 300); do
+    /usr/bin/python3 -c 'import socket, sys; s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1); s.sendall(b"AMQP\0\0\x09\x01"); sys.exit(s.recv(1) != b"\x01")' "$broker_port" 2>/dev/null && break
+    sleep 0.2
+  done
+  export CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:$broker_port//"
+  broker_name=RabbitMQ
+fi
+export REVRX_RECORD="$work/record.jsonl"
 
-echo "== private Redis on 127.0.0.1:$redis_port; revrx-supervise --autoscale=$MAX,$MIN --keepalive=$KEEPALIVE -Q demo"
+echo "== private $broker_name on 127.0.0.1:$broker_port; revrx-supervise --autoscale=$MAX,$MIN --keepalive=$KEEPALIVE -Q demo"
 (cd "$here/app" && PATH=/usr/bin:/bin:$PATH exec "$bin" --autoscale="$MAX,$MIN" --keepalive="$KEEPALIVE" -Q demo -A tasks \
    --celery-cmd "/usr/bin/python3 -m celery" --http-addr "127.0.0.1:$http_port" --shutdown-timeout 20s) \
    >"$work/supervisor.log" 2>&1 &
