@@ -69,7 +69,7 @@ demo: deps build
 # columns in docs/benchmark.md, "Reference traces").
 bench: deps build
 	$(STATIC) $(GO) build -o bin/revrx-bench ./cmd/revrx-bench
-	bin/revrx-bench -bin $(BIN)
+	bin/revrx-bench -bin $(BIN) -broker $(or $(BROKER),redis)
 
 # footprint: the supervisor's CPU and RSS with 10 idle workers (exec'd and
 # forked), PSS per worker tree and of the app host, Redis commands per poll

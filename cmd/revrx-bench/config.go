@@ -60,6 +60,7 @@ func parseConfig() (config, error) {
 	groupsCut := flag.String("groups-cut", envOr("BENCH_GROUPS_CUT", "0"), "groups scenario: leave out the trace's lines published from this many seconds on, to shorten it (0 = the whole trace) ($BENCH_GROUPS_CUT)")
 	groupsConts := flag.String("groups-contenders", envOr("BENCH_GROUPS_CONTENDERS", strings.Join(groupsDefault, ",")),
 		"groups scenario's contenders, comma-separated, from: "+strings.Join(groupContenderKeys(), ",")+" ($BENCH_GROUPS_CONTENDERS)")
+	brokerKind := flag.String("broker", envOr("BROKER", brokerRedis), "the runs' broker: redis or rabbitmq, a fresh private one per run ($BROKER)")
 	predictTrace := flag.String("predict-trace", os.Getenv("BENCH_PREDICT_TRACE"),
 		"the predict scenario's trace, with '# ramp START-END' lines (default: supervisor/simulate/testdata/daily-ramp.trace) ($BENCH_PREDICT_TRACE)")
 	predictPeriods := flag.String("predict-periods", envOr("BENCH_PREDICT_PERIODS", "0"),
@@ -91,6 +92,9 @@ func parseConfig() (config, error) {
 		return cfg, fmt.Errorf("predict-periods %q: want a whole number of periods, 0 for all", *predictPeriods)
 	}
 	h.predictTrace = *predictTrace
+	if h.broker = *brokerKind; h.broker != brokerRedis && h.broker != brokerRabbit {
+		return cfg, fmt.Errorf("broker %q: accepted: %s, %s", h.broker, brokerRedis, brokerRabbit)
+	}
 	h.groupsKeys = splitList(*groupsConts)
 	for _, k := range h.groupsKeys {
 		if !slices.Contains(groupContenderKeys(), k) {
@@ -103,6 +107,11 @@ func parseConfig() (config, error) {
 	replay := false
 	if cfg.scenarios, replay, err = selectScenarios(splitList(*scens)); err != nil {
 		return cfg, err
+	}
+	for _, sc := range cfg.scenarios {
+		if sc.redisOnly && h.broker != brokerRedis {
+			return cfg, fmt.Errorf("scenario %s measures Redis itself; run it with -broker %s", sc.name, brokerRedis)
+		}
 	}
 	if replay {
 		if cfg.traces, err = selectTraces(root, *traceDir, splitList(*traces)); err != nil {

@@ -195,22 +195,22 @@ func (h *bench) groupsScenario(ctx context.Context) (string, bool) {
 	return groupsTable(tr, runs, cmds), failed
 }
 
-// runGroups replays tr against c on a fresh redis-server and measures it.
+// runGroups replays tr against c on a fresh broker and measures it.
 func (h *bench) runGroups(ctx context.Context, tr groupTrace, c groupContender) (r groupResult, cmds []command, err error) {
 	r.load1 = load1()
 	dir := filepath.Join(h.out, "runs", "groups-"+c.key)
-	rds, err := h.startRunRedis(ctx, dir)
+	brk, err := h.startRunBroker(ctx, dir)
 	if err != nil {
 		return r, nil, err
 	}
-	defer stopRedis(rds)
+	defer brk.stop()
 	port, err := harness.FreePort()
 	if err != nil {
 		return r, nil, err
 	}
 	record := filepath.Join(dir, "record.jsonl")
-	cmds = c.commands(h.bin, h.appDir, rds.URL(0), record, "127.0.0.1:"+strconv.Itoa(port))
-	run := &groupRun{h: h, c: c, dir: dir, broker: rds.URL(0)}
+	cmds = c.commands(h.bin, h.appDir, brk.url(), record, "127.0.0.1:"+strconv.Itoa(port))
+	run := &groupRun{h: h, c: c, dir: dir, broker: brk.url()}
 	defer run.stopAll(10 * time.Second) // only on an early return: the processes have exited otherwise
 	if err := run.start(ctx, cmds, port); err != nil {
 		return r, cmds, err
@@ -219,7 +219,7 @@ func (h *bench) runGroups(ctx context.Context, tr groupTrace, c groupContender) 
 	if err != nil {
 		return r, cmds, err
 	}
-	if r.leftQueued, err = leftInRedis(rds, dir, groupQueues...); err != nil {
+	if r.leftQueued, err = brk.left(dir, groupQueues...); err != nil {
 		return r, cmds, err
 	}
 	if err := readGroupRecord(record, &r); err != nil {

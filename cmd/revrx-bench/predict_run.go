@@ -46,20 +46,20 @@ type predictRun struct {
 }
 
 // runPredict replays the trace at tracePath (tr, as written there) against
-// revrx-supervise in mode m, on a fresh redis-server, and measures it.
+// revrx-supervise in mode m, on a fresh broker, and measures it.
 func (h *bench) runPredict(ctx context.Context, tr predictTrace, tracePath string, m predictMode) (r predictResult, cmd command, err error) {
 	r.load1 = load1()
 	dir := filepath.Join(h.out, "runs", "predict-"+m.key)
-	rds, err := h.startRunRedis(ctx, dir)
+	brk, err := h.startRunBroker(ctx, dir)
 	if err != nil {
 		return r, cmd, err
 	}
-	defer stopRedis(rds)
+	defer brk.stop()
 	port, err := harness.FreePort()
 	if err != nil {
 		return r, cmd, err
 	}
-	run := &predictRun{m: m, dir: dir, broker: rds.URL(0), addr: "127.0.0.1:" + strconv.Itoa(port)}
+	run := &predictRun{m: m, dir: dir, broker: brk.url(), addr: "127.0.0.1:" + strconv.Itoa(port)}
 	record := filepath.Join(dir, "record.jsonl")
 	cmd = m.command(h.bin, h.appDir, run.broker, record, run.addr)
 	defer func() {
@@ -74,7 +74,7 @@ func (h *bench) runPredict(ctx context.Context, tr predictTrace, tracePath strin
 	if err != nil {
 		return r, cmd, err
 	}
-	if r.leftQueued, err = leftInRedis(rds, dir, benchQueue); err != nil {
+	if r.leftQueued, err = brk.left(dir, benchQueue); err != nil {
 		return r, cmd, err
 	}
 	if err := r.measure(tr, record, samples, t0); err != nil {

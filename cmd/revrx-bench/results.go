@@ -31,11 +31,11 @@ func newReport(cfg config) *report {
 	if len(cfg.traces) == 0 { // the other scenarios describe themselves
 		b.WriteString("\n")
 	} else {
-		fmt.Fprintf(&b, "Each contender in turn on a fresh redis-server, the example app with `REVRX_ACKS_LATE=1` "+
+		fmt.Fprintf(&b, "Each contender in turn on a fresh %s, the example app with `REVRX_ACKS_LATE=1` "+
 			"(task_acks_late) and prefetch multiplier 1 (Celery's pool prefetches MAX x 1; revrx-supervise's pool engine "+
 			"prefetches processes x 1; with --engine workers its single-slot workers get --prefetch-multiplier=2); "+
 			"horizon %s from the trace's t=0 for every contender; "+
-			"/proc sampled every %s.\n\n", horizonText(cfg.h.horizon), sampleEvery)
+			"/proc sampled every %s.\n\n", cfg.h.brokerText(), horizonText(cfg.h.horizon), sampleEvery)
 	}
 	return &report{cfg: cfg, path: filepath.Join(cfg.h.out, "bench-results.md"), header: b.String()}
 }

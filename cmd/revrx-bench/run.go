@@ -27,6 +27,7 @@ const (
 type bench struct {
 	bin, appDir, producer string // revrx-supervise, examples/app, examples/producer.py
 	redisServer           string
+	broker                string // brokerRedis or brokerRabbit (-broker)
 	horizon               time.Duration
 	idleMeasure           time.Duration // the idle scenario's CPU window
 	out                   string        // results directory; runs go in out/runs/
@@ -37,7 +38,7 @@ type bench struct {
 	predictPeriods        int           // its first periods replayed (0 = all)
 }
 
-// runOne replays tr against c on a fresh redis-server and measures it.
+// runOne replays tr against c on a fresh broker and measures it.
 func (h *bench) runOne(ctx context.Context, tr trace, c contender) (r result, cmd command, err error) {
 	r.Load1 = load1()
 	s, err := h.startSession(ctx, filepath.Join(h.out, "runs", tr.name+"-"+c.key), tr.name+"/"+c.key, c)
@@ -78,15 +79,15 @@ func (h *bench) runOne(ctx context.Context, tr trace, c contender) (r result, cm
 	if !r.Truncated && pr.p.Err() != nil {
 		return r, cmd, fmt.Errorf("producer: %w (see %s)", pr.p.Err(), dir)
 	}
-	return r, cmd, h.measure(&r, s.redis, dir, samples, t0, end)
+	return r, cmd, h.measure(&r, s.brk, dir, samples, t0, end)
 }
 
-// measure fills r from what is left in Redis, the record file and the
-// samples over [from, to], once the contender has stopped.
-func (h *bench) measure(r *result, rds *harness.Redis, dir string, samples []sample, from, to time.Time) error {
+// measure fills r from what is left in the broker, the record file and
+// the samples over [from, to], once the contender has stopped.
+func (h *bench) measure(r *result, brk runBroker, dir string, samples []sample, from, to time.Time) error {
 	var err error
-	if r.LeftQueued, err = leftInRedis(rds, dir, benchQueue); err != nil {
-		return fmt.Errorf("count what is left in redis: %w", err)
+	if r.LeftQueued, err = brk.left(dir, benchQueue); err != nil {
+		return fmt.Errorf("count what is left in the broker: %w", err)
 	}
 	if err := readRecord(filepath.Join(dir, "record.jsonl"), r); err != nil {
 		return fmt.Errorf("record: %w", err)
@@ -101,18 +102,6 @@ func (h *bench) measure(r *result, rds *harness.Redis, dir string, samples []sam
 func (h *bench) startRedis(ctx context.Context, dir string) (*harness.Redis, error) {
 	return harness.StartRedis(ctx, harness.RedisConfig{Bin: h.redisServer, Dir: dir,
 		StartTimeout: 10 * time.Second, StopTimeout: 10 * time.Second})
-}
-
-// startRunRedis empties dir (creating it) and starts a private
-// redis-server there: a run's fresh start. The caller stops it (stopRedis).
-func (h *bench) startRunRedis(ctx context.Context, dir string) (*harness.Redis, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	return h.startRedis(ctx, dir)
 }
 
 // stopRedis stops rds and reports a failure on stderr.

@@ -10,8 +10,9 @@ import (
 // scenario is a measurement other than the trace replay, run with -scenarios.
 // run returns its markdown section and whether a run failed.
 type scenario struct {
-	name string
-	run  func(h *bench, ctx context.Context) (section string, failed bool)
+	name      string
+	run       func(h *bench, ctx context.Context) (section string, failed bool)
+	redisOnly bool // it measures Redis itself (-broker redis only)
 }
 
 // traceScenario names the trace replay (-traces, -contenders) in -scenarios.
@@ -21,7 +22,7 @@ const traceScenario = "traces"
 var allScenarios = []scenario{
 	{name: "footprint", run: (*bench).footprintScenario},
 	{name: "heavy-burst", run: (*bench).heavyBurstScenario},
-	{name: "idle", run: (*bench).idleScenario},
+	{name: "idle", run: (*bench).idleScenario, redisOnly: true},
 	{name: "groups", run: (*bench).groupsScenario},
 	{name: "predict", run: (*bench).predictScenario},
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
-// session is one contender started, and ready, on a fresh redis-server of
-// its own: what a trace replay and each scenario begin with.
+// session is one contender started, and ready, on a fresh broker of its
+// own: what a trace replay and each scenario begin with.
 type session struct {
 	c       contender
 	cmd     command // as run
@@ -21,21 +21,21 @@ type session struct {
 	broker  string  // its URL
 	record  string  // $REVRX_RECORD
 	logPath string  // the contender's output
-	redis   *harness.Redis
+	brk     runBroker
 	worker  *harness.Process // the contender's root process
 }
 
-// startSession creates dir (emptied first), starts a private redis-server
-// and c there, and waits until c is ready. name labels the progress lines.
+// startSession creates dir (emptied first), starts a private broker and c
+// there, and waits until c is ready. name labels the progress lines.
 // On an error, whatever it started is stopped again.
 func (h *bench) startSession(ctx context.Context, dir, name string, c contender) (*session, error) {
 	s := &session{c: c, dir: dir, record: filepath.Join(dir, "record.jsonl"),
 		logPath: filepath.Join(dir, "contender.log")}
-	redis, err := h.startRunRedis(ctx, dir)
+	brk, err := h.startRunBroker(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	s.redis, s.broker = redis, redis.URL(0)
+	s.brk, s.broker = brk, brk.url()
 	httpPort, err := harness.FreePort()
 	if err != nil {
 		s.close()
@@ -56,12 +56,12 @@ func (h *bench) startSession(ctx context.Context, dir, name string, c contender)
 }
 
 // close stops the contender if it still runs (SIGTERM to its root, its tree
-// SIGKILLed 10 s later), then the redis-server.
+// SIGKILLed 10 s later), then the broker.
 func (s *session) close() {
 	if s.worker != nil {
 		stop(s.worker, syscall.SIGTERM, 10*time.Second)
 	}
-	stopRedis(s.redis)
+	s.brk.stop()
 }
 
 // waitFor checks cond every sampleEvery until it holds (nil), timeout
