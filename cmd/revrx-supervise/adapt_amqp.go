@@ -13,7 +13,8 @@ import (
 
 // amqpBroker is the RabbitMQ client. There is no held-hash restore on
 // RabbitMQ: the broker requeues a gone worker's unacked messages when its
-// connection closes. Nor a list watcher: new messages are seen by polling.
+// connection closes. Nor a list watcher: new messages are seen by polling,
+// or sooner through the producers' task-sent events.
 type amqpBroker struct{ *broker.AMQP }
 
 func (a amqpBroker) forUnit(p supervisor.Pool) unitBroker {
@@ -48,8 +49,12 @@ type amqpUnit struct {
 	*broker.AMQP
 	pool supervisor.Pool
 
-	mu   sync.Mutex
-	seen map[int]bool // worker main PIDs that sent an event
+	mu      sync.Mutex
+	seen    map[int]bool // worker main PIDs that sent an event
+	watched map[string]bool
+	changed func()        // SubscribeChanges' callback, nil until it runs
+	watchUp func(up bool) // its state callback: the events' state
+	eventUp bool          // the events subscription is up
 }
 
 // Backlogs reads the queues' ready messages. RabbitMQ tells no message's
@@ -72,12 +77,57 @@ func (u *amqpUnit) Backlogs(ctx context.Context, queues []string, _ time.Time) (
 }
 
 // SubscribeEvents delivers the workers' events, noting which worker mains
-// have sent one.
+// have sent one, and passes a task-sent event for a watched queue on as a
+// queue change (SubscribeChanges).
 func (u *amqpUnit) SubscribeEvents(ctx context.Context, handle func(events.Event), onState func(up bool)) error {
 	return u.AMQP.SubscribeEvents(ctx, func(ev broker.Event) {
 		u.sawEventFrom(ev.PID)
+		if ev.Type == "task-sent" {
+			u.taskSent(ev.Queue)
+		}
 		handle(events.Event(ev))
-	}, onState)
+	}, func(up bool) {
+		u.eventsState(up)
+		onState(up)
+	})
+}
+
+// SubscribeChanges makes a task-sent event for one of queues a queue
+// change: RabbitMQ tells of no new message, but an app that sends
+// task-sent events (task_send_sent_event) tells of each one it publishes,
+// so the backlog is read at once instead of at the next poll. Its state is
+// the events subscription's. It returns when ctx is done.
+func (u *amqpUnit) SubscribeChanges(ctx context.Context, queues []string, changed func(), onState func(up bool)) error {
+	u.mu.Lock()
+	u.watched, u.changed, u.watchUp = map[string]bool{}, changed, onState
+	for _, q := range queues {
+		u.watched[q] = true
+	}
+	up := u.eventUp
+	u.mu.Unlock()
+	onState(up)
+	<-ctx.Done()
+	return nil
+}
+
+func (u *amqpUnit) taskSent(queue string) {
+	u.mu.Lock()
+	changed := u.changed
+	watched := u.watched[queue]
+	u.mu.Unlock()
+	if changed != nil && watched {
+		changed()
+	}
+}
+
+func (u *amqpUnit) eventsState(up bool) {
+	u.mu.Lock()
+	u.eventUp = up
+	watchUp := u.watchUp
+	u.mu.Unlock()
+	if watchUp != nil {
+		watchUp(up)
+	}
 }
 
 func (u *amqpUnit) sawEventFrom(pid int) {

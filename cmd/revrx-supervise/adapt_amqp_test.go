@@ -119,3 +119,38 @@ func TestAMQPUnitBacklogs(t *testing.T) {
 		return err == nil && got["q"].Depth == 1
 	})
 }
+
+// A task-sent event for a watched queue is a queue change; one for another
+// queue is not; the watch is up while the events are.
+func TestAMQPUnitTaskSentIsAChange(t *testing.T) {
+	u := amqpBroker{}.forUnit(workersOnly{}).(*amqpUnit)
+	ctx, cancel := context.WithCancel(context.Background())
+	changes, states := make(chan struct{}, 4), make(chan bool, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- u.SubscribeChanges(ctx, []string{"reports"}, func() { changes <- struct{}{} }, func(up bool) { states <- up })
+	}()
+	if up := <-states; up {
+		t.Error("watch up before the events are")
+	}
+	u.eventsState(true)
+	if up := <-states; !up {
+		t.Error("watch not up with the events")
+	}
+	u.taskSent("other")
+	u.taskSent("reports")
+	select {
+	case <-changes:
+	case <-time.After(time.Second):
+		t.Fatal("no change for a task sent to a watched queue")
+	}
+	select {
+	case <-changes:
+		t.Error("a change for a task sent to another queue")
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("SubscribeChanges = %v at the end, want nil", err)
+	}
+}
