@@ -13,6 +13,7 @@ server=/usr/lib/rabbitmq/bin/rabbitmq-server
 [ -x "$server" ] || { echo "rabbitmq.sh: $server missing; run make deps" >&2; exit 1; }
 mkdir -p "$dir/home" "$dir/conf.d" "$dir/mnesia" "$dir/log"
 echo "listeners.tcp.1 = 127.0.0.1:$port" >"$dir/rabbitmq.conf"
+[ -z "${RABBITMQ_EXTRA_CONF:-}" ] || echo "$RABBITMQ_EXTRA_CONF" >>"$dir/rabbitmq.conf"
 : >"$dir/rabbitmq-env.conf"
 echo '[].' >"$dir/enabled_plugins"
 export HOME="$dir/home" RABBITMQ_NODENAME="revrx-$port@localhost" \

@@ -37,6 +37,7 @@ func (p *Pool) fatalWait() time.Duration {
 type fatalSignal struct {
 	once sync.Once
 	ch   chan struct{}
+	line string // the first fatal line, set before ch is closed
 }
 
 func newFatalSignal() *fatalSignal { return &fatalSignal{ch: make(chan struct{})} }
@@ -53,8 +54,26 @@ func (f *fatalSignal) closed() <-chan struct{} {
 // observe closes the signal if line is the fatal marker.
 func (f *fatalSignal) observe(line string) {
 	if f != nil && strings.Contains(line, fatalMarker) {
-		f.once.Do(func() { close(f.ch) })
+		f.once.Do(func() {
+			f.line = line
+			close(f.ch)
+		})
 	}
+}
+
+// error is Celery's "Unrecoverable error: …" text from the fatal line, ""
+// if there was none.
+func (f *fatalSignal) error() string {
+	if f == nil {
+		return ""
+	}
+	select {
+	case <-f.ch:
+	default:
+		return ""
+	}
+	_, text, _ := strings.Cut(f.line, "] ")
+	return text
 }
 
 // killIfStuck waits until pr ends or fatalGrace after its fatal line, and

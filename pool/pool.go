@@ -128,6 +128,9 @@ type Exit struct {
 	// quarantines undecodable input itself, so only a task it ran can have
 	// killed it.
 	PoolMain bool
+	// Fatal is Celery's "Unrecoverable error: …" that the worker logged
+	// before it ended, "" if none.
+	Fatal string
 }
 
 // Pool runs Celery worker processes, one per slot. All methods are safe for

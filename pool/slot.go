@@ -82,7 +82,7 @@ func (p *Pool) reportExit(s *slot, pr *process, exit exitInfo) {
 	p.mu.Unlock()
 	e := Exit{
 		Name: s.name, PID: pr.pid, Spawn: pr.spawn, Status: exit.String(),
-		Died: !stopped || exit.crashed(), PoolMain: p.cfg.attach != nil,
+		Died: !stopped || exit.crashed(), PoolMain: p.cfg.attach != nil, Fatal: pr.fatal.error(),
 	}
 	p.reports.add(func(r *Reports) { r.Exits = append(r.Exits, e) })
 }

@@ -172,6 +172,9 @@ type Exit struct {
 	// PoolMain: the pool engine's worker main, whose extension quarantines
 	// undecodable input itself, so only a task it ran can have killed it.
 	PoolMain bool
+	// Fatal is Celery's "Unrecoverable error: …" that the worker logged
+	// before it ended, "" if none.
+	Fatal string
 }
 
 // Reports is what the pool tells since the last TakeReports.

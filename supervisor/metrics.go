@@ -43,6 +43,7 @@ type metrics struct {
 	tasksRestored    prometheus.Counter
 	tasksQuarantined prometheus.Counter
 	tasksDied        prometheus.Counter
+	consumerTimeouts prometheus.Counter
 	processLosses    prometheus.Counter
 	workerStalls     prometheus.Counter
 
@@ -81,7 +82,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.taskMetrics()
 	for _, c := range []prometheus.Collector{
 		m.tasksReceived, m.tasksStarted, m.tasksReserved, m.tasksRunning, m.queueWait,
-		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied, m.processLosses,
+		m.workerStalls, m.tasksRestored, m.tasksQuarantined, m.tasksDied, m.consumerTimeouts, m.processLosses,
 		m.queueMessages, m.workers, m.desired, m.min, m.max, m.tasksPerWorker, m.unmet,
 		m.scalingEvents, m.restarts, m.brokerUp, m.brokerErrors, m.eventsUp, m.queueWatchUp,
 		m.tasksCompleted, m.taskRuntime, m.lastDecision,
@@ -147,6 +148,10 @@ func (m *metrics) healthMetrics() {
 	m.tasksDied = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "revrx_tasks_died_total",
 		Help: "Tasks running when their worker died in an app that acks on receipt: Celery cannot redeliver them.",
+	})
+	m.consumerTimeouts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "revrx_consumer_timeouts_total",
+		Help: "Workers whose channel RabbitMQ closed because a message stayed unacknowledged past its consumer_timeout: the broker requeues it, so its task runs again.",
 	})
 	m.workerStalls = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "revrx_worker_stalls_total",

@@ -100,6 +100,7 @@ func (q *exits) take() []*exitJob {
 // messages itself when its connection closes) only the tasks that died
 // with it are reported.
 func (s *Supervisor) onWorkerExit(e Exit) {
+	s.reportConsumerTimeout(e)
 	j := &exitJob{exit: e, running: s.tracker.Running(e.Name), tasks: s.tracker.Tasks(e.Name)}
 	if s.restorer == nil {
 		s.reportDied(j)

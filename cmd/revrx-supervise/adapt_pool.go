@@ -61,7 +61,7 @@ func (a poolAdapter) TakeReports() supervisor.Reports {
 	var out supervisor.Reports
 	for _, e := range r.Exits {
 		out.Exits = append(out.Exits, supervisor.Exit{
-			Name: e.Name, Status: e.Status, Forked: e.Spawn == pool.SpawnFork, Died: e.Died, PoolMain: e.PoolMain,
+			Name: e.Name, Status: e.Status, Forked: e.Spawn == pool.SpawnFork, Died: e.Died, PoolMain: e.PoolMain, Fatal: e.Fatal,
 		})
 	}
 	for _, rs := range r.Restarts {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/revrx/revrx-supervise/internal/harness"
 	"github.com/revrx/revrx-supervise/supervisor/policy"
 )
 
@@ -133,4 +136,32 @@ func TestRabbitEarlyAckDeathIsReported(t *testing.T) {
 		}
 		return reserved != ""
 	})
+}
+
+// TestRabbitConsumerTimeoutIsReported: a late-ack task that outlives
+// RabbitMQ's consumer_timeout (3 s here, checked every second) gets its
+// worker's channel closed; Celery 5.2 ends the worker with an
+// "Unrecoverable error", and the broker requeues the message. The
+// supervisor says so, naming the setting to raise, and counts it.
+func TestRabbitConsumerTimeoutIsReported(t *testing.T) {
+	t.Parallel()
+	needCelery(t)
+	if _, err := os.Stat(harness.DefaultRabbitServer); err != nil {
+		t.Skip("rabbitmq-server not installed (make deps installs it)")
+	}
+	r, err := harness.StartRabbit(context.Background(), harness.RabbitConfig{Dir: t.TempDir(),
+		Conf: "consumer_timeout = 3000", Advanced: "[{rabbit, [{channel_tick_interval, 1000}]}].\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	s := startSupervisorUnder(t, nil, []string{"REVRX_ACKS_LATE=1"}, r.URL(), "--autoscale=1,1", "-Q", "long")
+	waitFor(t, 30*time.Second, "1 idle process", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
+	publish(t, r.URL(), "long", 1, 20)
+	waitFor(t, 20*time.Second, "the consumer timeout reported", func() bool {
+		return s.metric("revrx_consumer_timeouts_total") >= 1
+	})
+	if n := countLines(s.logs.String(), "past the broker's consumer_timeout", "Raise consumer_timeout"); n < 1 {
+		t.Errorf("no log line explaining the consumer timeout:\n%s", lastLines(s.logs.String(), 30))
+	}
 }

@@ -34,6 +34,10 @@ type RabbitConfig struct {
 	// StartTimeout bounds the wait for the node to accept AMQP; zero
 	// means DefaultRabbitStartTimeout.
 	StartTimeout time.Duration
+	// Conf is added to the node's rabbitmq.conf (lines like
+	// "consumer_timeout = 3000"); Advanced, if set, is its advanced.config
+	// (Erlang terms, for settings rabbitmq.conf lacks).
+	Conf, Advanced string
 }
 
 // Rabbit is a private RabbitMQ node on loopback ports of its own (never
@@ -107,9 +111,12 @@ func (r *Rabbit) writeFiles() error {
 		}
 	}
 	files := map[string]string{
-		"rabbitmq.conf":     fmt.Sprintf("listeners.tcp.1 = 127.0.0.1:%d\n", r.Port),
+		"rabbitmq.conf":     fmt.Sprintf("listeners.tcp.1 = 127.0.0.1:%d\n%s\n", r.Port, r.cfg.Conf),
 		"rabbitmq-env.conf": "",
 		"enabled_plugins":   "[].\n",
+	}
+	if r.cfg.Advanced != "" {
+		files["advanced.config"] = r.cfg.Advanced
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o600); err != nil {
