@@ -30,7 +30,7 @@ func (a amqpBroker) forUnit(p supervisor.Pool) unitBroker {
 // TestNoTaskLostStoppingWhileTasksArrive without the drain (the worker
 // killed after --shutdown-timeout, its finished task run again). With the
 // consumers cancelled first and this much for the worker's loop to settle,
-// none in eight.
+// none in seven.
 const amqpDrainGrace = 300 * time.Millisecond
 
 func (amqpBroker) drainGrace() time.Duration { return amqpDrainGrace }
