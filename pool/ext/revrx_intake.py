@@ -81,9 +81,16 @@ def quarantine(channel, queue, raw, exc):
     tag = info.get("tag")
     if isinstance(tag, str) and tag in getattr(channel.qos, "_delivered", {}):
         channel.qos.ack(tag)  # kombu recorded it: it leaves unacked
+    return reported(queue, exc, len(raw), info)
+
+
+def reported(queue, exc, size, info):
+    """Log that an undecodable message of queue (size bytes, exc why) went
+    to its quarantine; return the report ({"type": "quarantined", ...}
+    with the task id and name that info holds, if any)."""
     reason = ("%s: %s" % (type(exc).__name__, exc))[:REASON_LIMIT]
     logger.error("quarantined an undecodable message in %s%s: %s", queue, QUARANTINE_SUFFIX, reason)
-    report = {"type": "quarantined", "queue": queue, "reason": reason, "bytes": len(raw)}
+    report = {"type": "quarantined", "queue": queue, "reason": reason, "bytes": size}
     for key in ("task_id", "task"):
         if info.get(key):
             report[key] = info[key]
