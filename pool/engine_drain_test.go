@@ -34,7 +34,7 @@ func busyWith(t *testing.T, e *Engine, rds *harness.Redis, prefix string, n int,
 // and every message is acked.
 func TestEngineDrainRetiresABusyProcessAfterItsTask(t *testing.T) {
 	rds := harness.StartTestRedis(t)
-	e := startEngine(t, rds, 3)
+	e := startEngine(t, rds.URL(0), 3, "outage")
 	if n, err := e.Grow(2); n != 2 || err != nil {
 		t.Fatalf("Grow(2) = %d, %v", n, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,20 +17,25 @@ import (
 )
 
 // startEngine runs an Engine over the example app (examples/app) with a
-// real app host and Celery worker on rds, until the test ends.
-func startEngine(t testing.TB, rds *harness.Redis, maxProcs int) *Engine {
+// real app host and a Celery worker consuming queue on broker (a Redis or
+// an AMQP URL), env added to their environment, until the test ends.
+func startEngine(t testing.TB, broker string, maxProcs int, queue string, env ...string) *Engine {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test with real Celery; skipped with -short")
 	}
-	if exec.Command("/usr/bin/python3", "-c", "import celery, redis").Run() != nil {
-		t.Skip("/usr/bin/python3 cannot import celery and redis")
+	client := "redis"
+	if strings.HasPrefix(broker, "amqp") {
+		client = "amqp"
+	}
+	if exec.Command("/usr/bin/python3", "-c", "import celery, "+client).Run() != nil {
+		t.Skip("/usr/bin/python3 cannot import celery and " + client)
 	}
 	app, err := filepath.Abs("../examples/app")
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"CELERY_BROKER_URL=" + rds.URL(0), "PYTHONPATH=" + app}
+	env = append([]string{"CELERY_BROKER_URL=" + broker, "PYTHONPATH=" + app}, env...)
 	host, err := NewAppHost(HostConfig{Interpreter: []string{"/usr/bin/python3"}, App: "tasks", Env: env})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +49,7 @@ func startEngine(t testing.TB, rds *harness.Redis, maxProcs int) *Engine {
 		t.Fatalf("app host: %v", err)
 	}
 	e, err := NewEngine(EngineConfig{Max: maxProcs, Main: Config{
-		Command: []string{"/usr/bin/python3", "-m", "celery"}, App: "tasks", Queues: []string{"outage"},
+		Command: []string{"/usr/bin/python3", "-m", "celery"}, App: "tasks", Queues: []string{queue},
 		// The product's default: under the race detector on a loaded 2-core
 		// machine, a main's warm stop after a Redis outage once took more
 		// than 10 s (seen twice in ten runs of TestEngineSizesThePoolDuringARedisOutage).
@@ -94,7 +100,7 @@ func idleProcesses(e *Engine) (idle []Worker) {
 // and once Redis is back every process is up and they run tasks.
 func TestEngineSizesThePoolDuringARedisOutage(t *testing.T) {
 	rds := harness.StartTestRedis(t)
-	e := startEngine(t, rds, 4)
+	e := startEngine(t, rds.URL(0), 4, "outage")
 	if n, err := e.Grow(2); n != 2 || err != nil {
 		t.Fatalf("Grow(2) = %d, %v; want 2, nil", n, err)
 	}
@@ -169,7 +175,7 @@ func sleepFor(id string, seconds float64) string {
 // Run it alone: go test -run XXX -bench EngineGrow7 -benchtime 10x ./pool/
 func BenchmarkEngineGrow7(b *testing.B) {
 	rds := harness.StartTestRedis(b)
-	e := startEngine(b, rds, 10)
+	e := startEngine(b, rds.URL(0), 10, "outage")
 	if _, err := e.Grow(3); err != nil {
 		b.Fatal(err)
 	}

@@ -22,11 +22,21 @@ import (
 
 // TestMain doubles as the fake worker: with POOL_HELPER set, this binary
 // behaves as the named mode and exits before any test or goleak runs.
+// Otherwise it runs the tests, stops the shared RabbitMQ node if one was
+// started, and checks for leaked goroutines as goleak.VerifyTestMain does.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv("POOL_HELPER"); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	stopSharedRabbit() // before goleak: its goroutines end with it
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on a successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func runHelper(mode string) int {
