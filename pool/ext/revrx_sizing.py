@@ -23,6 +23,7 @@ class Sizing:
         self.limit = limit  # processes alive at most, stopping ones included
         self.children = children
         self.applied = None  # the prefetch we last set, to apply differences
+        self.gate = None  # RabbitMQ: revrx_amqp.Gate (the Redis gate needs no call)
 
     @property
     def pool(self):
@@ -39,8 +40,19 @@ class Sizing:
 
     def sync_prefetch(self):
         """Set the consumer's prefetch to active() x multiplier (1 at 0:
-        kombu reads 0 as unlimited; the intake gate holds size 0)."""
-        want = max(self.active() * self.multiplier, 1)
+        kombu reads 0 as unlimited; the intake gate holds size 0). With a
+        gate, its consumers stop before the count drops at 0 and start once
+        it is set when there is an active process again."""
+        active = self.active()
+        if self.gate is not None and active == 0:
+            self.gate.close()
+        self.set_prefetch(max(active * self.multiplier, 1))
+        if self.gate is not None and active > 0:
+            self.gate.open()
+
+    def set_prefetch(self, want):
+        """Make the consumer's prefetch count want: at once on a new QoS,
+        else by the difference, applied on the loop's next turn."""
         self.c.initial_prefetch_count = want
         qos = getattr(self.c, "qos", None)
         if qos is None:

@@ -2,7 +2,8 @@
 
 install(app, fd, settings) is called by the app host in a forked worker main
 before Celery starts it. It adds one consumer bootstep (Step) and patches
-kombu's Redis transport for this process (revrx_intake). The step:
+kombu's Redis transport for this process (revrx_intake); on RabbitMQ the
+step gates each new task consumer instead (revrx_amqp). The step:
 
   - checks the live pool and consumer (revrx_gate) and says hello;
   - serves the supervisor's control socket from the worker's own event loop
@@ -33,6 +34,7 @@ import json
 import logging
 import os
 
+from revrx_amqp import Gate, is_amqp
 from revrx_children import Children, jobs_by_child, unassigned
 from revrx_dispatch import pack_dispatch
 from revrx_gate import live_check
@@ -57,6 +59,7 @@ class Extension:
         self.multiplier = int(settings.get("multiplier") or 1)
         self.limit = int(settings.get("max") or 0)
         self.c = self.sizing = self.retiring = None
+        self.gate = None  # RabbitMQ only (revrx_amqp)
         self.children = Children()
         self.disabled = ""
         self.last = None  # the last state pushed
@@ -82,10 +85,19 @@ class Extension:
         if self.disabled:
             return
         channel = getattr(getattr(c, "task_consumer", None), "channel", None)
-        if channel is not None and not install_gate(channel, lambda: self.sizing.active() > 0):
-            logger.warning("revrx: the task channel is not kombu's Redis one; size 0 is not held")
+        if is_amqp(channel):
+            self.attach_amqp(c)
+        elif channel is not None and not install_gate(channel, lambda: self.sizing.active() > 0):
+            logger.warning("revrx: the task channel is neither kombu's Redis one nor py-amqp's; size 0 is not held")
         self.sizing.reset_prefetch()
         self.sizing.sync_prefetch()
+
+    def attach_amqp(self, c):
+        """RabbitMQ: gate the new task consumer: size 0 holds nothing
+        (revrx_amqp)."""
+        if self.gate is None:
+            self.gate = self.sizing.gate = Gate(c, lambda: self.sizing.active() > 0)
+        self.gate.install()
 
     def register(self, hub):
         """At every event-loop start: the hub drops its readers when the
