@@ -74,7 +74,7 @@ WORKER_MODULES = (
     "redis",
 )
 # The pool engine's modules (pool/ext), imported once here for the same reason.
-EXTENSION_MODULES = ("revrx_held", "revrx_gate", "revrx_wire", "revrx_children", "revrx_amqp",
+EXTENSION_MODULES = ("revrx_held", "revrx_gate", "revrx_wire", "revrx_children", "revrx_mover", "revrx_amqp",
                      "revrx_sizing", "revrx_retire", "revrx_intake", "revrx_dispatch", "revrx_step")
 
 

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,4 +134,173 @@ func TestEngineOnRabbitMQStopsConsumingWhenItsLastProcessRetires(t *testing.T) {
 		_, consumers, _ := queueState(t, conn, "retire")
 		return endedTasks(t, record)["retire-2"] == 1 && consumers == 1
 	})
+}
+
+// TestEngineOnRabbitMQQuarantinesATaskThatKillsTwoProcesses: with
+// acks_late and task_reject_on_worker_lost Celery requeues a task whose
+// pool process died; at the second death the worker main copies the
+// message as it came to killer.quarantine and acks it, so nothing is left
+// in the queue or unacked.
+func TestEngineOnRabbitMQQuarantinesATaskThatKillsTwoProcesses(t *testing.T) {
+	r := sharedRabbit(t)
+	e := startEngine(t, r.URL(), 2, "killer", "REVRX_ACKS_LATE=1", "REVRX_REJECT_ON_WORKER_LOST=1")
+	conn := dialRabbit(t, r)
+	mustGrow(t, e, 1)
+	waitUntil(t, 10*time.Second, "1 idle process", func() bool { return len(idleProcesses(e)) == 1 })
+	sent := sleepTask("killer-1", 30)
+	sent.Headers["x-extra"] = "kept"
+	sent.Priority, sent.ReplyTo = 3, "replies"
+	publishRaw(t, conn, "killer", sent)
+	killed := 0
+	for range 2 {
+		pid := 0
+		waitUntil(t, 20*time.Second, "the task running (again, after Celery requeued it)", func() bool {
+			for _, w := range e.Workers() {
+				if w.Process.Phase == ProcessBusy && w.Process.TaskID == "killer-1" && w.PID != killed {
+					pid = w.PID
+				}
+			}
+			return pid != 0
+		})
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		killed = pid
+	}
+	waitUntil(t, 10*time.Second, "the task quarantined", func() bool {
+		ready, _, _ := queueState(t, conn, "killer.quarantine")
+		return ready == 1
+	})
+	holds(t, time.Second, "nothing ready in killer after the quarantine", func() bool {
+		ready, _, _ := queueState(t, conn, "killer")
+		return ready == 0
+	})
+	if n := unackedIn(t, r, "killer"); n != 0 {
+		t.Errorf("%d unacked in killer after the quarantine, want 0", n)
+	}
+	var losses []ProcessLoss
+	waitUntil(t, 5*time.Second, "2 losses reported", func() bool {
+		losses = append(losses, e.TakeReports().Losses...)
+		return len(losses) == 2
+	})
+	if l := losses[1]; l.Quarantined != "killer.quarantine" || l.Deaths != 2 || l.TaskID != "killer-1" {
+		t.Errorf("second loss %+v, want task killer-1 quarantined to killer.quarantine at 2 deaths", l)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	got, ok, err := ch.Get("killer.quarantine", true)
+	if err != nil || !ok {
+		t.Fatalf("get from killer.quarantine: %v, %v", ok, err)
+	}
+	if !bytes.Equal(got.Body, sent.Body) || got.Headers["id"] != "killer-1" || got.Headers["x-extra"] != "kept" ||
+		got.ContentType != sent.ContentType || got.ContentEncoding != sent.ContentEncoding ||
+		got.DeliveryMode != amqp.Persistent || got.Priority != 3 || got.ReplyTo != "replies" ||
+		got.CorrelationId != "killer-1" {
+		t.Errorf("quarantined %+v, want the message as it was published: %+v", got, sent)
+	}
+}
+
+// malformedOnRabbitMQ are messages Celery 5.2.6 drops on RabbitMQ (acks
+// or rejects without requeue) or dies of: a body that is not JSON, not
+// UTF-8, JSON that is no task (a list, an empty object), a task whose body
+// is not JSON, one of a content type the app does not accept, and a task
+// body Request() cannot unpack (two elements instead of three).
+func malformedOnRabbitMQ() []amqp.Publishing {
+	task := func(id string) amqp.Table {
+		return amqp.Table{"lang": "py", "task": "tasks.sleep", "id": id, "root_id": id,
+			"retries": int32(0), "timelimit": []any{nil, nil}}
+	}
+	jsonMsg := func(body string, headers amqp.Table) amqp.Publishing {
+		return amqp.Publishing{Body: []byte(body), ContentType: "application/json", ContentEncoding: "utf-8",
+			Headers: headers, DeliveryMode: amqp.Persistent}
+	}
+	return []amqp.Publishing{
+		jsonMsg("not json {{{", nil),
+		jsonMsg("\xff\xfe\xfd invalid utf-8", nil),
+		jsonMsg("[1,2]", nil),
+		jsonMsg("{}", nil),
+		jsonMsg("not json", task("bad-body")),
+		{Body: []byte(`[[0.1], {}, {}]`), ContentType: "application/x-python-serialize", ContentEncoding: "binary",
+			Headers: task("bad-type"), DeliveryMode: amqp.Persistent},
+		jsonMsg(`[[0.1], {}]`, task("bad-unpack")),
+	}
+}
+
+// TestEngineOnRabbitMQQuarantinesMalformedMessages: good tasks around
+// malformed messages; the main stays up (same PID), every good task runs
+// once, and each malformed message is in bad.quarantine as it was
+// published, and reported.
+func TestEngineOnRabbitMQQuarantinesMalformedMessages(t *testing.T) {
+	r := sharedRabbit(t)
+	record := filepath.Join(t.TempDir(), "record.jsonl")
+	e := startEngine(t, r.URL(), 2, "bad", "REVRX_RECORD="+record)
+	conn := dialRabbit(t, r)
+	mustGrow(t, e, 1)
+	waitUntil(t, 10*time.Second, "1 idle process", func() bool { return len(idleProcesses(e)) == 1 })
+	main := e.State().Main.PID
+	bad := malformedOnRabbitMQ()
+	for i, id := range []string{"good-1", "good-2", "good-3", "good-4"} {
+		publishRaw(t, conn, "bad", sleepTask(id, 0.05))
+		if i == 1 {
+			for _, m := range bad {
+				publishRaw(t, conn, "bad", m)
+			}
+		}
+	}
+	waitUntil(t, 20*time.Second, "4 good tasks run and the malformed ones quarantined", func() bool {
+		ready, _, _ := queueState(t, conn, "bad.quarantine")
+		return len(endedTasks(t, record)) == 4 && ready == len(bad)
+	})
+	for id, n := range endedTasks(t, record) {
+		if n != 1 {
+			t.Errorf("task %s ran %d times", id, n)
+		}
+	}
+	if st := e.State(); st.Main.PID != main || st.Main.Restarts != 0 {
+		t.Errorf("main PID %d with %d restarts, was %d: malformed input must not take it down", st.Main.PID, st.Main.Restarts, main)
+	}
+	if q := e.TakeReports().Quarantines; len(q) != len(bad) || q[0].Queue != "bad" {
+		t.Errorf("quarantine reports %+v, want %d of queue bad", q, len(bad))
+	}
+	checkQuarantined(t, conn, "bad.quarantine", bad)
+}
+
+// checkQuarantined takes every message of queue and compares them with
+// want (in any order): body, content type and encoding, headers.
+func checkQuarantined(t *testing.T, conn *amqp.Connection, queue string, want []amqp.Publishing) {
+	t.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	key := func(body []byte, ct, enc string, headers amqp.Table) string {
+		h, _ := json.Marshal(headers)
+		return string(body) + "|" + ct + "|" + enc + "|" + string(h)
+	}
+	var gotKeys, wantKeys []string
+	for _, p := range want {
+		wantKeys = append(wantKeys, key(p.Body, p.ContentType, p.ContentEncoding, p.Headers))
+	}
+	for {
+		d, ok, err := ch.Get(queue, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if d.DeliveryMode != amqp.Persistent {
+			t.Errorf("quarantined message %q is not persistent", d.Body)
+		}
+		gotKeys = append(gotKeys, key(d.Body, d.ContentType, d.ContentEncoding, d.Headers))
+	}
+	slices.Sort(gotKeys)
+	slices.Sort(wantKeys)
+	if !slices.Equal(gotKeys, wantKeys) {
+		t.Errorf("quarantined:\n%q\nwant the messages as published:\n%q", gotKeys, wantKeys)
+	}
 }

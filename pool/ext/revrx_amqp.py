@@ -1,5 +1,5 @@
-"""What the worker main takes from RabbitMQ: revrx_intake's gate for kombu's
-pyamqp transport.
+"""What the worker main takes from RabbitMQ, and what it does with bad input:
+revrx_intake's counterpart for kombu's pyamqp transport.
 
 gate: with no active pool process the main must hold nothing. RabbitMQ
 has no client-side can_consume to patch: with prefetch 1 (Sizing's count at
@@ -12,12 +12,33 @@ consume() calls (the event loop's start, remote-control add_consumer) do
 nothing meanwhile. kombu's consume() starts a consumer only for the queues
 of the task consumer's list that have none, so a queue Celery's
 remote-control cancel_consumer removed stays cancelled.
+
+intake: Celery 5.2 on RabbitMQ drops what it cannot use, and dies of one
+kind: a body that is not JSON or not UTF-8 (Consumer.on_decode_error acks
+it), a message that is not a task (on_unknown_message rejects it, and a
+classic queue without a dead-letter exchange discards it), a content type
+it does not accept or an invalid task (on_invalid_task rejects it), and a
+task body Request() cannot unpack (raised out of the event loop:
+"Unrecoverable error"; the broker requeues it and the next main dies of it
+too). Here each is copied as it came to QUEUE.quarantine (revrx_mover),
+then acked, reported and logged, and the worker carries on. If the broker
+does not take the copy, Celery's own handling follows. A task name the
+worker does not know is left to Celery (it rejects it and records the
+failure), as on Redis.
 """
 import logging
 
+from revrx_intake import reported
+from revrx_mover import keep_raw, queue_of, size_of
+
 ORIGINAL_CONSUME = "_revrx_consume"  # the task consumer's own consume()
+HANDLERS_FIELD = "_revrx_amqp_intake"
 
 logger = logging.getLogger("revrx.intake")
+
+
+class NotATask(ValueError):
+    """A message with no task name (Celery's on_unknown_message)."""
 
 
 def is_amqp(channel):
@@ -88,3 +109,84 @@ class Gate:
             tc.cancel()
         except Exception:  # noqa: B902 - as open
             logger.warning("revrx: could not stop consuming", exc_info=True)
+
+
+class Intake:
+    """Quarantine, on RabbitMQ, what Celery would drop or die of (see the
+    module doc); report(dict) hears each message quarantined."""
+
+    def __init__(self, consumer, mover, report, default_queue):
+        self.c = consumer
+        self.mover = mover
+        self.report = report
+        self.default_queue = default_queue
+
+    def install(self):
+        """Wrap Celery's handlers once, and at every consumer start keep
+        the raw deliveries and route kombu's decode errors to the wrapper."""
+        c = self.c
+        if not getattr(c, HANDLERS_FIELD, False):
+            setattr(c, HANDLERS_FIELD, True)
+            c.on_decode_error = self.handler(c.on_decode_error, lambda message, exc: (message, exc))
+            c.on_unknown_message = self.handler(
+                c.on_unknown_message, lambda body, message: (message, NotATask("no task name in its headers or body")))
+            c.on_invalid_task = self.handler(c.on_invalid_task, lambda body, message, exc: (message, exc))
+            c.create_task_handler = self.guarded_factory(c.create_task_handler)
+        tc = c.task_consumer
+        if tc is not None:
+            tc.on_decode_error = c.on_decode_error  # kombu took Celery's at creation
+            keep_raw(tc.channel)
+
+    def handler(self, original, pick):
+        """Celery's handler original with the message quarantined instead
+        (pick(args) gives the message and why); original if that fails."""
+        def handle(*args):
+            message, exc = pick(*args)
+            self.take(message, exc, lambda: original(*args))
+        return handle
+
+    def guarded_factory(self, create):
+        """Celery's create_task_handler, whose handler quarantines a message
+        it raises on instead of letting the error end the worker."""
+        def create_task_handler(*args, **kwargs):
+            on_task_received = create(*args, **kwargs)
+            errors = tuple(getattr(self.c, "connection_errors", ()) or ()) + \
+                tuple(getattr(self.c, "channel_errors", ()) or ())
+
+            def guarded(message):
+                try:
+                    return on_task_received(message)
+                except errors:
+                    raise
+                except Exception as exc:  # noqa: B902 - any bad input, never the loop
+                    if message.acknowledged:
+                        raise
+
+                    def fail():
+                        raise exc
+                    self.take(message, exc, fail)
+                    return None
+            return guarded
+        return create_task_handler
+
+    def take(self, message, exc, otherwise):
+        """Move message to its queue's quarantine, ack it, report and log;
+        otherwise() if the broker did not take the copy. Within another
+        move's wait, on the loop's next turn."""
+        if self.mover.busy and self.c.hub is not None:
+            self.c.hub.call_soon(self.take, message, exc, otherwise)
+            return
+        queue = queue_of(self.c.task_consumer, message, self.default_queue)
+        try:
+            self.mover.move(message, queue)
+        except Exception:  # noqa: B902 - Celery's way then
+            logger.exception("revrx: could not quarantine a message of %s; Celery handles it", queue)
+            otherwise()
+            return
+        try:
+            message.ack()
+        except Exception:  # noqa: B902 - the broker redelivers it: a second copy
+            logger.exception("revrx: could not ack a message quarantined from %s", queue)
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        info = {"task_id": str(headers.get("id") or ""), "task": str(headers.get("task") or "")}
+        self.report(reported(queue, exc, size_of(message), info))

@@ -3,7 +3,7 @@
 install(app, fd, settings) is called by the app host in a forked worker main
 before Celery starts it. It adds one consumer bootstep (Step) and patches
 kombu's Redis transport for this process (revrx_intake); on RabbitMQ the
-step gates each new task consumer instead (revrx_amqp). The step:
+step gates and guards each new task consumer instead (revrx_amqp). The step:
 
   - checks the live pool and consumer (revrx_gate) and says hello;
   - serves the supervisor's control socket from the worker's own event loop
@@ -34,12 +34,13 @@ import json
 import logging
 import os
 
-from revrx_amqp import Gate, is_amqp
+from revrx_amqp import Gate, Intake, is_amqp
 from revrx_children import Children, jobs_by_child, unassigned
 from revrx_dispatch import pack_dispatch
 from revrx_gate import live_check
 from revrx_held import TAKE_FIELD
 from revrx_intake import QUARANTINE_SUFFIX, install_gate, install_quarantine
+from revrx_mover import Mover, queue_of
 from revrx_retire import Retiring, watch_exits
 from revrx_sizing import Sizing
 from revrx_wire import Wire
@@ -59,7 +60,8 @@ class Extension:
         self.multiplier = int(settings.get("multiplier") or 1)
         self.limit = int(settings.get("max") or 0)
         self.c = self.sizing = self.retiring = None
-        self.gate = None  # RabbitMQ only (revrx_amqp)
+        self.gate = self.intake = None  # RabbitMQ only (revrx_amqp)
+        self.mover = Mover()
         self.children = Children()
         self.disabled = ""
         self.last = None  # the last state pushed
@@ -93,11 +95,13 @@ class Extension:
         self.sizing.sync_prefetch()
 
     def attach_amqp(self, c):
-        """RabbitMQ: gate the new task consumer: size 0 holds nothing
-        (revrx_amqp)."""
+        """RabbitMQ: gate the new task consumer (size 0 holds nothing) and
+        quarantine what Celery would drop (revrx_amqp)."""
         if self.gate is None:
             self.gate = self.sizing.gate = Gate(c, lambda: self.sizing.active() > 0)
+            self.intake = Intake(c, self.mover, self.wire.send, self.default_queue())
         self.gate.install()
+        self.intake.install()
 
     def register(self, hub):
         """At every event-loop start: the hub drops its readers when the
@@ -239,9 +243,12 @@ class Extension:
         self.wire.send(msg)
 
     def quarantine_request(self, req):
-        """Move req's message to its queue's quarantine list, then ack it,
-        so Celery's later reject does not requeue it. Returns the list."""
+        """Move req's message to its queue's quarantine list (queue on
+        RabbitMQ), then ack it, so Celery's later reject does not requeue
+        it. Returns the list's name."""
         message = req.message
+        if is_amqp(message.channel):
+            return self.quarantine_amqp(req)
         payload = dict(message._raw)
         props = dict(payload.get("properties") or {})
         props.pop(TAKE_FIELD, None)
@@ -252,6 +259,20 @@ class Extension:
         req.acknowledge()
         logger.error("revrx: quarantined task %s (%s): it killed %d pool processes", req.id, req.name, QUARANTINE_AT)
         return queue + QUARANTINE_SUFFIX
+
+    def quarantine_amqp(self, req):
+        """quarantine_request on RabbitMQ: a confirmed copy in the queue's
+        quarantine (revrx_mover), then the ack. Returns "" and leaves the
+        message to Celery if the broker did not take the copy."""
+        queue = queue_of(self.c.task_consumer, req.message, self.default_queue())
+        try:
+            name = self.mover.move(req.message, queue)
+        except Exception:  # noqa: B902 - Celery requeues it then
+            logger.exception("revrx: could not quarantine task %s (%s)", req.id, req.name)
+            return ""
+        req.acknowledge()
+        logger.error("revrx: quarantined task %s (%s): it killed %d pool processes", req.id, req.name, QUARANTINE_AT)
+        return name
 
     def default_queue(self):
         return self.c.app.conf.task_default_queue or "celery"
