@@ -70,7 +70,7 @@ WORKER_MODULES = (
     "celery.concurrency.prefork", "celery.concurrency.asynpool",
     "celery.concurrency.thread", "celery.concurrency.solo",
     "celery.events", "celery.events.dispatcher", "celery.app.trace",
-    "kombu.transport.redis", "kombu.transport.virtual", "billiard.pool",
+    "kombu.transport.redis", "kombu.transport.virtual", "kombu.transport.pyamqp", "billiard.pool",
     "redis",
 )
 # The pool engine's modules (pool/ext), imported once here for the same reason.
@@ -203,17 +203,17 @@ def app_config(app):
         "celery_version": celery.__version__,
         "kombu_version": kombu.__version__,
         "python_version": sys.version.split()[0],
-        "pool_engine_gap": pool_engine_gap(),
+        "pool_engine_gap": pool_engine_gap(app),
     }
 
 
-def pool_engine_gap():
-    """"" if the pool engine can run here, else what it misses."""
+def pool_engine_gap(app):
+    """"" if the pool engine can run here with app's broker, else what it misses."""
     try:
-        from revrx_gate import static_check
+        from revrx_gate import static_check, transport_of
     except ImportError as exc:
         return "revrx_gate: %s" % exc
-    return static_check()
+    return static_check(transport_of(app))
 
 
 def import_error(exc):
