@@ -9,11 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // endedTasks counts the "end" records per task id in a REVRX_RECORD file
@@ -303,4 +306,53 @@ func checkQuarantined(t *testing.T, conn *amqp.Connection, queue string, want []
 	if !slices.Equal(gotKeys, wantKeys) {
 		t.Errorf("quarantined:\n%q\nwant the messages as published:\n%q", gotKeys, wantKeys)
 	}
+}
+
+// consumerPrefetch is the prefetch count of queue's consumer as RabbitMQ
+// applies it (rabbitmqctl list_consumers), -1 without a consumer.
+func consumerPrefetch(t *testing.T, r *harness.Rabbit, queue string) int {
+	t.Helper()
+	for _, f := range ctlRows(t, r, "list_consumers", "-s", "queue_name", "prefetch_count") {
+		if len(f) == 2 && f[0] == queue {
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("rabbitmqctl list_consumers: %q", f)
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// TestEngineOnRabbitMQPerConsumerQoS: where the prefetch count applies
+// per consumer (Celery 5.5 with a quorum queue, RabbitMQ 4.3; made here by
+// testdata/perconsumer, which makes Celery 5.2 ask for per-consumer QoS on
+// a classic queue), a new count reaches only a new consumer: the worker
+// main restarts its consumer when the pool grows or shrinks, so the
+// count the broker applies follows processes x multiplier.
+func TestEngineOnRabbitMQPerConsumerQoS(t *testing.T) {
+	r := sharedRabbit(t)
+	perConsumer, err := filepath.Abs("testdata/perconsumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := filepath.Abs("../examples/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startEngine(t, r.URL(), 4, "perconsumer", "PYTHONPATH="+perConsumer+":"+app)
+	mustGrow(t, e, 1)
+	waitUntil(t, 20*time.Second, "a consumer with prefetch 1", func() bool { return consumerPrefetch(t, r, "perconsumer") == 1 })
+	mustGrow(t, e, 2)
+	waitUntil(t, 20*time.Second, "the consumer's prefetch at 3 after growing to 3", func() bool {
+		return consumerPrefetch(t, r, "perconsumer") == 3
+	})
+	idle := idleProcesses(e)
+	waitUntil(t, 20*time.Second, "3 idle processes", func() bool { idle = idleProcesses(e); return len(idle) == 3 })
+	if err := e.Stop(idle[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "the consumer's prefetch at 2 after a shrink", func() bool {
+		return consumerPrefetch(t, r, "perconsumer") == 2
+	})
 }

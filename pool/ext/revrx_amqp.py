@@ -13,6 +13,18 @@ nothing meanwhile. kombu's consume() starts a consumer only for the queues
 of the task consumer's list that have none, so a queue Celery's
 remote-control cancel_consumer removed stays cancelled.
 
+per-consumer QoS: where the prefetch count applies per consumer, a new
+basic.qos reaches only consumers started after it; a running one keeps its
+count. That is so when Celery asks for it (Celery 5.5 with a quorum queue:
+its QoS callback has apply_global=False) and on RabbitMQ 4.3 and later,
+which denies its deprecated global_qos feature by default and turns a
+global basic.qos into a per-consumer one. There the gate restarts the
+consumers (cancel, then consume) whenever the count changed since they
+started, so the count follows the pool. The messages the old consumers
+were given stay unacked on the channel and run as usual; until they are
+acked they are not counted against the new consumers' limit, so for a
+moment the main may hold up to the old count more.
+
 intake: Celery 5.2 on RabbitMQ drops what it cannot use, and dies of one
 kind: a body that is not JSON or not UTF-8 (Consumer.on_decode_error acks
 it), a message that is not a task (on_unknown_message rejects it, and a
@@ -57,6 +69,7 @@ class Gate:
     def __init__(self, consumer, has_processes):
         self.c = consumer  # its task_consumer is a new one at each restart
         self.has_processes = has_processes
+        self.started_with = None  # the count the consumers started with (per-consumer QoS)
 
     def install(self):
         """Gate the current task consumer's consume() (idempotent)."""
@@ -72,6 +85,7 @@ class Gate:
 
         vars(tc)[ORIGINAL_CONSUME] = consume
         tc.consume = gated
+        self.started_with = None  # a new task consumer: Celery's loop start consumes
 
     def live(self):
         """The task consumer if it is gated and consuming is possible now:
@@ -86,17 +100,32 @@ class Gate:
 
     def open(self):
         """Apply the prefetch count now, then consume from every queue of
-        the list that has no consumer. Nothing before the loop runs (its
-        start consumes) or while the connection is down (the next start)."""
+        the list that has no consumer; with per-consumer QoS, restart the
+        consumers too if the count changed since they started. Nothing
+        before the loop runs (its start consumes) or while the connection
+        is down (the next start)."""
         tc = self.live()
-        if tc is None or all(name in tc._active_tags for name in list(tc._queues)):
+        if tc is None:
+            return
+        qos = self.c.qos
+        stale = qos is not None and qos.value != self.started_with and self.per_consumer()
+        if not stale and all(name in tc._active_tags for name in list(tc._queues)):
             return
         try:
-            if self.c.qos is not None:
-                self.c.qos.update()
+            if qos is not None:
+                qos.update()
+            if stale and tc._active_tags:
+                tc.cancel()
             tc.consume()
+            self.started_with = qos.value if qos is not None else None
         except Exception:  # noqa: B902 - Celery sees a lost connection on its next read
             logger.warning("revrx: could not start consuming", exc_info=True)
+
+    def per_consumer(self):
+        """Whether the prefetch count applies per consumer (module doc)."""
+        if applies_global(getattr(self.c.qos, "callback", None)) is False:
+            return True
+        return denies_global_qos(getattr(self.c.connection, "connection", None))
 
     def close(self):
         """Cancel every consumer of the task consumer (the deliveries
@@ -109,6 +138,41 @@ class Gate:
             tc.cancel()
         except Exception:  # noqa: B902 - as open
             logger.warning("revrx: could not stop consuming", exc_info=True)
+
+
+def applies_global(callback):
+    """The apply_global that Celery's QoS callback passes to basic.qos:
+    its qos_global (a closure variable in Celery 5.2 to 5.5's Tasks.start,
+    or a partial's keyword); None if it cannot tell."""
+    keywords = getattr(callback, "keywords", None)
+    if isinstance(keywords, dict) and "apply_global" in keywords:
+        return bool(keywords["apply_global"])
+    code, cells = getattr(callback, "__code__", None), getattr(callback, "__closure__", None)
+    for name, cell in zip(getattr(code, "co_freevars", ()), cells or ()):
+        if name == "qos_global":
+            try:
+                return bool(cell.cell_contents)
+            except ValueError:  # an empty cell
+                return None
+    return None
+
+
+def denies_global_qos(connection):
+    """Whether the py-amqp connection is to RabbitMQ 4.3 or later, which
+    denies global QoS by default (its deprecated global_qos feature)."""
+    props = getattr(connection, "server_properties", None) or {}
+    product, version = props.get("product"), props.get("version")
+    if isinstance(product, bytes):
+        product = product.decode("utf-8", "replace")
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", "replace")
+    if product != "RabbitMQ" or not isinstance(version, str):
+        return False
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (4, 3)
 
 
 class Intake:
