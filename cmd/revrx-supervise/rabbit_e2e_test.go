@@ -73,7 +73,7 @@ func TestRabbitDeadWorkerMessagesComeBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Second, "the dead worker's consumer gone", func() bool {
-		_, _, consumers := rabbitQueue(t, url, "requeue")
+		_, consumers := rabbitReady(t, url, "requeue")
 		return consumers == 1
 	})
 	t.Logf("the dead worker's consumer gone %.2f s after the SIGKILL", time.Since(killed).Seconds())
@@ -110,7 +110,7 @@ func TestRabbitEarlyAckDeathIsReported(t *testing.T) {
 	publish(t, url, "early", 2, 3)
 	pid, name := busyWorkerPID(t, s)
 	waitFor(t, 10*time.Second, "both messages taken", func() bool {
-		ready, _, _ := rabbitQueue(t, url, "early")
+		ready, _ := rabbitReady(t, url, "early")
 		return ready == 0
 	})
 	var running, reserved string

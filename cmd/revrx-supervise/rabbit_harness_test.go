@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/revrx/revrx-supervise/broker"
 	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
@@ -63,7 +64,7 @@ func stopSharedRabbit() {
 func rabbitQueue(t *testing.T, url, queue string) (ready, unacked, consumers int) {
 	t.Helper()
 	vhost := url[strings.LastIndex(url, "/")+1:]
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := sharedRabbit.node.Ctl(ctx, "list_queues", "-q", "--no-table-headers", "-p", vhost,
 		"name", "messages_ready", "messages_unacknowledged", "consumers")
@@ -79,4 +80,23 @@ func rabbitQueue(t *testing.T, url, queue string) (ready, unacked, consumers int
 		}
 	}
 	return ready, unacked, consumers
+}
+
+// rabbitReady is a queue's ready messages and consumers read as the
+// supervisor reads them (a passive declare: milliseconds, where
+// rabbitmqctl takes a second or more).
+func rabbitReady(t *testing.T, url, queue string) (ready int64, consumers int) {
+	t.Helper()
+	a, err := broker.NewAMQP(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := a.Queues(ctx, []string{queue})
+	if err != nil {
+		t.Fatalf("read %s: %v", queue, err)
+	}
+	return got[queue].Ready, got[queue].Consumers
 }
