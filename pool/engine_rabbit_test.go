@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -324,6 +325,23 @@ func consumerPrefetch(t *testing.T, r *harness.Rabbit, queue string) int {
 	return -1
 }
 
+// brokerPrefetch waits until e's worker main has set the prefetch count
+// want (its state push) and then checks, at most five times a second
+// apart (rabbitmqctl costs a second or two of CPU a call), that RabbitMQ
+// applies want to queue's consumer.
+func brokerPrefetch(t *testing.T, r *harness.Rabbit, e *Engine, queue string, want int) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, fmt.Sprintf("the main's prefetch at %d", want), func() bool { return e.State().Prefetch == want })
+	got := -1
+	for range 5 {
+		if got = consumerPrefetch(t, r, queue); got == want {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("the consumer of %s has prefetch %d at the broker, want %d", queue, got, want)
+}
+
 // TestEngineOnRabbitMQPerConsumerQoS: where the prefetch count applies
 // per consumer (Celery 5.5 with a quorum queue, RabbitMQ 4.3; made here by
 // testdata/perconsumer, which makes Celery 5.2 ask for per-consumer QoS on
@@ -342,17 +360,13 @@ func TestEngineOnRabbitMQPerConsumerQoS(t *testing.T) {
 	}
 	e := startEngine(t, r.URL(), 4, "perconsumer", "PYTHONPATH="+perConsumer+":"+app)
 	mustGrow(t, e, 1)
-	waitUntil(t, 20*time.Second, "a consumer with prefetch 1", func() bool { return consumerPrefetch(t, r, "perconsumer") == 1 })
+	brokerPrefetch(t, r, e, "perconsumer", 1)
 	mustGrow(t, e, 2)
-	waitUntil(t, 20*time.Second, "the consumer's prefetch at 3 after growing to 3", func() bool {
-		return consumerPrefetch(t, r, "perconsumer") == 3
-	})
+	brokerPrefetch(t, r, e, "perconsumer", 3)
 	idle := idleProcesses(e)
 	waitUntil(t, 20*time.Second, "3 idle processes", func() bool { idle = idleProcesses(e); return len(idle) == 3 })
 	if err := e.Stop(idle[0].Name); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 20*time.Second, "the consumer's prefetch at 2 after a shrink", func() bool {
-		return consumerPrefetch(t, r, "perconsumer") == 2
-	})
+	brokerPrefetch(t, r, e, "perconsumer", 2)
 }

@@ -115,9 +115,8 @@ func testNoTaskLost(t *testing.T, url string, args []string, leftover func() str
 		}
 	}
 	lost := n - len(finished)
-	msg := fmt.Sprintf("%d of %d tasks finished; %d lost (%s)", len(finished), n, lost, leftover())
 	if lost != 0 {
-		t.Error(msg)
+		t.Errorf("%d of %d tasks finished; %d lost (%s)", len(finished), n, lost, leftover())
 	}
 	if t.Failed() {
 		for i, l := range logs {

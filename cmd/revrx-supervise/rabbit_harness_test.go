@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +18,19 @@ import (
 // sharedRabbit is one private RabbitMQ node for the package's tests, each
 // in a vhost of its own (rabbitVHost): a node takes seconds to start.
 var sharedRabbit struct {
-	once sync.Once
-	dir  string
-	node *harness.Rabbit
-	err  error
+	once  sync.Once
+	dir   string
+	node  *harness.Rabbit
+	err   error
+	taken atomic.Int32 // vhosts handed out
 }
+
+// sharedVHosts is how many vhosts the shared node creates at boot (more
+// than the package's RabbitMQ tests); a test past them gets one from
+// rabbitmqctl.
+const sharedVHosts = 24
+
+func sharedVHost(i int) string { return fmt.Sprintf("t%02d", i) }
 
 // rabbitVHost returns the URL of a new vhost for t on the shared node
 // (started at the first call), skipping t where rabbitmq-server is not
@@ -32,14 +42,22 @@ func rabbitVHost(t *testing.T) string {
 	}
 	r := &sharedRabbit
 	r.once.Do(func() {
+		vhosts := make([]string, sharedVHosts)
+		for i := range vhosts {
+			vhosts[i] = sharedVHost(i + 1)
+		}
 		if r.dir, r.err = os.MkdirTemp("", "revrx-rabbit-"); r.err == nil {
-			r.node, r.err = harness.StartRabbit(context.Background(), harness.RabbitConfig{Dir: r.dir})
+			r.node, r.err = harness.StartRabbit(context.Background(), harness.RabbitConfig{Dir: r.dir, VHosts: vhosts})
 		}
 	})
 	if r.err != nil {
 		t.Fatalf("shared RabbitMQ: %v", r.err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if i := int(r.taken.Add(1)); i <= sharedVHosts {
+		t.Logf("vhost %s", sharedVHost(i))
+		return "amqp://guest:guest@" + r.node.Addr() + "/" + sharedVHost(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	url, err := r.node.AddVHost(ctx, strings.ReplaceAll(t.Name(), "/", "."))
 	if err != nil {
