@@ -42,6 +42,11 @@ type RabbitConfig struct {
 	// permission for guest/guest: tests that share a node keep apart in
 	// them without a rabbitmqctl call each (a second or two of CPU).
 	VHosts []string
+	// Port and DistPort are the AMQP and Erlang distribution ports; 0
+	// picks a free one (FreePort). A node restarted with Start keeps both:
+	// pick them with StablePort for a node that is restarted, so that no
+	// outgoing connection holds them while it is down.
+	Port, DistPort int
 }
 
 // Rabbit is a private RabbitMQ node on loopback ports of its own (never
@@ -71,8 +76,14 @@ func StartRabbit(ctx context.Context, cfg RabbitConfig) (*Rabbit, error) {
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = DefaultRabbitStartTimeout
 	}
-	port, err1 := FreePort()
-	dist, err2 := FreePort()
+	port, dist := cfg.Port, cfg.DistPort
+	var err1, err2 error
+	if port == 0 {
+		port, err1 = FreePort()
+	}
+	if dist == 0 {
+		dist, err2 = FreePort()
+	}
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, err
 	}
@@ -80,22 +91,33 @@ func StartRabbit(ctx context.Context, cfg RabbitConfig) (*Rabbit, error) {
 	if err := r.writeFiles(); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(cfg.Server)
-	cmd.Env, cmd.Dir = r.env, cfg.Dir
-	log, err := os.Create(filepath.Join(cfg.Dir, "server.out"))
-	if err != nil {
+	if err := r.Start(ctx); err != nil {
 		return nil, err
+	}
+	return r, nil
+}
+
+// Start starts the node (again, after Stop or Kill) with the same name,
+// ports, configuration and database, and waits until it accepts AMQP:
+// durable queues and persistent messages are there again. On an error
+// nothing it started is left running.
+func (r *Rabbit) Start(ctx context.Context) error {
+	cmd := exec.Command(r.cfg.Server)
+	cmd.Env, cmd.Dir = r.env, r.Dir
+	log, err := os.OpenFile(filepath.Join(r.Dir, "server.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
 	defer log.Close()
 	cmd.Stdout, cmd.Stderr = log, log
 	if r.proc, err = Start("rabbitmq-server "+r.Node, cmd); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.awaitAMQP(ctx); err != nil {
 		r.Kill()
-		return nil, fmt.Errorf("rabbitmq %s: %w (log: %s)", r.Node, err, filepath.Join(cfg.Dir, "server.out"))
+		return fmt.Errorf("rabbitmq %s: %w (log: %s)", r.Node, err, filepath.Join(r.Dir, "server.out"))
 	}
-	return r, nil
+	return nil
 }
 
 func orDefault(s, def string) string {
