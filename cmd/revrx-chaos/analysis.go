@@ -1,10 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
 // twiceCause names why a task started more than once, from its first run.
@@ -203,4 +207,50 @@ func msgKey(msg string) string {
 	}
 	key, _, _ := strings.Cut(msg, " ")
 	return key
+}
+
+// workerCrash is an "Unrecoverable error" line of a worker.
+type workerCrash struct {
+	worker string
+	at     time.Time
+	err    string
+}
+
+// workerCrashes lists the workers' "Unrecoverable error" lines in every
+// supervisor's log.
+func (r *run) workerCrashes() []workerCrash {
+	var out []workerCrash
+	for _, s := range r.sups {
+		b, _ := os.ReadFile(s.logPath)
+		for _, line := range strings.Split(string(b), "\n") {
+			i := strings.Index(line, "Unrecoverable error: ")
+			if i < 0 {
+				continue
+			}
+			c := workerCrash{err: line[i+len("Unrecoverable error: "):]}
+			c.err, _, _ = strings.Cut(c.err, `"`)
+			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+			c.at, _ = time.Parse(time.RFC3339Nano, ts)
+			if j := strings.Index(line, " worker="); j >= 0 {
+				c.worker, _, _ = strings.Cut(line[j+len(" worker="):], " ")
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// errShort is s cut to 80 bytes, for a row.
+func errShort(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// procState is "pid 123 state S wchan do_select, pool children [124]".
+func procState(pid int) string {
+	st, _ := harness.ReadStat(pid)
+	wchan, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/wchan")
+	return fmt.Sprintf("pid %d state %c wchan %s, pool children %v", pid, st.State, wchan, harness.Children(pid))
 }

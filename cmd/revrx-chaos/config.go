@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -22,6 +21,7 @@ const (
 // config is the harness's settings after flags and environment.
 type config struct {
 	bin         string // revrx-supervise binary
+	broker      string // brokerRedis (the default) or brokerRabbit
 	engine      string // enginePool (the default, as users type it) or engineWorkers
 	seed        uint64
 	short       bool
@@ -29,7 +29,7 @@ type config struct {
 	out         string // kept output directory ("" = a temporary one, removed)
 	deadline    time.Duration
 	appDir      string // examples/app
-	redisServer string
+	redisServer string // the Redis mode's redis-server
 }
 
 // poolEngine reports whether the run is of the pool engine.
@@ -48,8 +48,9 @@ func parseConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("revrx-chaos", flag.ContinueOnError)
 	fs.StringVar(&cfg.bin, "bin", envOr("CHAOS_BIN", "bin/revrx-supervise"), "revrx-supervise binary ($CHAOS_BIN)")
 	seed := fs.String("seed", os.Getenv("CHAOS_SEED"), "seed of the plan and the fault targets (default: the clock) ($CHAOS_SEED)")
-	fs.BoolVar(&cfg.short, "short", os.Getenv("CHAOS_SHORT") == "1", "short run: ~150 tasks, ~40 s, no SIGTERM phase ($CHAOS_SHORT=1)")
-	fs.StringVar(&cfg.out, "out", os.Getenv("CHAOS_OUT"), "keep logs, record and Redis data in this directory (default: a temporary one, removed) ($CHAOS_OUT)")
+	fs.BoolVar(&cfg.short, "short", os.Getenv("CHAOS_SHORT") == "1", "short run: ~150 tasks, ~40 s of load, no broker restart nor SIGTERM phase ($CHAOS_SHORT=1)")
+	fs.StringVar(&cfg.out, "out", os.Getenv("CHAOS_OUT"), "keep logs, record and broker data in this directory (default: a temporary one, removed) ($CHAOS_OUT)")
+	fs.StringVar(&cfg.broker, "broker", envOr("CHAOS_BROKER", brokerRedis), "the broker: redis (a private redis-server) or rabbitmq (a private RabbitMQ node) ($CHAOS_BROKER)")
 	fs.StringVar(&cfg.engine, "engine", envOr("CHAOS_ENGINE", enginePool), "the supervisor's engine: pool (its default: one worker main, its pool sized process by process) or workers (one whole worker per slot) ($CHAOS_ENGINE)")
 	fs.DurationVar(&cfg.deadline, "deadline", 0, "hard limit on the whole run (default 10m, 4m with -short)")
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +58,9 @@ func parseConfig(args []string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.broker != brokerRedis && cfg.broker != brokerRabbit {
+		return cfg, fmt.Errorf("-broker %q: want %s or %s", cfg.broker, brokerRedis, brokerRabbit)
 	}
 	if cfg.engine != enginePool && cfg.engine != engineWorkers {
 		return cfg, fmt.Errorf("-engine %q: want %s or %s", cfg.engine, enginePool, engineWorkers)
@@ -87,11 +91,17 @@ func (cfg *config) locate() error {
 		return err
 	}
 	cfg.appDir = filepath.Join(root, "examples", "app")
-	if cfg.redisServer, err = exec.LookPath("redis-server"); err != nil {
+	client := "redis"
+	if cfg.broker == brokerRabbit {
+		client = "amqp"
+		if _, err := os.Stat(harness.DefaultRabbitServer); err != nil {
+			return fmt.Errorf("rabbitmq-server: %w (make deps installs it)", err)
+		}
+	} else if cfg.redisServer, err = exec.LookPath("redis-server"); err != nil {
 		return fmt.Errorf("%w (make deps installs it)", err)
 	}
-	if err := exec.Command("/usr/bin/python3", "-c", "import celery, redis").Run(); err != nil {
-		return errors.New("/usr/bin/python3 cannot import celery and redis (make deps installs them)")
+	if err := exec.Command("/usr/bin/python3", "-c", "import celery, "+client).Run(); err != nil {
+		return fmt.Errorf("/usr/bin/python3 cannot import celery and %s (make deps installs them)", client)
 	}
 	return nil
 }

@@ -48,9 +48,9 @@ func embed() map[string]any {
 	return map[string]any{"callbacks": nil, "errbacks": nil, "chain": nil, "chord": nil}
 }
 
-// encode renders the message's JSON envelope.
-func (m taskMessage) encode() string {
-	body, _ := json.Marshal(m.Body)
+// headers are the message's Celery protocol-2 headers, as
+// tasks.sleep.apply_async writes them (with the published_at stamp).
+func (m taskMessage) headers() map[string]any {
 	args := "()"
 	if b, ok := m.Body.([]any); ok && len(b) > 0 {
 		if a, ok := b[0].([]any); ok && len(a) == 1 {
@@ -58,17 +58,23 @@ func (m taskMessage) encode() string {
 		}
 	}
 	host, _ := os.Hostname()
+	return map[string]any{
+		"lang": "py", "task": m.Task, "id": m.ID, "shadow": nil, "eta": nil, "expires": nil,
+		"group": nil, "group_index": nil, "retries": 0, "timelimit": []any{nil, nil},
+		"root_id": m.ID, "parent_id": nil, "argsrepr": args, "kwargsrepr": "{}",
+		"origin": "gen" + strconv.Itoa(os.Getpid()) + "@" + host, "ignore_result": false,
+		"published_at": float64(time.Now().UnixNano()) / 1e9,
+	}
+}
+
+// encode renders the message's JSON envelope, as kombu LPUSHes it on Redis.
+func (m taskMessage) encode() string {
+	body, _ := json.Marshal(m.Body)
 	env := map[string]any{
 		"body":             base64.StdEncoding.EncodeToString(body),
 		"content-encoding": "utf-8",
 		"content-type":     "application/json",
-		"headers": map[string]any{
-			"lang": "py", "task": m.Task, "id": m.ID, "shadow": nil, "eta": nil, "expires": nil,
-			"group": nil, "group_index": nil, "retries": 0, "timelimit": []any{nil, nil},
-			"root_id": m.ID, "parent_id": nil, "argsrepr": args, "kwargsrepr": "{}",
-			"origin": "gen" + strconv.Itoa(os.Getpid()) + "@" + host, "ignore_result": false,
-			"published_at": float64(time.Now().UnixNano()) / 1e9,
-		},
+		"headers":          m.headers(),
 		"properties": map[string]any{
 			"correlation_id": m.ID, "reply_to": m.Tag, "delivery_mode": 2,
 			"delivery_info": map[string]any{"exchange": "", "routing_key": chaosQueue},
@@ -77,4 +83,24 @@ func (m taskMessage) encode() string {
 	}
 	out, _ := json.Marshal(env)
 	return string(out)
+}
+
+// messageIdent is the task id and name in a kombu unacked entry
+// ([message, exchange, routing_key]) or a queue message.
+func messageIdent(raw string) (id, name string) {
+	var arr []json.RawMessage
+	msg := json.RawMessage(raw)
+	if json.Unmarshal([]byte(raw), &arr) == nil && len(arr) > 0 {
+		msg = arr[0]
+	}
+	var m struct {
+		Headers struct {
+			ID   string `json:"id"`
+			Task string `json:"task"`
+		} `json:"headers"`
+	}
+	if json.Unmarshal(msg, &m) != nil || m.Headers.ID == "" {
+		return "?", "?"
+	}
+	return m.Headers.ID, m.Headers.Task
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -20,22 +18,14 @@ type kill struct {
 	worker  string   // node name
 	victims []string // task ids it was running at that moment
 
-	// A worker main only: the delivery tags in its revrx.held.<name> set
-	// read just before the SIGKILL (heldErr: the read failed), and how long
-	// after the kill none of them was in unacked any more (-1: not within
-	// heldWatch; measured by watchHeld).
+	// A worker main only: on Redis, the delivery tags in its
+	// revrx.held.<name> set read just before the SIGKILL (heldErr: the read
+	// failed); and how long after the kill its messages were back (-1: not
+	// within the mode's watch; measured by the mode's watchBack).
 	held    []string
 	heldErr error
 	back    time.Duration
 }
-
-// heldKey is the Redis set a forked worker records its messages in (the
-// chaos app has no key prefix).
-func heldKey(worker string) string { return "revrx.held." + worker }
-
-// heldWatch is how long watchHeld looks for a killed worker's messages in
-// unacked.
-const heldWatch = 30 * time.Second
 
 // busyTarget is a pool child running a task, with its worker main process.
 type busyTarget struct {
@@ -103,11 +93,10 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 		t.ids = r.runningUnder(t.main) // a main's death ends every task its pool runs
 	}
 	k := &kill{kind: kind, pid: target, main: t.main, worker: r.samp.nameOf(t.main), victims: t.ids, back: -1}
+	note := ""
 	if kind == faultKillMain && target != 0 {
-		// What the supervisor will have to put back: read as late as
-		// possible, so that only a message taken in the last instant
-		// (between this read and the kill) can be missing from it.
-		k.held, k.heldErr = harness.Strings(r.rc.Do("HKEYS", heldKey(k.worker)))
+		// What the broker shows it holds: read as late as possible.
+		note = r.b.beforeKill(ctx, k)
 	}
 	if target == 0 || syscall.Kill(target, syscall.SIGKILL) != nil {
 		r.logf("%s: target gone, skipped", kind)
@@ -121,74 +110,12 @@ func (r *run) killWorker(ctx context.Context, kind faultKind) {
 	if busy {
 		what = "running " + itoa(len(t.ids)) + " task(s)"
 	}
-	held := ""
 	if kind == faultKillMain {
-		held = fmt.Sprintf("; %d message(s) in %s", len(k.held), heldKey(k.worker))
-		if k.heldErr != nil {
-			held = fmt.Sprintf("; %s unreadable: %v", heldKey(k.worker), k.heldErr)
-		}
 		r.watchers.Add(1)
-		go r.watchHeld(ctx, k)
+		go func() {
+			defer r.watchers.Done()
+			r.b.watchBack(ctx, k)
+		}()
 	}
-	r.logf("%s %d (%s, main %d): %s%s", kind, target, k.worker, t.main, what, held)
-}
-
-// watchHeld polls unacked every 50 ms, on a connection of its own, until
-// none of the killed worker's held delivery tags is in it as the dead worker
-// left it, and sets k.back. A tag counts as back once it is absent from
-// unacked, or present with an unacked_index score after the kill (put back
-// and already taken again by a live worker: kombu keeps the tag, and its
-// score is when the new taker wrote it). Resolution 50 ms. A failed read, as while Redis restarts, is a miss, not an answer.
-func (r *run) watchHeld(ctx context.Context, k *kill) {
-	defer r.watchers.Done()
-	rc := harness.NewClient(r.redis.Addr)
-	defer rc.Reset()
-	back := time.Duration(-1)
-	defer func() {
-		r.mu.Lock()
-		k.back = back
-		r.mu.Unlock()
-	}()
-	if len(k.held) == 0 {
-		if k.heldErr == nil {
-			back = 0
-		}
-		return
-	}
-	pending := map[string]bool{}
-	for _, tag := range k.held {
-		pending[tag] = true
-	}
-	for time.Since(k.at) < heldWatch {
-		tags := make([]string, 0, len(pending))
-		for tag := range pending {
-			tags = append(tags, tag)
-		}
-		now := time.Now()
-		res, err := rc.Pipeline([][]string{append([]string{"HMGET", "unacked"}, tags...),
-			append([]string{"ZMSCORE", "unacked_index"}, tags...)})
-		if err == nil {
-			vals, _ := res[0].([]any)
-			scores, _ := res[1].([]any)
-			if len(vals) == len(tags) && len(scores) == len(tags) {
-				for i, tag := range tags {
-					retaken := false
-					if s, ok := scores[i].(string); ok {
-						f, err := strconv.ParseFloat(s, 64)
-						retaken = err == nil && time.Unix(0, int64(f*1e9)).After(k.at)
-					}
-					if vals[i] == nil || retaken {
-						delete(pending, tag)
-					}
-				}
-				if len(pending) == 0 {
-					back = now.Sub(k.at)
-					return
-				}
-			}
-		}
-		if harness.Sleep(ctx, 50*time.Millisecond) != nil {
-			return
-		}
-	}
+	r.logf("%s %d (%s, main %d): %s%s", kind, target, k.worker, t.main, what, note)
 }

@@ -6,19 +6,19 @@ import (
 )
 
 // inject carries out one fault. Only a failure of the harness itself (a
-// Redis that does not come back) is an error.
+// broker that does not come back) is an error.
 func (r *run) inject(ctx context.Context, f faultStep) error {
 	switch f.kind {
 	case faultKillMain, faultKillChild:
 		r.killWorker(ctx, f.kind)
-	case faultRedisRestart:
-		r.logf("redis restart: SIGTERM (SHUTDOWN, AOF kept), down %.1fs", f.down.Seconds())
-		res := r.restartRedis(ctx, f.down)
+	case faultBrokerRestart:
+		r.logf("%s restart: %s, down %.1fs", r.cfg.broker, r.b.stopWhat(), f.down.Seconds())
+		res := r.restartBroker(ctx, f.down)
 		r.mu.Lock()
 		r.restarts = append(r.restarts, res)
 		r.mu.Unlock()
 		if res.err != nil {
-			return fmt.Errorf("redis restart: %w", res.err)
+			return fmt.Errorf("%s restart: %w", r.cfg.broker, res.err)
 		}
 		r.logf("supervisor: broker_up 0 after %s, back to 1 %s after Redis was up", dur(res.sawZero), dur(res.recovered))
 	case faultPoisonOnce:
@@ -46,11 +46,11 @@ func (r *run) inject(ctx context.Context, f faultStep) error {
 		r.recordPush(ctx, f.kind, []string{raw}, []string{m.ID})
 		r.logf("pushed crash-looping message %s (%s)", m.ID, r.poisonFate())
 	case faultEventJunk:
-		if err := r.publishJunk(f.n); err != nil {
+		if err := r.publishJunk(ctx, f.n); err != nil {
 			r.logf("celeryev garbage: %v", err)
 			return nil
 		}
-		r.logf("published %d garbage messages on the celeryev channels", f.n)
+		r.logf("published %d garbage messages on the celeryev %s", f.n, r.b.eventsWhere())
 	}
 	return nil
 }

@@ -76,6 +76,11 @@ func realMain(args []string) int {
 	if cfg.deadline > 0 {
 		r.p.deadline = cfg.deadline
 	}
+	r.b = newMode(r)
+	if !r.b.poisonFaults() {
+		r.p.faults = r.p.without(faultPoisonOnce, faultPoisonLoop)
+		fmt.Fprintln(os.Stderr, "chaos: malformed and crash-looping messages left out on RabbitMQ: the pool engine's quarantine of them on AMQP has not landed")
+	}
 	fmt.Fprintf(os.Stderr, "chaos: %s run, seed %d (replay with -seed %d), deadline %s\n", r.p.name, cfg.seed, cfg.seed, r.p.deadline)
 	ctx, cancel := context.WithTimeout(context.Background(), r.p.deadline)
 	defer cancel()
@@ -111,11 +116,11 @@ func (r *run) whole(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	r.rec.poll()
-	lo, err := r.inspect()
+	lo, err := r.b.inspect()
 	if err != nil {
-		return false, fmt.Errorf("inspect redis: %w", err)
+		return false, fmt.Errorf("inspect %s: %w", r.cfg.broker, err)
 	}
-	if !r.cfg.short {
+	if !r.cfg.short && r.cfg.broker == brokerRedis {
 		res := r.runStock(ctx)
 		r.stock = &res
 	}
@@ -142,7 +147,7 @@ func (r *run) cleanup() {
 	if r.cfg.out == "" && r.dir != "" {
 		_ = os.RemoveAll(r.dir)
 	} else if r.dir != "" {
-		fmt.Fprintln(os.Stderr, "chaos: logs, record and Redis data kept in", r.dir)
+		fmt.Fprintln(os.Stderr, "chaos: logs, record and broker data kept in", r.dir)
 	}
 }
 

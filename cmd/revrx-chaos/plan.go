@@ -2,6 +2,7 @@ package main
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -9,12 +10,12 @@ import (
 type faultKind string
 
 const (
-	faultKillMain     faultKind = "SIGKILL worker main"
-	faultKillChild    faultKind = "SIGKILL pool child"
-	faultRedisRestart faultKind = "redis restart"
-	faultPoisonOnce   faultKind = "malformed messages"
-	faultPoisonLoop   faultKind = "crash-looping message"
-	faultEventJunk    faultKind = "celeryev garbage"
+	faultKillMain      faultKind = "SIGKILL worker main"
+	faultKillChild     faultKind = "SIGKILL pool child"
+	faultBrokerRestart faultKind = "broker restart"
+	faultPoisonOnce    faultKind = "malformed messages"
+	faultPoisonLoop    faultKind = "crash-looping message"
+	faultEventJunk     faultKind = "celeryev garbage"
 )
 
 // publishStep is a batch of tasks.sleep messages published together, at
@@ -28,7 +29,7 @@ type publishStep struct {
 type faultStep struct {
 	at   time.Duration
 	kind faultKind
-	down time.Duration // redis restart: how long Redis stays down
+	down time.Duration // broker restart: how long the broker stays down (RabbitMQ: before its start begins)
 	n    int           // garbage: how many messages
 }
 
@@ -97,7 +98,7 @@ func (pl *planner) trickle(from, to, every float64) {
 // fault adds a fault at `at` seconds, jittered by 1.5 s.
 func (pl *planner) fault(at float64, kind faultKind) {
 	f := faultStep{at: pl.jitter(at, 1.5), kind: kind, n: 12 + pl.rng.IntN(10)}
-	if kind == faultRedisRestart {
+	if kind == faultBrokerRestart {
 		f.down = secs(2 + pl.rng.Float64()*3)
 	}
 	pl.p.faults = append(pl.p.faults, f)
@@ -121,9 +122,9 @@ func fullPlan(rng *rand.Rand) plan {
 	pl.fault(44, faultPoisonOnce)
 	pl.fault(48, faultKillMain)
 	pl.fault(52, faultPoisonLoop)
-	pl.fault(60, faultRedisRestart)
+	pl.fault(60, faultBrokerRestart)
 	pl.fault(82, faultKillMain)
-	pl.fault(92, faultRedisRestart)
+	pl.fault(92, faultBrokerRestart)
 	pl.fault(98, faultKillChild)
 	pl.fault(112, faultKillMain)
 	pl.p.sigtermAt, pl.p.sigtermBurst = pl.jitter(136, 1), 70+rng.IntN(20)
@@ -165,4 +166,15 @@ func (p plan) tasks() int {
 		n += len(s.durations)
 	}
 	return n
+}
+
+// without is the plan's faults but those of the kinds given.
+func (p plan) without(kinds ...faultKind) []faultStep {
+	var out []faultStep
+	for _, f := range p.faults {
+		if !slices.Contains(kinds, f.kind) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

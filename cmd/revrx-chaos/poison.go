@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
@@ -33,16 +34,11 @@ func loopingPoison(rng *rand.Rand) taskMessage {
 		Body: []any{[]any{0.1}, map[string]any{}}}
 }
 
-// pushPoison LPUSHes raw messages onto the chaos queue.
+// pushPoison puts raw messages on the chaos queue (the mode's way).
 func (r *run) pushPoison(raw []string) error {
-	cmds := make([][]string, len(raw))
-	for i, m := range raw {
-		cmds[i] = []string{"LPUSH", chaosQueue, m}
-	}
 	r.gate.RLock()
 	defer r.gate.RUnlock()
-	_, err := r.rc.Pipeline(cmds)
-	return err
+	return r.b.pushPoison(raw)
 }
 
 // eventChannels are the pub/sub channels of Celery's event exchange on
@@ -88,15 +84,12 @@ func junkEvent(rng *rand.Rand) string {
 	}
 }
 
-// publishJunk PUBLISHes n garbage messages on the event channels.
-func (r *run) publishJunk(n int) error {
-	cmds := make([][]string, n)
-	for i := range cmds {
-		cmds[i] = []string{"PUBLISH", eventChannels[r.rng.IntN(len(eventChannels))], junkEvent(r.rng)}
-	}
+// publishJunk publishes n garbage messages on Celery's event channels
+// (the mode's way) and counts them.
+func (r *run) publishJunk(ctx context.Context, n int) error {
 	r.gate.RLock()
 	defer r.gate.RUnlock()
-	_, err := r.rc.Pipeline(cmds)
+	err := r.b.publishJunk(ctx, n)
 	if err == nil {
 		r.mu.Lock()
 		r.junk += n

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -12,23 +11,38 @@ import (
 	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
-// publisher LPUSHes tasks.sleep messages onto the chaos queue and remembers
-// every id it published. It holds the gate's read side while it talks to
-// Redis, so it waits out a Redis restart (as a producer with retries would)
-// instead of failing.
+// taskSender publishes task messages on a broker. send returns one result
+// per message, or an error when none went out (retry them all).
+type taskSender interface {
+	send(msgs []taskMessage) ([]sendResult, error)
+}
+
+// sendResult is one message's fate in a send.
+type sendResult int
+
+const (
+	sendTaken   sendResult = iota // the broker acknowledged it
+	sendRefused                   // the broker refused it, or it was not sent: send it again
+	sendUnknown                   // sent, but the answer was lost: may or may not be queued
+)
+
+// publisher publishes tasks.sleep messages onto the chaos queue through
+// tx and remembers every id it published. It holds the gate's read side
+// while it talks to the broker, so it waits out a broker restart (as a
+// producer with retries would) instead of failing.
 type publisher struct {
-	rc   *harness.Client
+	tx   taskSender
 	gate *sync.RWMutex
 	rng  *rand.Rand
 
 	mu        sync.Mutex
-	published map[string]time.Time // id -> when Redis acknowledged it
+	published map[string]time.Time // id -> when the broker acknowledged it
 	uncertain map[string]bool      // sent, but the reply was lost: may or may not be queued
 	errors    int
 }
 
-func newPublisher(rc *harness.Client, gate *sync.RWMutex, rng *rand.Rand) *publisher {
-	return &publisher{rc: rc, gate: gate, rng: rng, published: map[string]time.Time{}, uncertain: map[string]bool{}}
+func newPublisher(tx taskSender, gate *sync.RWMutex, rng *rand.Rand) *publisher {
+	return &publisher{tx: tx, gate: gate, rng: rng, published: map[string]time.Time{}, uncertain: map[string]bool{}}
 }
 
 // run publishes each step at t0 + its offset, until the steps end or ctx
@@ -46,27 +60,24 @@ func (p *publisher) run(ctx context.Context, t0 time.Time, steps []publishStep) 
 	return nil
 }
 
-// publish sends one message per duration in one pipeline; a connection
-// that could not be made is retried, a lost reply marks the batch uncertain.
+// publish sends one message per duration in one batch; the ones that
+// were not sent or were refused are sent again, a lost answer marks a
+// message uncertain.
 func (p *publisher) publish(ctx context.Context, durations []float64) error {
 	msgs := make([]taskMessage, len(durations))
-	cmds := make([][]string, len(durations))
 	for i, d := range durations {
 		msgs[i] = sleepMessage(p.rng, d)
-		cmds[i] = []string{"LPUSH", chaosQueue, msgs[i].encode()}
 	}
+	var err error
 	for attempt := 0; ; attempt++ {
+		var res []sendResult
 		p.gate.RLock()
-		replies, err := p.rc.Pipeline(cmds)
+		res, err = p.tx.send(msgs)
 		p.gate.RUnlock()
 		if err == nil {
-			cmds, msgs = p.accept(msgs, cmds, replies)
-			if len(cmds) == 0 {
+			if msgs = p.accept(msgs, res); len(msgs) == 0 {
 				return nil
 			}
-		} else if !errors.Is(err, harness.ErrNotSent) {
-			p.markUncertain(msgs)
-			return nil
 		}
 		if attempt == 100 {
 			return fmt.Errorf("publish: gave up after %d attempts: %v", attempt, err)
@@ -77,30 +88,25 @@ func (p *publisher) publish(ctx context.Context, durations []float64) error {
 	}
 }
 
-// accept records the messages Redis took and returns the ones it refused.
-func (p *publisher) accept(msgs []taskMessage, cmds [][]string, replies []any) ([][]string, []taskMessage) {
+// accept records the messages the broker took or may have taken, and
+// returns the ones to send again.
+func (p *publisher) accept(msgs []taskMessage, res []sendResult) []taskMessage {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var again [][]string
-	var left []taskMessage
-	for i, r := range replies {
-		if _, bad := r.(harness.RedisError); bad {
+	var again []taskMessage
+	for i, m := range msgs {
+		switch res[i] {
+		case sendTaken:
+			p.published[m.ID] = time.Now()
+		case sendUnknown:
 			p.errors++
-			again, left = append(again, cmds[i]), append(left, msgs[i])
-			continue
+			p.uncertain[m.ID] = true
+		default:
+			p.errors++
+			again = append(again, m)
 		}
-		p.published[msgs[i].ID] = time.Now()
 	}
-	return again, left
-}
-
-func (p *publisher) markUncertain(msgs []taskMessage) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.errors++
-	for _, m := range msgs {
-		p.uncertain[m.ID] = true
-	}
+	return again
 }
 
 // ids returns a copy of the published ids and the uncertain ones.

@@ -13,7 +13,7 @@ import (
 // poisonPush is one push of malformed or crash-looping messages onto the
 // queue. The pool engine's worker main quarantines each itself, as the raw
 // bytes it popped, and carries on (pool/ext revrx_intake.py guarded_read):
-// watchQuarantine fills in when. (A whole worker crashes on them instead:
+// the mode's watchPoison fills in when. (A whole worker crashes on them instead:
 // crashloop.go.)
 type poisonPush struct {
 	kind faultKind
@@ -22,7 +22,7 @@ type poisonPush struct {
 	ids  []string // task ids of the well-formed ones ("" for garbage)
 	main int      // the live worker main at the push (0: none seen)
 
-	// Set by watchQuarantine: how many of raw were in the quarantine list
+	// Set by the mode's watchPoison: how many of raw were in the quarantine list
 	// at its last look, how long after the push the last of them arrived
 	// (-1: not all within quarantineWatch), and the live worker main then.
 	found    int
@@ -30,7 +30,7 @@ type poisonPush struct {
 	mainThen int
 }
 
-// quarantineWatch is how long watchQuarantine looks for a push's messages
+// quarantineWatch is how long watchPoison looks for a push's messages
 // in the quarantine list: they wait behind the backlog in the queue (a
 // message LPUSHed is popped last).
 const quarantineWatch = 60 * time.Second
@@ -44,7 +44,10 @@ func (r *run) recordPush(ctx context.Context, kind faultKind, raw, ids []string)
 	r.mu.Unlock()
 	if r.cfg.poolEngine() {
 		r.watchers.Add(1)
-		go r.watchQuarantine(ctx, p)
+		go func() {
+			defer r.watchers.Done()
+			r.b.watchPoison(ctx, p)
+		}()
 	}
 }
 
@@ -58,12 +61,12 @@ func (r *run) liveMain() int {
 	return slices.Min(mains)
 }
 
-// watchQuarantine polls the quarantine list every 100 ms, on a connection
+// watchPoison polls the quarantine list every 100 ms, on a connection
 // of its own, until every message of p is in it as the bytes pushed. A
 // failed read (Redis restarting) is a miss, not an answer.
-func (r *run) watchQuarantine(ctx context.Context, p *poisonPush) {
-	defer r.watchers.Done()
-	rc := harness.NewClient(r.redis.Addr)
+func (m *redisMode) watchPoison(ctx context.Context, p *poisonPush) {
+	r := m.r
+	rc := harness.NewClient(m.redis.Addr)
 	defer rc.Reset()
 	for time.Since(p.at) < quarantineWatch {
 		if list, err := harness.Strings(rc.Do("LRANGE", quarantineKey, "0", "-1")); err == nil {
@@ -167,8 +170,9 @@ func (r *run) quarantineRows(t *table) {
 // quarantined at once, not after worker deaths), the worker main unchanged
 // by them (the same PID once they were quarantined, unless the harness
 // SIGKILLed it meanwhile), and no worker crash at all.
-func (r *run) quarantineVerdicts(lo leftovers) []verdict {
-	cmds, aofErr := readAOF(r.redis.Dir)
+func (m *redisMode) quarantineVerdicts(lo leftovers) []verdict {
+	r := m.r
+	cmds, aofErr := readAOF(m.redis.Dir)
 	var vs []verdict
 	for _, kind := range []faultKind{faultPoisonOnce, faultPoisonLoop} {
 		if v, ok := r.quarantineVerdict(kind, lo, cmds, aofErr); ok {

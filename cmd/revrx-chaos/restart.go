@@ -7,23 +7,30 @@ import (
 	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
-// restartResult is what one Redis restart looked like from the supervisor's
-// /metrics. Durations are -1 when the event was not seen.
+// restartResult is what one broker restart looked like from the
+// supervisor's /metrics (and, on RabbitMQ, from the queue's consumers).
+// Durations are -1 when the event was not seen.
 type restartResult struct {
 	at         time.Time
-	down       time.Duration // SIGTERM to Redis -> Redis answers PING again
-	sawZero    time.Duration // SIGTERM -> revrx_broker_up 0 first seen
-	recovered  time.Duration // Redis answering again -> revrx_broker_up 1 (after a 0)
-	eventsBack time.Duration // Redis answering again -> revrx_events_up 1 (after a 0)
+	down       time.Duration // stop -> the broker answers again (Redis PING, AMQP connection.start)
+	sawZero    time.Duration // stop -> revrx_broker_up 0 first seen
+	recovered  time.Duration // broker answering again -> revrx_broker_up 1 (after a 0)
+	eventsBack time.Duration // broker answering again -> revrx_events_up 1 (after a 0)
+	errors     float64       // revrx_broker_errors_total added from the stop to the recovery
+	consumers  time.Duration // RabbitMQ: broker answering again -> a worker consumes the chaos queue again
+	measured   bool          // consumers was measured (RabbitMQ)
 	err        error
 }
 
-// restartRedis shuts Redis down, keeps it down for `down`, starts it again
-// on the same port from the same data directory, and measures how long the
-// supervisor takes to read the broker again. Publishing and other writers
-// wait on the gate meanwhile; their connections are dropped.
-func (r *run) restartRedis(ctx context.Context, down time.Duration) restartResult {
-	res := restartResult{at: time.Now(), sawZero: -1, recovered: -1, eventsBack: -1}
+// restartBroker takes the broker down (the mode's stopServer), keeps it
+// down for `down`, starts it again on the same port from the same data,
+// and measures how long the supervisor takes to read the broker again.
+// Publishing and other writers wait on the gate meanwhile; their
+// connections are dropped.
+func (r *run) restartBroker(ctx context.Context, down time.Duration) restartResult {
+	res := restartResult{at: time.Now(), sawZero: -1, recovered: -1, eventsBack: -1, consumers: -1}
+	sup := r.cur.Load()
+	errsBefore, _ := metricSum(sup.last(), "revrx_broker_errors_total")
 	r.gate.Lock()
 	locked := true
 	defer func() {
@@ -31,10 +38,9 @@ func (r *run) restartRedis(ctx context.Context, down time.Duration) restartResul
 			r.gate.Unlock()
 		}
 	}()
-	if res.err = r.redis.Stop(); res.err != nil {
+	if res.err = r.b.stopServer(ctx); res.err != nil {
 		return res
 	}
-	sup := r.cur.Load()
 	zeroEvents := false
 	for time.Since(res.at) < down {
 		if m, err := sup.metrics(); err == nil {
@@ -47,17 +53,19 @@ func (r *run) restartRedis(ctx context.Context, down time.Duration) restartResul
 			return res
 		}
 	}
-	if res.err = r.redis.Start(ctx); res.err != nil {
+	if res.err = r.b.startServer(ctx); res.err != nil {
 		return res
 	}
 	upAt := time.Now()
 	res.down = upAt.Sub(res.at)
-	r.rc.Reset()
-	r.pub.rc.Reset()
 	r.gate.Unlock()
 	locked = false
-	r.logf("redis back after %.1fs down", res.down.Seconds())
+	r.logf("%s back after %.1fs down", r.cfg.broker, res.down.Seconds())
 	res.err = r.awaitRecovery(ctx, sup, upAt, zeroEvents, &res)
+	r.b.afterRestart(ctx, upAt, &res)
+	if errs, ok := metricSum(sup.last(), "revrx_broker_errors_total"); ok {
+		res.errors = errs - errsBefore
+	}
 	return res
 }
 

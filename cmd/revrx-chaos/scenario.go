@@ -23,11 +23,10 @@ const celeryCmd = "/usr/bin/python3 -m celery"
 type run struct {
 	cfg        config
 	p          plan
-	dir        string // temporary directory: Redis data, logs, the record
+	dir        string // temporary directory: broker data, logs, the record
 	recordPath string
-	redis      *harness.Redis
-	gate       sync.RWMutex    // write-held while Redis is being restarted
-	rc         *harness.Client // faults and poison
+	b          brokerMode
+	gate       sync.RWMutex // write-held while the broker is being restarted
 	pub        *publisher
 	rec        *record
 	samp       *sampler
@@ -39,16 +38,16 @@ type run struct {
 	mu        sync.Mutex
 	sups      []*supervisorProc
 	kills     []*kill
-	watchers  sync.WaitGroup    // watchHeld goroutines
-	loadEnd   time.Time         // the last task published (the SIGTERM phase's burst included)
-	residual  []residualEntry   // what unacked held at the drain's end
-	lostProof map[string]string // lost task id -> what the AOF shows ("proven: ..." or "unproven: ...")
-	poison    []string          // ids of crash-looping messages
-	pushes    []*poisonPush     // malformed and crash-looping messages pushed
-	junk      int               // garbage messages published on the event channel
+	watchers  sync.WaitGroup       // watchHeld goroutines
+	loadEnd   time.Time            // the last task published (the SIGTERM phase's burst included)
+	residual  residualDump         // what was left unacknowledged at the drain's end
+	lostProof map[string]lossProof // lost task id -> what the broker's evidence shows
+	poison    []string             // ids of crash-looping messages
+	pushes    []*poisonPush        // malformed and crash-looping messages pushed
+	junk      int                  // garbage messages published on the event channel
 	restarts  []restartResult
 	term      *termResult
-	stock     *stockResult // the stock pool_shrink storm (full run only)
+	stock     *stockResult // the stock pool_shrink storm (full Redis run only)
 	final     *supervisorStop
 }
 
@@ -67,18 +66,16 @@ func (r *run) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "chaos: t=%6.1fs  %s\n", t, fmt.Sprintf(format, args...))
 }
 
-// setup starts Redis, the watchers and the first supervisor.
+// setup starts the broker, the watchers and the first supervisor.
 func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
-	var err error
-	if r.redis, err = startRedis(ctx, r.cfg.redisServer, filepath.Join(r.dir, "redis"), r.rng); err != nil {
+	if err := r.b.start(ctx, r.dir); err != nil {
 		return err
 	}
 	r.recordPath = filepath.Join(r.dir, "record.jsonl")
-	r.rc = harness.NewClient(r.redis.Addr)
-	r.pub = newPublisher(harness.NewClient(r.redis.Addr), &r.gate, rand.New(rand.NewPCG(r.cfg.seed, 2)))
+	r.pub = newPublisher(r.b.sender(), &r.gate, rand.New(rand.NewPCG(r.cfg.seed, 2)))
 	r.rec = newRecord(r.recordPath)
 	r.samp = newSampler(r.cfg.max, r.cfg.poolEngine())
-	r.bw = &brokerWatch{rc: harness.NewClient(r.redis.Addr)}
+	r.bw = newBrokerWatch(r.b.sample)
 	sup, err := r.startSupervisor(1)
 	if err != nil {
 		return err
@@ -88,9 +85,9 @@ func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
 	r.samp.sup.Store(int64(sup.proc.PID()))
 	go r.rec.follow(stop, 100*time.Millisecond)
 	go r.samp.run(stop, 100*time.Millisecond)
-	go r.bw.run(stop, 250*time.Millisecond)
+	go r.bw.run(stop, r.b.sampleEvery())
 	go r.pollMetrics(stop, 500*time.Millisecond)
-	r.logf("redis-server on %s (AOF in %s), supervisor pid %d: %s", r.redis.Addr, r.redis.Dir, sup.proc.PID(), shellJoin(sup.argv))
+	r.logf("%s, supervisor pid %d: %s", r.b.describe(), sup.proc.PID(), shellJoin(sup.argv))
 	return sup.waitReady(ctx, r.cfg.engine, r.cfg.min, 90*time.Second)
 }
 
@@ -121,7 +118,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.drain(ctx); err != nil {
 		return err
 	}
-	r.residual = r.dumpUnacked()
+	r.residual = r.b.residual()
 	r.watchers.Wait()
 	r.stopLast()
 	return nil
@@ -132,6 +129,7 @@ func (r *run) setLoadEnd() {
 	r.mu.Lock()
 	r.loadEnd = time.Now()
 	r.mu.Unlock()
+	r.bw.begin()
 }
 
 // quietFrom is when the unacked hash must be empty within unackedWindow of:

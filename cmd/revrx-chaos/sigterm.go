@@ -15,8 +15,8 @@ type termResult struct {
 	exitCode      int           // -1: killed by the harness
 	took          time.Duration // signal -> exit
 	limit         time.Duration // workers × 1.1 s + --shutdown-timeout (25 s) + 5 s
-	queuedAfter   int64         // LLEN chaos once it had exited
-	unackedAfter  int64         // HLEN unacked once it had exited
+	queuedAfter   int64         // the chaos queue's waiting messages once it had exited
+	unackedAfter  int64         // and its unacknowledged ones
 	survivors     int           // its worker mains and pool processes still alive 2 s after its exit
 	publishedHere int
 }
@@ -62,7 +62,7 @@ func (r *run) sigtermPhase(ctx context.Context) (termResult, error) {
 			res.survivors++
 		}
 	}
-	if s, ok := r.bw.latest(); ok {
+	if s := r.bw.take(time.Now()); s.ok {
 		res.queuedAfter, res.unackedAfter = s.queued, s.unacked
 	}
 	r.logf("supervisor exited with %d after %.1fs; %d queued, %d unacked", res.exitCode, res.took.Seconds(), res.queuedAfter, res.unackedAfter)

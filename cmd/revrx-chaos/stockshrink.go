@@ -114,7 +114,7 @@ func (s *stockStorm) start(ctx context.Context, rng *rand.Rand) error {
 		return err
 	}
 	s.rec = newRecord(filepath.Join(s.dir, "record.jsonl"))
-	s.pub = newPublisher(harness.NewClient(s.redis.Addr), &sync.RWMutex{}, rng)
+	s.pub = newPublisher(redisSender{harness.NewClient(s.redis.Addr)}, &sync.RWMutex{}, rng)
 	argv := append(strings.Fields(celeryCmd), "-A", "tasks", "worker", "-c", itoa(stockConcurrency), "-Q", chaosQueue,
 		"-n", "stock@%h", "--without-mingle", "--without-gossip", "-l", "INFO")
 	s.worker, err = harness.StartLogged("stock celery worker", argv, s.cfg.appDir, s.env(), s.logPath("worker"))

@@ -18,15 +18,15 @@ type verdict struct {
 // reports whether every expectation held.
 func (r *run) summarize(w io.Writer, lo leftovers) bool {
 	c := r.countTasks(lo)
-	r.proveLosses(c)
+	r.lostProof = r.b.explainLosses(c)
 	t := &table{}
 	r.taskRows(t, c, lo)
 	empty, from := r.unackedAfterQuiet()
 	r.brokerRows(t, lo, empty, from)
-	backV := r.heldRows(t)
+	backV := r.b.backRows(t)
 	maxV := r.processRow(t)
 	r.faultRows(t)
-	r.quarantineRows(t)
+	r.b.rows(t)
 	r.stockRows(t, c)
 	fmt.Fprintf(w, "\n== chaos result: %s run, seed %d, %s\n", r.p.name, r.cfg.seed, time.Since(r.t0).Round(time.Second))
 	t.write(w)
@@ -36,7 +36,7 @@ func (r *run) summarize(w io.Writer, lo leftovers) bool {
 		r.unackedVerdict(empty, lo),
 		maxV,
 	}
-	vs = append(vs, r.poisonExpectations(lo)...)
+	vs = append(vs, r.b.verdicts(lo)...)
 	if v, ok := r.shrinkVerdict(); ok {
 		vs = append(vs, v)
 	}
@@ -66,16 +66,6 @@ func (r *run) processRow(t *table) verdict {
 	return verdict{want, got, ok}
 }
 
-// poisonExpectations are the engine's expectations of the malformed and
-// crash-looping messages: the pool engine's worker main quarantines them
-// itself; whole workers crash on them until the supervisor quarantines.
-func (r *run) poisonExpectations(lo leftovers) []verdict {
-	if r.cfg.poolEngine() {
-		return r.quarantineVerdicts(lo)
-	}
-	return r.poisonVerdicts(lo)
-}
-
 // unackedVerdict is the "unacked empty within 15 s of the later of the last
 // kill and the end of the load" check.
 func (r *run) unackedVerdict(empty time.Duration, lo leftovers) verdict {
@@ -84,47 +74,6 @@ func (r *run) unackedVerdict(empty time.Duration, lo leftovers) verdict {
 		return verdict{want, fmt.Sprintf("never empty after %s (%d left)", r.quietWhat(), lo.unacked), false}
 	}
 	return verdict{want, fmt.Sprintf("empty %.1fs after %s", empty.Seconds(), r.quietWhat()), empty <= unackedWindow}
-}
-
-// heldBackLimit is how soon a SIGKILLed worker main's messages must have
-// left unacked.
-const heldBackLimit = 5 * time.Second
-
-// heldRows prints, per worker-main SIGKILL, the held set read just before
-// it and how long its tags took to leave unacked, and returns the verdict
-// on the slowest.
-func (r *run) heldRows(t *table) verdict {
-	want := fmt.Sprintf("dead workers' messages back within %.0fs", heldBackLimit.Seconds())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var parts []string
-	slowest, n, ok, any := time.Duration(0), 0, true, false
-	for _, k := range r.kills {
-		if k.kind != faultKillMain {
-			continue
-		}
-		any = true
-		n += len(k.held)
-		switch {
-		case k.heldErr != nil:
-			parts = append(parts, fmt.Sprintf("%s: held set unreadable (%v)", k.worker, k.heldErr))
-		case k.back < 0:
-			ok = false
-			parts = append(parts, fmt.Sprintf("%s: %d held, not all back within %.0fs", k.worker, len(k.held), heldWatch.Seconds()))
-		default:
-			slowest = max(slowest, k.back)
-			parts = append(parts, fmt.Sprintf("%s at t=%.1fs: %d held, back after %.2fs", k.worker, r.since(k.at), len(k.held), k.back.Seconds()))
-		}
-	}
-	if !any {
-		t.add("dead workers' messages back", "no worker main killed")
-		return verdict{want, "no worker main killed", true}
-	}
-	t.add("dead workers' messages back", "slowest %.2fs; %d message(s) in the held sets read just before the kills (%s)", slowest.Seconds(), n, strings.Join(parts, "; "))
-	if !ok {
-		return verdict{want, "some never left unacked", false}
-	}
-	return verdict{want, fmt.Sprintf("slowest %.2fs", slowest.Seconds()), slowest <= heldBackLimit}
 }
 
 func writeVerdicts(w io.Writer, vs []verdict) bool {
@@ -156,7 +105,7 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 	t.add("lost", "%d%s%s", len(c.lost), lostIDs(c.lost), ifNonzero(c.lostNearDeath,
 		"; %d published within 2 s before a worker main died: a message kombu 5.2's BRPOP handed to a dying worker is in no Redis key"))
 	for _, id := range c.lost {
-		t.add("  lost "+id, "%s", r.lostProof[id])
+		t.add("  lost "+id, "%s", r.lostProof[id].text)
 	}
 	t.add("never ran, still held", "queue %d, unacked %d, quarantine %d", c.queued, c.inUnacked, c.quarantined)
 	var causes []string
@@ -183,15 +132,20 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 	t.add("worker restarts", "%s (revrx_worker_restarts_total)", r.labelled("revrx_worker_restarts_total", "reason"))
 }
 
-// brokerRows are the unacked figures and the Redis restarts.
+// brokerRows are the unacked figures and the broker restarts.
 func (r *run) brokerRows(t *table, lo leftovers, empty time.Duration, from time.Time) {
 	oldest := "none"
 	if lo.hasOldest {
 		oldest = fmt.Sprintf("%.1fs old", lo.oldest.Seconds())
 	}
-	t.add("left in unacked", "%d at the end, after the last supervisor's stop (oldest unacked_index entry: %s); %d at the drain's end", lo.unacked, oldest, len(r.residual))
-	for _, e := range r.residual {
-		t.add("  unacked at the drain's end", "%s", e.line())
+	if r.cfg.broker == brokerRedis {
+		oldest = " (oldest unacked_index entry: " + oldest + ")"
+	} else {
+		oldest = " (rabbitmqctl, every queue)"
+	}
+	t.add("left in unacked", "%d at the end, after the last supervisor's stop%s; %d at the drain's end", lo.unacked, oldest, r.residual.n)
+	for _, l := range r.residual.lines {
+		t.add("  unacked at the drain's end", "%s", l)
 	}
 	if lo.finishedQueued > 0 {
 		t.add("finished tasks queued again", "%d at the end (their message was put back after the task had run: it will run again)", lo.finishedQueued)
@@ -203,9 +157,21 @@ func (r *run) brokerRows(t *table, lo leftovers, empty time.Duration, from time.
 		t.add("unacked empty after the work", "%.1fs after %s, the later of the last kill and the end of the load", empty.Seconds(), what)
 	}
 	for i, res := range r.restarts {
-		t.add(fmt.Sprintf("redis restart #%d", i+1), "at t=%.1fs, down %.1fs; broker_up 0 seen %s after the stop; broker_up 1 again %s after Redis answered; events_up 1 again %s",
-			r.since(res.at), res.down.Seconds(), dur(res.sawZero), dur(res.recovered), dur(res.eventsBack))
+		more := ""
+		if res.measured {
+			more = fmt.Sprintf("; %g failed reads counted (revrx_broker_errors_total); workers consuming the queue again %s after it answered", res.errors, dur(res.consumers))
+		}
+		t.add(fmt.Sprintf("%s restart #%d", r.cfg.broker, i+1), "at t=%.1fs, down %.1fs; broker_up 0 seen %s after the stop; broker_up 1 again %s after %s answered; events_up 1 again %s%s",
+			r.since(res.at), res.down.Seconds(), dur(res.sawZero), dur(res.recovered), r.brokerName(), dur(res.eventsBack), more)
 	}
+}
+
+// brokerName is the broker as the rows name it.
+func (r *run) brokerName() string {
+	if r.cfg.broker == brokerRabbit {
+		return "RabbitMQ"
+	}
+	return "Redis"
 }
 
 // faultRows are the kills, the poison crashes and the supervisor's stops.
@@ -227,19 +193,10 @@ func (r *run) faultRows(t *table) {
 		cs = append(cs, fmt.Sprintf("%s %d", k, n))
 	}
 	sort.Strings(cs)
-	if cmds, err := readAOF(r.redis.Dir); err != nil {
-		t.add("put back from a live worker", "AOF unreadable: %v", err)
-	} else {
-		st := stolenRestores(cmds)
-		t.add("put back from a live worker", "%d (the supervisor moved a gone worker's delivery tag out of unacked after its kombu had put the message back itself and another worker had taken it again: a second copy, from the AOF)", len(st))
-		for _, x := range st {
-			t.add("  put back from "+x.live, "task %s, tag %s: gone worker %s, live taker %s, moved to %s (AOF command %d)", x.id, x.tag, x.gone, x.live, x.to, x.at)
-		}
-	}
 	t.add("worker crashes on poison", "%d %s (\"Unrecoverable error\" lines); %d of them by the crash-looping message(s)", sum(crashes), bracket(cs), loopCrashes(crashes))
 	for _, c := range r.workerCrashes() {
 		if pid, first, ok := r.samp.liveMainNamed(c.worker); ok && first.Before(c.at) {
-			t.add("  crashed worker still alive", "%s logged \"Unrecoverable error: %s\" at t=%.1fs and was still alive at the end (%s)", c.worker, residualEntry{}.errShort(c.err), r.since(c.at), procState(pid))
+			t.add("  crashed worker still alive", "%s logged \"Unrecoverable error: %s\" at t=%.1fs and was still alive at the end (%s)", c.worker, errShort(c.err), r.since(c.at), procState(pid))
 		}
 	}
 	if r.term != nil {
@@ -294,74 +251,20 @@ func lostIDs(ids []string) string {
 	return " (" + strings.Join(ids, ", ") + ")"
 }
 
-// lostVerdict is "0 lost" except the losses the AOF proves no supervisor
-// could prevent: the message was popped from the queue (BRPOP) and never
-// reached unacked, at the moment a worker main died.
+// lostVerdict is "0 lost", but the losses the broker's evidence excuses
+// (the mode's explainLosses: on Redis, the AOF proves a message popped by
+// a worker as it died and never in unacked).
 func (r *run) lostVerdict(c taskCounts) verdict {
-	want := "0 lost (but a message popped by a worker as it died and never in unacked, proven from the AOF)"
+	want := r.b.lostWant()
 	if len(c.lost) == 0 {
 		return verdict{want, "0 lost", true}
 	}
-	proven := 0
+	excused := 0
 	for _, id := range c.lost {
-		if r.lostProof[id] != "" && strings.HasPrefix(r.lostProof[id], "proven") {
-			proven++
+		if r.lostProof[id].excused {
+			excused++
 		}
 	}
-	return verdict{want, fmt.Sprintf("%d lost, %d of them proven popped at a worker's death", len(c.lost), proven), proven == len(c.lost)}
-}
-
-// proveLosses explains each lost task from the AOF (r.lostProof).
-func (r *run) proveLosses(c taskCounts) {
-	r.lostProof = map[string]string{}
-	if len(c.lost) == 0 {
-		return
-	}
-	cmds, err := readAOF(r.redis.Dir)
-	if err != nil {
-		for _, id := range c.lost {
-			r.lostProof[id] = "unproven: AOF unreadable: " + err.Error()
-		}
-		return
-	}
-	ids := map[string]bool{}
-	for _, id := range c.lost {
-		ids[id] = true
-	}
-	pub, _ := r.pub.ids()
-	deaths := r.deathTimes()
-	for id, p := range proveLost(cmds, ids) {
-		switch {
-		case !p.pushed:
-			r.lostProof[id] = "unproven: its LPUSH is not in the AOF"
-		case !p.popped:
-			r.lostProof[id] = "unproven: never popped from the queue, yet in no key"
-		case p.reachedUnacked:
-			r.lostProof[id] = "unproven: popped, then written to unacked: the supervisor or kombu should have kept it"
-		default:
-			lo, hi := p.after, p.before
-			if lo.IsZero() {
-				lo = pub[id]
-			}
-			if hi.IsZero() {
-				hi = time.Now()
-			}
-			var death time.Time
-			for _, d := range deaths {
-				if !d.Before(lo.Add(-time.Second)) && !d.After(hi.Add(time.Second)) {
-					death = d
-					break
-				}
-			}
-			held := "no SADD to a held set"
-			if p.heldSADD {
-				held = "its tag added to a held set but never to unacked"
-			}
-			if death.IsZero() {
-				r.lostProof[id] = fmt.Sprintf("unproven: popped (AOF command %d, between t=%.1fs and t=%.1fs), never in unacked, %s, but no worker died then", p.popAt, r.since(lo), r.since(hi), held)
-			} else {
-				r.lostProof[id] = fmt.Sprintf("proven: popped (AOF command %d, between t=%.1fs and t=%.1fs), never in unacked, %s; a worker main died at t=%.1fs", p.popAt, r.since(lo), r.since(hi), held, r.since(death))
-			}
-		}
-	}
+	got := fmt.Sprintf("%d lost, %d of them excused by the broker's evidence", len(c.lost), excused)
+	return verdict{want, got, excused == len(c.lost)}
 }

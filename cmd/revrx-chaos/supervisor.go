@@ -62,7 +62,7 @@ func (r *run) startSupervisor(n int) (*supervisorProc, error) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	argv := []string{r.cfg.bin, "-A", "tasks", "-b", "redis://" + r.redis.Addr + "/0",
+	argv := []string{r.cfg.bin, "-A", "tasks", "-b", r.b.url(),
 		"--autoscale=" + strconv.Itoa(r.cfg.max) + "," + strconv.Itoa(r.cfg.min), "--keepalive=3s",
 		"-Q", chaosQueue, "--http-addr", addr, "--celery-cmd", celeryCmd}
 	if r.cfg.engine != enginePool {

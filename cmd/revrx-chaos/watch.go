@@ -3,11 +3,11 @@ package main
 import (
 	"sync"
 	"time"
-
-	"github.com/revrx/revrx-supervise/internal/harness"
 )
 
-// brokerSample is one look at the unacked hash and the queue list.
+// brokerSample is one look at the chaos queue: its waiting messages (the
+// Redis list, RabbitMQ's ready ones) and the unacknowledged ones (the
+// Redis unacked hash, RabbitMQ's messages_unacknowledged).
 type brokerSample struct {
 	at      time.Time
 	unacked int64
@@ -15,22 +15,31 @@ type brokerSample struct {
 	ok      bool // false while Redis did not answer
 }
 
-// brokerWatch samples HLEN unacked and LLEN chaos from Redis on a
-// connection of its own (failures while Redis is down are samples too).
+// brokerWatch samples the chaos queue's waiting and unacknowledged
+// messages through read (the mode's sample; failures while the broker is
+// down are samples too).
 type brokerWatch struct {
-	rc     *harness.Client
+	read   func() (queued, unacked int64, err error)
+	begun  chan struct{} // closed by begin
+	once   sync.Once
 	mu     sync.Mutex
 	series []brokerSample
 }
 
-// take samples once.
+func newBrokerWatch(read func() (queued, unacked int64, err error)) *brokerWatch {
+	return &brokerWatch{read: read, begun: make(chan struct{})}
+}
+
+// begin starts the sampling: only what the broker holds from the end of
+// the load on is read (the drain, the SIGTERM phase, the unacked
+// expectation), and on RabbitMQ each sample costs a rabbitmqctl call.
+func (w *brokerWatch) begin() { w.once.Do(func() { close(w.begun) }) }
+
+// take samples once, at now.
 func (w *brokerWatch) take(now time.Time) brokerSample {
 	s := brokerSample{at: now}
-	r, err := w.rc.Pipeline([][]string{{"HLEN", "unacked"}, {"LLEN", chaosQueue}})
-	if err == nil {
-		u, err1 := harness.Int(r[0], nil)
-		q, err2 := harness.Int(r[1], nil)
-		s.unacked, s.queued, s.ok = u, q, err1 == nil && err2 == nil
+	if q, u, err := w.read(); err == nil {
+		s.queued, s.unacked, s.ok = q, u, true
 	}
 	w.mu.Lock()
 	w.series = append(w.series, s)
@@ -38,8 +47,14 @@ func (w *brokerWatch) take(now time.Time) brokerSample {
 	return s
 }
 
-// run samples every interval until stop closes.
+// run samples every interval from begin until stop closes.
 func (w *brokerWatch) run(stop <-chan struct{}, interval time.Duration) {
+	select {
+	case <-stop:
+		return
+	case <-w.begun:
+	}
+	w.take(time.Now())
 	every(stop, interval, false, func(now time.Time) { w.take(now) })
 }
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,59 +22,29 @@ type residualEntry struct {
 	what          string        // the explanation
 }
 
-// workerCrash is an "Unrecoverable error" line of a worker.
-type workerCrash struct {
-	worker string
-	at     time.Time
-	err    string
-}
-
-// workerCrashes lists the workers' "Unrecoverable error" lines in every
-// supervisor's log.
-func (r *run) workerCrashes() []workerCrash {
-	var out []workerCrash
-	for _, s := range r.sups {
-		b, _ := os.ReadFile(s.logPath)
-		for _, line := range strings.Split(string(b), "\n") {
-			i := strings.Index(line, "Unrecoverable error: ")
-			if i < 0 {
-				continue
-			}
-			c := workerCrash{err: line[i+len("Unrecoverable error: "):]}
-			c.err, _, _ = strings.Cut(c.err, `"`)
-			ts, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
-			c.at, _ = time.Parse(time.RFC3339Nano, ts)
-			if j := strings.Index(line, " worker="); j >= 0 {
-				c.worker, _, _ = strings.Cut(line[j+len(" worker="):], " ")
-			}
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// dumpUnacked reads what unacked holds now and explains each entry; it
+// residual reads what unacked holds now and explains each entry; it
 // prints them at once too (the drain's end is when they matter).
-func (r *run) dumpUnacked() []residualEntry {
-	all, err := harness.Strings(r.rc.Do("HGETALL", "unacked"))
+func (m *redisMode) residual() residualDump {
+	r := m.r
+	all, err := harness.Strings(m.rc.Do("HGETALL", "unacked"))
 	if err != nil || len(all) == 0 {
-		return nil
+		return residualDump{}
 	}
 	scores := map[string]float64{}
-	if zs, err := harness.Strings(r.rc.Do("ZRANGE", "unacked_index", "0", "-1", "WITHSCORES")); err == nil {
+	if zs, err := harness.Strings(m.rc.Do("ZRANGE", "unacked_index", "0", "-1", "WITHSCORES")); err == nil {
 		for i := 0; i+1 < len(zs); i += 2 {
 			f, _ := strconv.ParseFloat(zs[i+1], 64)
 			scores[zs[i]] = f
 		}
 	}
 	held := map[string][]string{} // tag -> workers whose set holds it
-	keys, _ := r.rc.Keys()
+	keys, _ := m.rc.Keys()
 	for _, k := range keys {
 		w, ok := strings.CutPrefix(k, "revrx.held.")
 		if !ok {
 			continue
 		}
-		tags, _ := harness.Strings(r.rc.Do("HKEYS", k))
+		tags, _ := harness.Strings(m.rc.Do("HKEYS", k))
 		for _, t := range tags {
 			held[t] = append(held[t], w)
 		}
@@ -95,10 +63,12 @@ func (r *run) dumpUnacked() []residualEntry {
 		out = append(out, e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].age > out[j].age })
+	dump := residualDump{n: len(out)}
 	for _, e := range out {
 		r.logf("left in unacked: %s", e.line())
+		dump.lines = append(dump.lines, e.line())
 	}
-	return out
+	return dump
 }
 
 // line is the entry on one line.
@@ -165,7 +135,7 @@ func (r *run) explain(e *residualEntry, holders []string, runs []runStart, ended
 	switch {
 	case hung != nil:
 		return fmt.Sprintf("its worker %s logged \"Unrecoverable error: %s\" at t=%.1fs and has not exited since (main %s): a half-dead worker holding this message (task %s) until it is killed, which the supervisor does not restart",
-			liveHolder, e.errShort(hung.err), r.since(hung.at), procState(liveMain), map[bool]string{true: "ran and finished, its ack never sent", false: "not finished"}[finished])
+			liveHolder, errShort(hung.err), r.since(hung.at), procState(liveMain), map[bool]string{true: "ran and finished, its ack never sent", false: "not finished"}[finished])
 	case liveHolder != "" && finished:
 		return "ran and finished, but its live worker never acked it"
 	case liveHolder != "" && len(runs) > 0 && harness.Alive(runs[len(runs)-1].pid):
@@ -178,38 +148,4 @@ func (r *run) explain(e *residualEntry, holders []string, runs []runStart, ended
 		return "the message of a SIGKILLed pool child, in no held set"
 	}
 	return "in no worker's held set (an exec'd worker, or a set that was never written)"
-}
-
-func (e residualEntry) errShort(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
-	}
-	return s
-}
-
-// messageIdent is the task id and name in a kombu unacked entry
-// ([message, exchange, routing_key]) or a queue message.
-func messageIdent(raw string) (id, name string) {
-	var arr []json.RawMessage
-	msg := json.RawMessage(raw)
-	if json.Unmarshal([]byte(raw), &arr) == nil && len(arr) > 0 {
-		msg = arr[0]
-	}
-	var m struct {
-		Headers struct {
-			ID   string `json:"id"`
-			Task string `json:"task"`
-		} `json:"headers"`
-	}
-	if json.Unmarshal(msg, &m) != nil || m.Headers.ID == "" {
-		return "?", "?"
-	}
-	return m.Headers.ID, m.Headers.Task
-}
-
-// procState is "pid 123 state S wchan do_select, pool children [124]".
-func procState(pid int) string {
-	st, _ := harness.ReadStat(pid)
-	wchan, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/wchan")
-	return fmt.Sprintf("pid %d state %c wchan %s, pool children %v", pid, st.State, wchan, harness.Children(pid))
 }
