@@ -91,10 +91,12 @@ startup: deps build
 # under Celery's own pool_shrink for comparison (reported); exits 1 when an
 # expectation fails (about 4 min; CHAOS_SHORT=1 for the ~1 min run, CHAOS_SEED=N
 # to replay a seed, CHAOS_ENGINE=workers for the whole-worker engine;
-# cmd/revrx-chaos).
+# cmd/revrx-chaos). BROKER=rabbitmq runs it on a private RabbitMQ node
+# instead: the node restarted twice, garbage on the celeryev exchange, the
+# broker's own requeue of a killed main's messages timed (about 4 min).
 chaos: deps build
 	$(STATIC) $(GO) build -o bin/revrx-chaos ./cmd/revrx-chaos
-	bin/revrx-chaos -bin $(BIN)
+	bin/revrx-chaos -broker $(or $(BROKER),redis) -bin $(BIN)
 
 clean:
 	rm -rf bin .demo

@@ -91,5 +91,8 @@ type residualDump struct {
 
 // newMode returns the mode of the -broker flag.
 func newMode(r *run) brokerMode {
+	if r.cfg.broker == brokerRabbit {
+		return &rabbitMode{r: r}
+	}
 	return &redisMode{r: r}
 }

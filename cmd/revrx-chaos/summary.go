@@ -117,6 +117,9 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 	t.add("run twice", "%d ids with >1 start%s%s", c.twice, bracket(causes), ifNonzero(c.allRunsFinished, "; %d of them had finished their first run: its ack died with the worker"))
 	t.add("restored", "%s (revrx_tasks_restored_total)", r.metricText("revrx_tasks_restored_total"))
 	q := "n/a (no " + quarantineKey + " key)"
+	if r.cfg.broker == brokerRabbit {
+		q = "n/a (no " + quarantineKey + " queue)"
+	}
 	if lo.quarantineKey {
 		q = fmt.Sprintf("%d in %s", lo.quarantined, quarantineKey)
 	}
