@@ -17,6 +17,7 @@ type twiceCause string
 const (
 	causeMainKilled  twiceCause = "first run's worker main SIGKILLed"
 	causeChildKilled twiceCause = "first run's pool child SIGKILLed"
+	causeRestart     twiceCause = "broker restarted between its runs"
 	causeDied        twiceCause = "first run's worker died otherwise (crash or stop)"
 	causeNoDeath     twiceCause = "first run's worker did not die"
 )
@@ -137,6 +138,13 @@ func (r *run) twiceCause(runs []runStart) twiceCause {
 			if k.kind == faultKillChild && k.pid == first.pid {
 				return causeChildKilled
 			}
+		}
+	}
+	for _, res := range r.restarts {
+		// The first run began shortly before the stop (tasks last at most
+		// 2 s) or while it was under way, the second after the stop began.
+		if firstAt.After(res.at.Add(-5*time.Second)) && firstAt.Before(res.at.Add(res.down)) && res.at.Before(secondAt) {
+			return causeRestart
 		}
 	}
 	if last, gone, known := r.samp.seen(main); known && gone && last.Before(secondAt) {

@@ -20,7 +20,7 @@ func (r *run) inject(ctx context.Context, f faultStep) error {
 		if res.err != nil {
 			return fmt.Errorf("%s restart: %w", r.cfg.broker, res.err)
 		}
-		r.logf("supervisor: broker_up 0 after %s, back to 1 %s after Redis was up", dur(res.sawZero), dur(res.recovered))
+		r.logf("supervisor: broker_up 0 after %s, back to 1 %s after %s was up", dur(res.sawZero), dur(res.recovered), r.brokerName())
 	case faultPoisonOnce:
 		msgs := malformed
 		if r.p.name == "short" {

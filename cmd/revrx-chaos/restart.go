@@ -38,22 +38,17 @@ func (r *run) restartBroker(ctx context.Context, down time.Duration) restartResu
 			r.gate.Unlock()
 		}
 	}()
+	dw := watchDown(sup, res.at)
 	if res.err = r.b.stopServer(ctx); res.err != nil {
+		dw.end()
 		return res
 	}
-	zeroEvents := false
-	for time.Since(res.at) < down {
-		if m, err := sup.metrics(); err == nil {
-			if v, ok := m["revrx_broker_up"]; ok && v == 0 && res.sawZero < 0 {
-				res.sawZero = time.Since(res.at)
-			}
-			zeroEvents = zeroEvents || m["revrx_events_up"] == 0
-		}
-		if res.err = harness.Sleep(ctx, 100*time.Millisecond); res.err != nil {
-			return res
-		}
+	if res.err = harness.Sleep(ctx, time.Until(res.at.Add(down))); res.err == nil {
+		res.err = r.b.startServer(ctx)
 	}
-	if res.err = r.b.startServer(ctx); res.err != nil {
+	var zeroEvents bool
+	res.sawZero, zeroEvents = dw.end()
+	if res.err != nil {
 		return res
 	}
 	upAt := time.Now()
@@ -69,8 +64,41 @@ func (r *run) restartBroker(ctx context.Context, down time.Duration) restartResu
 	return res
 }
 
-// awaitRecovery polls /metrics every 50 ms for up to 30 s after Redis is
-// back, until revrx_broker_up and revrx_events_up are 1 again.
+// downWatch polls the supervisor's /metrics every 100 ms while the broker
+// is being stopped, is down and is being started again.
+type downWatch struct {
+	stop    chan struct{}
+	done    chan struct{}
+	sawZero time.Duration // from the stop: revrx_broker_up 0 first seen (-1: not)
+	events  bool          // revrx_events_up 0 seen
+}
+
+// watchDown starts a downWatch of sup's /metrics from at.
+func watchDown(sup *supervisorProc, at time.Time) *downWatch {
+	w := &downWatch{stop: make(chan struct{}), done: make(chan struct{}), sawZero: -1}
+	go func() {
+		defer close(w.done)
+		every(w.stop, 100*time.Millisecond, false, func(time.Time) {
+			if m, err := sup.metrics(); err == nil {
+				if v, ok := m["revrx_broker_up"]; ok && v == 0 && w.sawZero < 0 {
+					w.sawZero = time.Since(at)
+				}
+				w.events = w.events || m["revrx_events_up"] == 0
+			}
+		})
+	}()
+	return w
+}
+
+// end stops the watch and returns what it saw.
+func (w *downWatch) end() (sawZero time.Duration, zeroEvents bool) {
+	close(w.stop)
+	<-w.done
+	return w.sawZero, w.events
+}
+
+// awaitRecovery polls /metrics every 50 ms for up to 30 s after the
+// broker is back, until revrx_broker_up and revrx_events_up are 1 again.
 func (r *run) awaitRecovery(ctx context.Context, sup *supervisorProc, upAt time.Time, zeroEvents bool, res *restartResult) error {
 	for time.Since(upAt) < 30*time.Second {
 		m, err := sup.metrics()

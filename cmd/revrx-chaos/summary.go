@@ -102,19 +102,22 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 		c.published, r.poisonPushed(), r.junk, ifNonzero(c.uncertain, ", %d more of uncertain fate (reply lost)"))
 	t.add("ran (distinct ids started)", "%d; finished %d; started but never finished %d (%d on a SIGKILLed pool child: Celery acks those as WorkerLostError)",
 		c.ran, c.finished, c.unfinished, c.unfinishedByChildKill)
-	t.add("lost", "%d%s%s", len(c.lost), lostIDs(c.lost), ifNonzero(c.lostNearDeath,
-		"; %d published within 2 s before a worker main died: a message kombu 5.2's BRPOP handed to a dying worker is in no Redis key"))
+	near := "; %d published within 2 s before a worker main died"
+	if r.cfg.broker == brokerRedis {
+		near += ": a message kombu 5.2's BRPOP handed to a dying worker is in no Redis key"
+	}
+	t.add("lost", "%d%s%s", len(c.lost), lostIDs(c.lost), ifNonzero(c.lostNearDeath, near))
 	for _, id := range c.lost {
 		t.add("  lost "+id, "%s", r.lostProof[id].text)
 	}
 	t.add("never ran, still held", "queue %d, unacked %d, quarantine %d", c.queued, c.inUnacked, c.quarantined)
 	var causes []string
-	for _, k := range []twiceCause{causeMainKilled, causeChildKilled, causeDied, causeNoDeath} {
+	for _, k := range []twiceCause{causeMainKilled, causeChildKilled, causeRestart, causeDied, causeNoDeath} {
 		if n := c.causes[k]; n > 0 {
 			causes = append(causes, fmt.Sprintf("%s: %d", k, n))
 		}
 	}
-	t.add("run twice", "%d ids with >1 start%s%s", c.twice, bracket(causes), ifNonzero(c.allRunsFinished, "; %d of them had finished their first run: its ack died with the worker"))
+	t.add("run twice", "%d ids with >1 start%s%s", c.twice, bracket(causes), ifNonzero(c.allRunsFinished, "; %d of them had finished their first run: its ack was lost with its worker or its broker connection"))
 	t.add("restored", "%s (revrx_tasks_restored_total)", r.metricText("revrx_tasks_restored_total"))
 	q := "n/a (no " + quarantineKey + " key)"
 	if r.cfg.broker == brokerRabbit {
@@ -127,7 +130,7 @@ func (r *run) taskRows(t *table, c taskCounts, lo leftovers) {
 	for _, id := range r.poison {
 		where := lo.locate(id)
 		if where == "" {
-			where = "gone from Redis"
+			where = "gone from " + r.brokerName()
 		}
 		t.add("crash-looping message", "%s: %s", id, where)
 	}
