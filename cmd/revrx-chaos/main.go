@@ -108,7 +108,10 @@ func realMain(args []string) int {
 // whole sets up, runs the plan, inspects Redis and prints the report.
 func (r *run) whole(ctx context.Context) (bool, error) {
 	stop := make(chan struct{})
-	defer close(stop)
+	defer func() {
+		close(stop)
+		r.bg.Wait() // none reads the broker once cleanup kills it
+	}()
 	if err := r.setup(ctx, stop); err != nil {
 		return false, fmt.Errorf("setup: %w", err)
 	}

@@ -32,8 +32,9 @@ type run struct {
 	samp       *sampler
 	bw         *brokerWatch
 	cur        atomic.Pointer[supervisorProc]
-	rng        *rand.Rand // fault targets (the plan has its own)
-	t0         time.Time  // start of the load
+	rng        *rand.Rand     // fault targets (the plan has its own)
+	bg         sync.WaitGroup // the samplers setup starts, until stop closes
+	t0         time.Time      // start of the load
 
 	mu        sync.Mutex
 	sups      []*supervisorProc
@@ -83,10 +84,10 @@ func (r *run) setup(ctx context.Context, stop <-chan struct{}) error {
 	r.sups = []*supervisorProc{sup}
 	r.cur.Store(sup)
 	r.samp.sup.Store(int64(sup.proc.PID()))
-	go r.rec.follow(stop, 100*time.Millisecond)
-	go r.samp.run(stop, 100*time.Millisecond)
-	go r.bw.run(stop, r.b.sampleEvery())
-	go r.pollMetrics(stop, 500*time.Millisecond)
+	r.bg.Go(func() { r.rec.follow(stop, 100*time.Millisecond) })
+	r.bg.Go(func() { r.samp.run(stop, 100*time.Millisecond) })
+	r.bg.Go(func() { r.bw.run(stop, r.b.sampleEvery()) })
+	r.bg.Go(func() { r.pollMetrics(stop, 500*time.Millisecond) })
 	r.logf("%s, supervisor pid %d: %s", r.b.describe(), sup.proc.PID(), shellJoin(sup.argv))
 	return sup.waitReady(ctx, r.cfg.engine, r.cfg.min, 90*time.Second)
 }

@@ -173,6 +173,9 @@ func (r *Rabbit) writeFiles() error {
 		"RABBITMQ_NODE_PORT="+strconv.Itoa(r.Port),
 		"RABBITMQ_DIST_PORT="+strconv.Itoa(r.DistPort),
 		"ERL_EPMD_ADDRESS=127.0.0.1",
+		// A crash dump of the node or of a rabbitmqctl (one started as the
+		// directory goes, say) stays in Dir, never in the caller's cwd.
+		"ERL_CRASH_DUMP="+filepath.Join(d, "log", "erl_crash.dump"),
 	)
 	return nil
 }
@@ -226,7 +229,7 @@ func (r *Rabbit) URL() string { return "amqp://guest:guest@" + r.Addr() + "//" }
 // Ctl runs rabbitmqctl against the node with args and returns its output.
 func (r *Rabbit) Ctl(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, r.cfg.Ctl, append([]string{"-n", r.Node}, args...)...)
-	cmd.Env = r.env
+	cmd.Env, cmd.Dir = r.env, r.Dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
