@@ -21,30 +21,8 @@ func (r *run) inject(ctx context.Context, f faultStep) error {
 			return fmt.Errorf("%s restart: %w", r.cfg.broker, res.err)
 		}
 		r.logf("supervisor: broker_up 0 after %s, back to 1 %s after %s was up", dur(res.sawZero), dur(res.recovered), r.brokerName())
-	case faultPoisonOnce:
-		msgs := malformed
-		if r.p.name == "short" {
-			i := r.rng.IntN(len(malformed))
-			msgs = malformed[i : i+1]
-		}
-		if err := r.pushPoison(msgs); err != nil {
-			r.logf("malformed messages: %v", err)
-			return nil
-		}
-		r.recordPush(ctx, f.kind, msgs, make([]string, len(msgs)))
-		r.logf("pushed %d malformed message(s) (%s)", len(msgs), r.poisonFate())
-	case faultPoisonLoop:
-		m := loopingPoison(r.rng)
-		raw := m.encode()
-		if err := r.pushPoison([]string{raw}); err != nil {
-			r.logf("crash-looping message: %v", err)
-			return nil
-		}
-		r.mu.Lock()
-		r.poison = append(r.poison, m.ID)
-		r.mu.Unlock()
-		r.recordPush(ctx, f.kind, []string{raw}, []string{m.ID})
-		r.logf("pushed crash-looping message %s (%s)", m.ID, r.poisonFate())
+	case faultPoisonOnce, faultPoisonLoop:
+		r.injectPoison(ctx, f.kind)
 	case faultEventJunk:
 		if err := r.publishJunk(ctx, f.n); err != nil {
 			r.logf("celeryev garbage: %v", err)
@@ -61,4 +39,24 @@ func (r *run) poisonFate() string {
 		return "the worker main moves each to " + quarantineKey + " as it pops it, and carries on"
 	}
 	return "each crashes the worker that takes it"
+}
+
+// injectPoison pushes malformed messages (all of them; one at random in
+// the short run) or a crash-looping one onto the chaos queue, the mode's
+// way, and watches them reach the quarantine.
+func (r *run) injectPoison(ctx context.Context, kind faultKind) {
+	r.gate.RLock()
+	raw, ids, err := r.b.pushPoison(kind, r.p.name == "short")
+	r.gate.RUnlock()
+	if err != nil {
+		r.logf("%s: %v", kind, err)
+		return
+	}
+	if kind == faultPoisonLoop {
+		r.mu.Lock()
+		r.poison = append(r.poison, ids...)
+		r.mu.Unlock()
+	}
+	r.recordPush(ctx, kind, raw, ids)
+	r.logf("pushed %d %s (%s)", len(raw), kind, r.poisonFate())
 }

@@ -79,7 +79,7 @@ func realMain(args []string) int {
 	r.b = newMode(r)
 	if !r.b.poisonFaults() {
 		r.p.faults = r.p.without(faultPoisonOnce, faultPoisonLoop)
-		fmt.Fprintln(os.Stderr, "chaos: malformed and crash-looping messages left out on RabbitMQ: the pool engine's quarantine of them on AMQP has not landed")
+		fmt.Fprintln(os.Stderr, "chaos: malformed and crash-looping messages", noPoison)
 	}
 	fmt.Fprintf(os.Stderr, "chaos: %s run, seed %d (replay with -seed %d), deadline %s\n", r.p.name, cfg.seed, cfg.seed, r.p.deadline)
 	ctx, cancel := context.WithTimeout(context.Background(), r.p.deadline)

@@ -51,10 +51,12 @@ type brokerMode interface {
 
 	// publishJunk publishes n garbage messages on Celery's event channels.
 	publishJunk(ctx context.Context, n int) error
-	// pushPoison puts raw messages on the chaos queue (poison faults);
+	// pushPoison puts malformed messages (only one if one) or a
+	// crash-looping message of kind on the chaos queue and returns them
+	// (raw: what the quarantine must hold, ids: their ids, "" if none);
 	// poisonFaults reports whether the mode runs them; watchPoison (the
 	// pool engine) measures when p's messages reach the quarantine.
-	pushPoison(raw []string) error
+	pushPoison(kind faultKind, one bool) (raw, ids []string, err error)
 	poisonFaults() bool
 	watchPoison(ctx context.Context, p *poisonPush)
 

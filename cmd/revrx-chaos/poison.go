@@ -34,13 +34,6 @@ func loopingPoison(rng *rand.Rand) taskMessage {
 		Body: []any{[]any{0.1}, map[string]any{}}}
 }
 
-// pushPoison puts raw messages on the chaos queue (the mode's way).
-func (r *run) pushPoison(raw []string) error {
-	r.gate.RLock()
-	defer r.gate.RUnlock()
-	return r.b.pushPoison(raw)
-}
-
 // eventChannels are the pub/sub channels of Celery's event exchange on
 // Redis db 0 (docs/celery-on-redis.md, "Events"), where the supervisor listens.
 var eventChannels = []string{"/0.celeryev/task.multi", "/0.celeryev/worker.heartbeat",

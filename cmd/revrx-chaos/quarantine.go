@@ -65,14 +65,24 @@ func (r *run) liveMain() int {
 // of its own, until every message of p is in it as the bytes pushed. A
 // failed read (Redis restarting) is a miss, not an answer.
 func (m *redisMode) watchPoison(ctx context.Context, p *poisonPush) {
-	r := m.r
 	rc := harness.NewClient(m.redis.Addr)
 	defer rc.Reset()
+	m.r.watchQuarantine(ctx, p, 100*time.Millisecond, func() (func(i int) bool, error) {
+		list, err := harness.Strings(rc.Do("LRANGE", quarantineKey, "0", "-1"))
+		return func(i int) bool { return slices.Contains(list, p.raw[i]) }, err
+	})
+}
+
+// watchQuarantine reads the quarantine every interval through read (whose
+// answer tells, for each message of p, whether it is there; an error is a
+// miss, not an answer) until every message of p is in it, for up to
+// quarantineWatch, and records how many are there and when all were.
+func (r *run) watchQuarantine(ctx context.Context, p *poisonPush, interval time.Duration, read func() (func(i int) bool, error)) {
 	for time.Since(p.at) < quarantineWatch {
-		if list, err := harness.Strings(rc.Do("LRANGE", quarantineKey, "0", "-1")); err == nil {
+		if in, err := read(); err == nil {
 			found := 0
-			for _, m := range p.raw {
-				if slices.Contains(list, m) {
+			for i := range p.raw {
+				if in(i) {
 					found++
 				}
 			}
@@ -87,7 +97,7 @@ func (m *redisMode) watchPoison(ctx context.Context, p *poisonPush) {
 				return
 			}
 		}
-		if harness.Sleep(ctx, 100*time.Millisecond) != nil {
+		if harness.Sleep(ctx, interval) != nil {
 			return
 		}
 	}
@@ -158,7 +168,7 @@ func (r *run) quarantineRows(t *table) {
 		if p.after >= 0 {
 			when = fmt.Sprintf("after %.1fs", p.after.Seconds())
 		}
-		t.add("quarantined by the main", "%s at t=%.1fs: %d of %d in %s as the raw bytes %s; worker main pid %d at the push, %d then",
+		t.add("quarantined by the main", "%s at t=%.1fs: %d of %d in %s as pushed %s; worker main pid %d at the push, %d then",
 			p.kind, r.since(p.at), p.found, len(p.raw), quarantineKey, when, p.main, p.mainThen)
 	}
 }
@@ -173,20 +183,47 @@ func (r *run) quarantineRows(t *table) {
 func (m *redisMode) quarantineVerdicts(lo leftovers) []verdict {
 	r := m.r
 	cmds, aofErr := readAOF(m.redis.Dir)
+	final := strings.Split(lo.where[quarantineKey], "\n")
+	trails := map[*poisonPush][]poisonTrail{}
+	check := func(p *poisonPush, i int) (bool, string) {
+		in := slices.Contains(final, p.raw[i])
+		if aofErr != nil {
+			return in, "AOF unreadable: " + aofErr.Error()
+		}
+		if trails[p] == nil {
+			trails[p] = poisonTrails(cmds, p)
+		}
+		if tr := trails[p][i]; tr != (poisonTrail{1, 1, 1}) {
+			return in, fmt.Sprintf("%q: AOF %d push(es) onto the queue, %d pop(s), %d onto %s", short(p.raw[i]), tr.pushed, tr.popped, tr.quarantined, quarantineKey)
+		}
+		return in, ""
+	}
 	var vs []verdict
 	for _, kind := range []faultKind{faultPoisonOnce, faultPoisonLoop} {
-		if v, ok := r.quarantineVerdict(kind, lo, cmds, aofErr); ok {
+		if v, ok := r.quarantineVerdict(kind, "as the raw bytes, each taken once", check); ok {
 			vs = append(vs, v)
 		}
 	}
-	crashes, _ := r.logDigest()
-	n := sum(crashes)
-	return append(vs, verdict{"no worker crash (\"Unrecoverable error\")", fmt.Sprintf("%d crashes", n), n == 0})
+	return append(vs, r.noCrashVerdict())
 }
 
-// quarantineVerdict checks the pushes of one kind (ok false: none).
-func (r *run) quarantineVerdict(kind faultKind, lo leftovers, cmds []aofCommand, aofErr error) (verdict, bool) {
-	want := fmt.Sprintf("%s in %s as the raw bytes, each taken once, the worker main unchanged", kind, quarantineKey)
+// noCrashVerdict: no worker logged "Unrecoverable error".
+func (r *run) noCrashVerdict() verdict {
+	crashes, _ := r.logDigest()
+	n := sum(crashes)
+	return verdict{"no worker crash (\"Unrecoverable error\")", fmt.Sprintf("%d crashes", n), n == 0}
+}
+
+// quarantineCheck is the mode's check of message i of push p at the end:
+// whether it is in the quarantine as the expectation wants it, and what
+// the broker's evidence shows wrong with it ("" nothing).
+type quarantineCheck func(p *poisonPush, i int) (in bool, bad string)
+
+// quarantineVerdict checks the pushes of one kind (ok false: none): each
+// message quarantined as check says, within quarantineWatch, the worker
+// main unchanged; as says how it must be there.
+func (r *run) quarantineVerdict(kind faultKind, as string, check quarantineCheck) (verdict, bool) {
+	want := fmt.Sprintf("%s in %s %s, the worker main unchanged", kind, quarantineKey, as)
 	if kind == faultPoisonLoop {
 		want = "crash-looping message(s) quarantined at once by the worker main: " + want
 	}
@@ -194,24 +231,18 @@ func (r *run) quarantineVerdict(kind faultKind, lo leftovers, cmds []aofCommand,
 	defer r.mu.Unlock()
 	n, inQ, slowest, ok := 0, 0, time.Duration(0), true
 	var bad []string
-	final := strings.Split(lo.where[quarantineKey], "\n")
 	for _, p := range r.pushes {
 		if p.kind != kind {
 			continue
 		}
 		n += len(p.raw)
-		var trails []poisonTrail
-		if aofErr == nil {
-			trails = poisonTrails(cmds, p)
-		}
-		for i, m := range p.raw {
-			if slices.Contains(final, m) {
+		for i := range p.raw {
+			in, why := check(p, i)
+			if in {
 				inQ++
 			}
-			if trails != nil {
-				if tr := trails[i]; tr != (poisonTrail{1, 1, 1}) {
-					bad = append(bad, fmt.Sprintf("%q: AOF %d push(es) onto the queue, %d pop(s), %d onto %s", short(m), tr.pushed, tr.popped, tr.quarantined, quarantineKey))
-				}
+			if why != "" && !slices.Contains(bad, why) {
+				bad = append(bad, why)
 			}
 		}
 		slowest = max(slowest, p.after)
@@ -227,9 +258,6 @@ func (r *run) quarantineVerdict(kind faultKind, lo leftovers, cmds []aofCommand,
 	}
 	if n == 0 {
 		return verdict{}, false
-	}
-	if aofErr != nil {
-		bad = append(bad, "AOF unreadable: "+aofErr.Error())
 	}
 	got := fmt.Sprintf("%d of %d in %s, slowest %.1fs after its push", inQ, n, quarantineKey, slowest.Seconds())
 	if len(bad) > 0 {

@@ -150,10 +150,3 @@ func (m *rabbitMode) publishJunk(ctx context.Context, n int) error {
 	}
 	return nil
 }
-
-// errNoPoison: the poison faults are left out on RabbitMQ (poisonFaults).
-var errNoPoison = errors.New("poison messages are not run on RabbitMQ")
-
-func (*rabbitMode) pushPoison([]string) error                { return errNoPoison }
-func (*rabbitMode) poisonFaults() bool                       { return false }
-func (*rabbitMode) watchPoison(context.Context, *poisonPush) {}

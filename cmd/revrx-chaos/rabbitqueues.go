@@ -138,8 +138,9 @@ func (m *rabbitMode) inspect() (leftovers, error) {
 }
 
 // peekAll takes every message of queue without acking it and describes
-// each ("id task", or the body of one that is not a task); closing the
-// channel then puts them all back.
+// each as "key task hash": its revrx-chaos-id header, else its task id
+// ("-" if none), its task name ("-" if none) and bodyHash of its body;
+// closing the channel then puts them all back.
 func (m *rabbitMode) peekAll(queue string) ([]string, error) {
 	conn, err := amqp.Dial(m.node.URL())
 	if err != nil {
@@ -156,12 +157,16 @@ func (m *rabbitMode) peekAll(queue string) ([]string, error) {
 		if err != nil || !ok {
 			return out, err
 		}
-		id, _ := d.Headers["id"].(string)
-		task, _ := d.Headers["task"].(string)
-		if id == "" {
-			out = append(out, string(d.Body))
-			continue
+		key, task := "-", "-"
+		if id, ok := d.Headers["id"].(string); ok && id != "" {
+			key = id
 		}
-		out = append(out, id+" "+task)
+		if id, ok := d.Headers[chaosIDHeader].(string); ok && id != "" {
+			key = id
+		}
+		if t, ok := d.Headers["task"].(string); ok && t != "" {
+			task = t
+		}
+		out = append(out, key+" "+task+" "+bodyHash(d.Body))
 	}
 }

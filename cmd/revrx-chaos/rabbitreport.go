@@ -15,6 +15,10 @@ import (
 	"strings"
 )
 
+// noPoison says why the poison faults are left out on RabbitMQ with the
+// whole-worker engine.
+const noPoison = "left out on RabbitMQ with the whole-worker engine: plain Celery workers ack or reject a malformed message there (no quarantine), and the supervisor has no restorer on RabbitMQ to quarantine a crash-looping one after deaths"
+
 // explainLosses: nothing excuses a loss on RabbitMQ.
 func (m *rabbitMode) explainLosses(c taskCounts) map[string]lossProof {
 	pub, _ := m.r.pub.ids()
@@ -28,7 +32,7 @@ func (m *rabbitMode) explainLosses(c taskCounts) map[string]lossProof {
 func (*rabbitMode) lostWant() string { return "0 lost" }
 
 // rows are the garbage on celeryev, the queues at the end, and the
-// faults left out.
+// quarantines (or why the poison faults were left out).
 func (m *rabbitMode) rows(t *table) {
 	r := m.r
 	undecoded := r.metricText("revrx_events_undecoded_total")
@@ -38,15 +42,19 @@ func (m *rabbitMode) rows(t *table) {
 		qs = append(qs, q.String())
 	}
 	t.add("queues at the end", "%s (rabbitmqctl list_queues, after the last supervisor's stop)", strings.Join(qs, "; "))
-	t.add("malformed/crash-looping messages", "left out on RabbitMQ: the pool engine's quarantine of them on AMQP has not landed")
+	if m.poisonFaults() {
+		r.quarantineRows(t)
+	} else {
+		t.add("malformed/crash-looping messages", "%s", noPoison)
+	}
 	if !r.cfg.short {
 		t.add("stock pool_shrink storm", "not run on RabbitMQ (Celery's own loss under pool_shrink, whatever the broker: the Redis run shows it)")
 	}
 }
 
-// verdicts: the garbage counted, no worker crash, each restart seen and
-// recovered from by the supervisor and the workers, nothing left in any
-// queue.
+// verdicts: the garbage counted, the poison quarantined once each (the
+// pool engine), no worker crash, each restart seen and recovered from by
+// the supervisor and the workers, nothing left in any queue.
 func (m *rabbitMode) verdicts(lo leftovers) []verdict {
 	r := m.r
 	var vs []verdict
@@ -55,9 +63,10 @@ func (m *rabbitMode) verdicts(lo leftovers) []verdict {
 		vs = append(vs, verdict{fmt.Sprintf("celeryev garbage counted in revrx_events_undecoded_total (%d)", r.junk),
 			fmt.Sprintf("%g counted", u), u == float64(r.junk)})
 	}
-	crashes, _ := r.logDigest()
-	n := sum(crashes)
-	vs = append(vs, verdict{"no worker crash (\"Unrecoverable error\")", fmt.Sprintf("%d crashes", n), n == 0})
+	if m.poisonFaults() {
+		vs = append(vs, m.quarantineVerdicts(lo)...)
+	}
+	vs = append(vs, r.noCrashVerdict())
 	if v, ok := m.restartVerdict(); ok {
 		vs = append(vs, v)
 	}

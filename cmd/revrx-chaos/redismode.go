@@ -103,14 +103,26 @@ func (m *redisMode) startServer(ctx context.Context) error {
 
 func (*redisMode) afterRestart(context.Context, time.Time, *restartResult) {}
 
-// pushPoison LPUSHes raw messages onto the chaos queue.
-func (m *redisMode) pushPoison(raw []string) error {
+// pushPoison LPUSHes the malformed messages (one of them, at random, if
+// one) or a new crash-looping message onto the chaos queue; ids are the
+// task ids ("" for garbage).
+func (m *redisMode) pushPoison(kind faultKind, one bool) (raw, ids []string, err error) {
+	raw = malformed
+	if one {
+		i := m.r.rng.IntN(len(malformed))
+		raw = malformed[i : i+1]
+	}
+	ids = make([]string, len(raw))
+	if kind == faultPoisonLoop {
+		msg := loopingPoison(m.r.rng)
+		raw, ids = []string{msg.encode()}, []string{msg.ID}
+	}
 	cmds := make([][]string, len(raw))
 	for i, msg := range raw {
 		cmds[i] = []string{"LPUSH", chaosQueue, msg}
 	}
-	_, err := m.rc.Pipeline(cmds)
-	return err
+	_, err = m.rc.Pipeline(cmds)
+	return raw, ids, err
 }
 
 func (*redisMode) poisonFaults() bool { return true }
