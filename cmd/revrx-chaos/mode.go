@@ -38,7 +38,8 @@ type brokerMode interface {
 
 	// stopServer and startServer take the broker down and bring it back
 	// on the same port from the same data (restartBroker); afterRestart
-	// measures what the mode measures once it is back (res is filled in).
+	// measures, beside the supervisor's recovery, what the mode measures
+	// once the broker is back (it fills in res.consumers and res.measured).
 	stopServer(ctx context.Context) error
 	startServer(ctx context.Context) error
 	afterRestart(ctx context.Context, upAt time.Time, res *restartResult)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/revrx/revrx-supervise/internal/harness"
@@ -56,8 +57,10 @@ func (r *run) restartBroker(ctx context.Context, down time.Duration) restartResu
 	r.gate.Unlock()
 	locked = false
 	r.logf("%s back after %.1fs down", r.cfg.broker, res.down.Seconds())
+	var after sync.WaitGroup // the mode's measures run beside awaitRecovery (other fields of res)
+	after.Go(func() { r.b.afterRestart(ctx, upAt, &res) })
 	res.err = r.awaitRecovery(ctx, sup, upAt, zeroEvents, &res)
-	r.b.afterRestart(ctx, upAt, &res)
+	after.Wait()
 	if errs, ok := metricSum(sup.last(), "revrx_broker_errors_total"); ok {
 		res.errors = errs - errsBefore
 	}
