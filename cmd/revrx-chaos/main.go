@@ -65,7 +65,7 @@
 // delivery), and the stock pool_shrink storm (Celery's loss whatever the
 // broker). Measured here (pool engine, 2 cores shared with other work,
 // seeds 11-14): a killed main's consumer gone 0.02-0.08 s after the
-// SIGKILL; a restart down 9-24 s (the node's start is most of it),
+// SIGKILL; a restart down 8-24 s (the node's start is most of it),
 // broker_up 0 seen 0.9-6.5 s after the stop began, the supervisor and
 // the workers back 0.3-9.2 s after the node answered (on Celery's
 // reconnect backoff: 0 consumers while the workers should consume is a
