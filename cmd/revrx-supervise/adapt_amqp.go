@@ -65,10 +65,9 @@ func (u *amqpUnit) Backlogs(ctx context.Context, queues []string, _ time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	consuming := u.consuming()
 	out := make(map[string]supervisor.Backlog, len(read))
 	for q, r := range read {
-		if consuming && r.Consumers == 0 {
+		if r.Consumers == 0 && !r.Missing && u.consuming() {
 			return nil, fmt.Errorf("queue %q reads 0 consumers while this host's workers consume it: taken as a failed read (a quorum queue answers 0 messages and 0 consumers while its leader is slow)", q)
 		}
 		out[q] = supervisor.Backlog{Depth: r.Ready}
