@@ -100,47 +100,6 @@ func TestRabbitDeadWorkerMessagesComeBack(t *testing.T) {
 	}
 }
 
-// TestRabbitEarlyAckDeathIsReported: in an app that acks on receipt, the
-// task a SIGKILLed worker was running is gone on RabbitMQ too; the
-// supervisor reports it by id and name, and the reserved one comes back
-// (the broker requeues it) and runs.
-func TestRabbitEarlyAckDeathIsReported(t *testing.T) {
-	t.Parallel()
-	needCelery(t)
-	url := rabbitVHost(t)
-	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
-	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
-	publish(t, url, "early", 2, 3)
-	pid, name := busyWorkerPID(t, s)
-	waitFor(t, 10*time.Second, "both messages taken", func() bool {
-		ready, _ := rabbitReady(t, url, "early")
-		return ready == 0
-	})
-	var running, reserved string
-	started, finished := tally(readRecords(t, s.record))
-	for id := range started {
-		if finished[id] == 0 {
-			running = id
-		}
-	}
-	time.Sleep(300 * time.Millisecond) // the task-started event reaches the supervisor
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Second, "the died task reported", func() bool { return s.metric("revrx_tasks_died_total") == 1 })
-	if n := countLines(s.logs.String(), "tasks died with their worker", name, running+" tasks.sleep"); n != 1 {
-		t.Errorf("%d log lines naming the died task %s, want 1", n, running)
-	}
-	waitFor(t, 40*time.Second, "the reserved task run", func() bool {
-		for _, r := range readRecords(t, s.record) {
-			if r.Event == "end" && r.ID != running {
-				reserved = r.ID
-			}
-		}
-		return reserved != ""
-	})
-}
-
 // TestRabbitConsumerTimeoutIsReported: a late-ack task that outlives
 // RabbitMQ's consumer_timeout (3 s here, checked every second) gets its
 // worker's channel closed; Celery 5.2 ends the worker with an

@@ -131,19 +131,44 @@ func TestWholeHostDeathStrandsNothing(t *testing.T) {
 
 // TestEarlyAckDeathIsReported: in an app that acks on receipt (Celery's
 // default), the task a SIGKILLed worker was running was acked already and
-// cannot come back; the supervisor reports it by id and name, and puts
-// back only the reserved message.
+// cannot come back; the supervisor reports it by id and name. Only the
+// reserved message comes back: on Redis the supervisor puts it back, on
+// RabbitMQ the broker requeues it, and it runs.
 func TestEarlyAckDeathIsReported(t *testing.T) {
-	t.Parallel() // its own Redis, supervisor and workers
+	t.Parallel() // each case has its own broker, supervisor and workers
 	needCelery(t)
-	rds := harness.StartTestRedis(t)
-	url := rds.URL(0)
-	s := startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		rds := harness.StartTestRedis(t)
+		s, _ := testEarlyAckDeath(t, rds.URL(0), func() bool { return rds.Do(t, "LLEN", "early") == "0" })
+		if n := s.metric("revrx_tasks_restored_total"); n != 1 {
+			t.Errorf("revrx_tasks_restored_total = %v, want 1 (the reserved message)", n)
+		}
+	})
+	t.Run("rabbitmq", func(t *testing.T) {
+		t.Parallel()
+		url := rabbitVHost(t)
+		s, running := testEarlyAckDeath(t, url, func() bool { ready, _ := rabbitReady(t, url, "early"); return ready == 0 })
+		waitFor(t, 40*time.Second, "the reserved task run", func() bool {
+			for _, r := range readRecords(t, s.record) {
+				if r.Event == "end" && r.ID != running {
+					return true
+				}
+			}
+			return false
+		})
+	})
+}
+
+// testEarlyAckDeath runs one early-ack worker on url with two tasks (one
+// running, one reserved; taken says the queue is empty), SIGKILLs it, and
+// checks the report of the running one, which it returns.
+func testEarlyAckDeath(t *testing.T, url string, taken func() bool) (s *supervised, running string) {
+	s = startSupervisor(t, url, "--engine", "workers", "--autoscale=1,1", "-Q", "early", "--", "--prefetch-multiplier=2")
 	waitFor(t, 30*time.Second, "1 idle worker", func() bool { return s.workersIn(policy.PhaseIdle) == 1 })
 	publish(t, url, "early", 2, 3)
 	pid, name := busyWorkerPID(t, s)
-	waitFor(t, 10*time.Second, "both messages taken", func() bool { return rds.Do(t, "LLEN", "early") == "0" })
-	var running string
+	waitFor(t, 10*time.Second, "both messages taken", taken)
 	started, finished := tally(readRecords(t, s.record))
 	for id := range started {
 		if finished[id] == 0 {
@@ -158,9 +183,7 @@ func TestEarlyAckDeathIsReported(t *testing.T) {
 	if n := countLines(s.logs.String(), "tasks died with their worker", name, running+" tasks.sleep"); n != 1 {
 		t.Errorf("%d log lines naming the died task %s, want 1", n, running)
 	}
-	if n := s.metric("revrx_tasks_restored_total"); n != 1 {
-		t.Errorf("revrx_tasks_restored_total = %v, want 1 (the reserved message)", n)
-	}
+	return s, running
 }
 
 // TestRestartedHostPutsBackAtOnce: the supervisor and its workers die
