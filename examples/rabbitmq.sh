@@ -22,5 +22,5 @@ export HOME="$dir/home" RABBITMQ_NODENAME="revrx-$port@localhost" \
   RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
   RABBITMQ_ENABLED_PLUGINS= RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
   RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist" \
-  ERL_EPMD_ADDRESS=127.0.0.1
+  ERL_EPMD_ADDRESS=127.0.0.1 RUNNING_UNDER_SYSTEMD=true # the script execs the VM: its PID is this one's
 exec "$server"

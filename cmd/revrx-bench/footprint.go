@@ -40,7 +40,7 @@ type footprint struct {
 func (h *bench) footprintScenario(ctx context.Context) (string, bool) {
 	runs, failed := runEach(ctx, h, "footprint", footprintKeys, func(c contender) contender { return c },
 		func(s *session) (footprint, error) { return footprintOf(ctx, h, s) })
-	return footprintTable(runs), failed
+	return footprintTable(runs, h.brokerText()), failed
 }
 
 // footprintOf publishes MAX long tasks to s's contender, waits until MAX
@@ -85,7 +85,7 @@ func footprintOf(ctx context.Context, h *bench, s *session) (r footprint, err er
 
 // footprintTable renders the runs, with each revrx-supervise run's ratio
 // to the celery --autoscale run.
-func footprintTable(runs []scenarioRun[footprint]) string {
+func footprintTable(runs []scenarioRun[footprint], broker string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### footprint — %d busy pool processes (%d × tasks.sleep(%g), acks late), PSS of the whole tree\n\n",
 		autoscaleMax, autoscaleMax, footprintTaskSeconds)
@@ -116,12 +116,12 @@ func footprintTable(runs []scenarioRun[footprint]) string {
 			x.c.label, busy, mb(p.total()), p.roleMB(roleSupervisor), p.roleMB(roleHost),
 			p.roleMB(roleMain), p.roleMB(rolePool), mbList(x.m.totals), vs)
 	}
-	fmt.Fprintf(&b, "\nEach contender alone on its own redis-server: started, ready, %d tasks published at once; "+
+	fmt.Fprintf(&b, "\nEach contender alone on its own %s: started, ready, %d tasks published at once; "+
 		"PSS (/proc/PID/smaps_rollup) summed over every process of its tree, %s after %d tasks were running "+
 		"(record file) on %d pool processes (/proc), or after %s if not; the median of %d samples 1 s apart (MB = 2²⁰ bytes). "+
 		"revrx-supervise's tree: the supervisor, the app host, the worker main(s) and their pool processes; "+
 		"celery's: the worker main and its pool processes.\n\n",
-		autoscaleMax, horizonText(footprintSettle), autoscaleMax, autoscaleMax, horizonText(footprintBusyTimeout), footprintSamples)
+		broker, autoscaleMax, horizonText(footprintSettle), autoscaleMax, autoscaleMax, horizonText(footprintBusyTimeout), footprintSamples)
 	b.WriteString(commandDetails("footprint", runs))
 	return b.String()
 }

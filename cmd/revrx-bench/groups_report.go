@@ -60,12 +60,12 @@ func groupsTable(tr groupTrace, runs []scenarioRun[groupResult], cmds [][]comman
 	return b.String()
 }
 
-// doneText is a "finished / published" cell, with what was left in Redis
-// after the warm stop and whether the horizon cut the trace.
+// doneText is a "finished / published" cell, with what was left in the
+// broker after the warm stop and whether the horizon cut the trace.
 func doneText(finished, published, leftQueued int, truncated bool) string {
 	done := fmt.Sprintf("%d / %d", finished, published)
 	if leftQueued > 0 {
-		done += fmt.Sprintf(" (%d left in Redis)", leftQueued)
+		done += fmt.Sprintf(" (%d left in the broker)", leftQueued)
 	}
 	if truncated {
 		done += " (horizon cut the trace)"

@@ -47,7 +47,7 @@ func (h *bench) heavyBurstScenario(ctx context.Context) (string, bool) {
 	}
 	runs, failed := runEach(ctx, h, "heavy-burst", burstKeys, heavy,
 		func(s *session) (burst, error) { return burstOf(ctx, h, s) })
-	return burstTable(runs), failed
+	return burstTable(runs, h.brokerText()), failed
 }
 
 // burstOf publishes the burst once s's contender is ready and idle, and
@@ -110,7 +110,7 @@ func burstWaits(rec taskRecord) ([]float64, float64) {
 }
 
 // burstTable renders the runs against the target.
-func burstTable(runs []scenarioRun[burst]) string {
+func burstTable(runs []scenarioRun[burst], broker string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### heavy-burst — %d × tasks.sleep(%g) at once on an idle contender with 0 pool processes, app `%s`, acks late\n\n",
 		burstTasks, burstTaskSeconds, burstApp)
@@ -134,10 +134,10 @@ func burstTable(runs []scenarioRun[burst]) string {
 		fmt.Fprintf(&b, "| `%s` | %d | **%s** | %s | %s s | %d | %d / %d |\n", x.c.label, m.readySlots,
 			secs(m.allRunning), target, strings.Join(waits, ", "), m.peakSlots, m.finished, burstTasks)
 	}
-	fmt.Fprintf(&b, "\nEach contender alone on its own redis-server with `REVRX_ACKS_LATE=1` (heavy.py imports "+
+	fmt.Fprintf(&b, "\nEach contender alone on its own %s with `REVRX_ACKS_LATE=1` (heavy.py imports "+
 		"the tasks app and its settings; its import sleeps `REVRX_HEAVY_IMPORT_SECONDS`, default 2 s, and builds "+
 		"`REVRX_HEAVY_MB`, default 50 MB, of module data; both left at their defaults); published %s after it was "+
-		"ready; waits from the `published_at` stamp to the task's recorded start, as in the trace tables.\n\n", horizonText(burstSettle))
+		"ready; waits from the `published_at` stamp to the task's recorded start, as in the trace tables.\n\n", broker, horizonText(burstSettle))
 	b.WriteString(commandDetails("heavy-burst", runs))
 	return b.String()
 }

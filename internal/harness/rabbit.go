@@ -173,6 +173,11 @@ func (r *Rabbit) writeFiles() error {
 		"RABBITMQ_NODE_PORT="+strconv.Itoa(r.Port),
 		"RABBITMQ_DIST_PORT="+strconv.Itoa(r.DistPort),
 		"ERL_EPMD_ADDRESS=127.0.0.1",
+		// The script then execs the Erlang VM in its own place (with
+		// -noinput) instead of running it in the background and waiting:
+		// the process the harness holds is the VM, so its death signal
+		// and Kill reach the node itself, never leaving it orphaned.
+		"RUNNING_UNDER_SYSTEMD=true",
 		// A crash dump of the node or of a rabbitmqctl (one started as the
 		// directory goes, say) stays in Dir, never in the caller's cwd.
 		"ERL_CRASH_DUMP="+filepath.Join(d, "log", "erl_crash.dump"),
@@ -236,9 +241,13 @@ func (r *Rabbit) Ctl(ctx context.Context, args ...string) (string, error) {
 	return strings.TrimSpace(out.String()), err
 }
 
-// Stop stops the node with rabbitmqctl stop and waits for it; a node still
-// running 30 s later has its process tree killed.
+// Stop stops the node with rabbitmqctl stop (within 30 s) and waits up to
+// 30 s more for it to exit; then its process tree is killed. A node that
+// has stopped already is left alone.
 func (r *Rabbit) Stop(ctx context.Context) error {
+	if r.proc == nil || r.proc.Exited() {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := r.Ctl(ctx, "stop")
