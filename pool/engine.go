@@ -224,10 +224,10 @@ func (e *Engine) Reserved() int {
 
 // Workers returns the pool processes, sorted by index.
 func (e *Engine) Workers() []Worker {
+	mainStopping := e.mainStopping()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]Worker, 0, len(e.state.Children))
-	mainStopping := e.mainStopping()
 	for _, ch := range e.state.Children {
 		w := e.processWorker(ch)
 		if mainStopping && w.State != Starting {
@@ -240,7 +240,7 @@ func (e *Engine) Workers() []Worker {
 }
 
 // mainStopping reports whether the worker main is being stopped (warm
-// stop sent or its consumers being cancelled). e.mu must be held.
+// stop sent or its consumers being cancelled).
 func (e *Engine) mainStopping() bool {
 	for _, m := range e.main.Workers() {
 		if m.State == Stopping || m.State == Draining {

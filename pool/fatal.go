@@ -72,8 +72,11 @@ func (f *fatalSignal) error() string {
 	default:
 		return ""
 	}
-	_, text, _ := strings.Cut(f.line, "] ")
-	return text
+	i := strings.Index(f.line, fatalMarker)
+	if i < 0 {
+		return ""
+	}
+	return f.line[i+len("CRITICAL/MainProcess] "):]
 }
 
 // killIfStuck waits until pr ends or fatalGrace after its fatal line, and

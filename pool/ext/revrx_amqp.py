@@ -79,13 +79,16 @@ class Gate:
         consume = tc.consume
 
         def gated(*args, **kwargs):
-            if self.has_processes():
-                return consume(*args, **kwargs)
-            return None
+            if not self.has_processes():
+                return None
+            result = consume(*args, **kwargs)
+            qos = self.c.qos
+            self.started_with = qos.value if qos is not None else None
+            return result
 
         vars(tc)[ORIGINAL_CONSUME] = consume
         tc.consume = gated
-        self.started_with = None  # a new task consumer: Celery's loop start consumes
+        self.started_with = None  # a new task consumer: gated() records what it starts with
 
     def live(self):
         """The task consumer if it is gated and consuming is possible now:
@@ -108,10 +111,10 @@ class Gate:
         if tc is None:
             return
         qos = self.c.qos
-        stale = qos is not None and qos.value != self.started_with and self.per_consumer()
-        if not stale and all(name in tc._active_tags for name in list(tc._queues)):
-            return
         try:
+            stale = qos is not None and qos.value != self.started_with and self.per_consumer(tc)
+            if not stale and all(name in tc._active_tags for name in list(tc._queues)):
+                return
             if qos is not None:
                 qos.update()
             if stale and tc._active_tags:
@@ -121,11 +124,13 @@ class Gate:
         except Exception:  # noqa: B902 - Celery sees a lost connection on its next read
             logger.warning("revrx: could not start consuming", exc_info=True)
 
-    def per_consumer(self):
-        """Whether the prefetch count applies per consumer (module doc)."""
+    def per_consumer(self, tc):
+        """Whether the prefetch count applies per consumer (module doc), from
+        Celery's QoS callback and the live task channel's connection (never
+        kombu's Connection.connection, which would reconnect)."""
         if applies_global(getattr(self.c.qos, "callback", None)) is False:
             return True
-        return denies_global_qos(getattr(self.c.connection, "connection", None))
+        return denies_global_qos(tc.channel.connection)
 
     def close(self):
         """Cancel every consumer of the task consumer (the deliveries

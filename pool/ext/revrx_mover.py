@@ -60,8 +60,8 @@ class Mover:
                                           mandatory=True, confirm_timeout=CONFIRM_TIMEOUT)
             if self.returned:
                 raise Unroutable("the broker returned the copy for %s: %s" % (name, self.returned[0]))
-        except Exception:
-            self.drop()
+        except Exception as exc:
+            self.drop(timed_out=isinstance(exc, TimeoutError))  # socket.timeout
             raise
         finally:
             self.busy = False
@@ -82,11 +82,13 @@ class Mover:
     def on_return(self, exc, exchange, routing_key, message):
         self.returned.append(str(exc))
 
-    def drop(self):
-        """Close the side channel after a failure: a confirm still on its
-        way must not be taken for the next copy's."""
+    def drop(self, timed_out=False):
+        """Forget the side channel after a failure: a confirm still on its
+        way must not be taken for the next copy's. It is closed unless the
+        broker did not answer in time (a blocked connection would not answer
+        the close either, and the worker's loop would wait on it)."""
         channel, self.channel = self.channel, None
-        if channel is not None and channel.is_open:
+        if channel is not None and channel.is_open and not timed_out:
             try:
                 channel.close()
             except Exception:  # noqa: B902 - it is gone either way
